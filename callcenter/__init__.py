@@ -1,0 +1,1 @@
+"""callcenter: an open-source contact-center platform for AI voice agents on LiveKit."""
