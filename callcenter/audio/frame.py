@@ -44,5 +44,5 @@ class AudioFrame:
 
     @classmethod
     def silence(cls, duration_ms: float, sample_rate: int, timestamp_ms: float = 0.0) -> AudioFrame:
-        n = int(round(sample_rate * duration_ms / 1000.0))
+        n = round(sample_rate * duration_ms / 1000.0)
         return cls(np.zeros(n, dtype=np.int16), sample_rate, timestamp_ms)
