@@ -1,0 +1,35 @@
+"""The `callcenter` command line. Each command group lives in its own module here."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="callcenter",
+    help="Open-source contact center for AI voice agents on LiveKit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def main() -> Any:
+    """Entry point: known configuration and connection errors become one clear line."""
+    from callcenter.config import SettingsError
+    from callcenter.db import DatabaseError
+
+    try:
+        return app()
+    except (SettingsError, DatabaseError) as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+# Command groups register below, one line each.
+from callcenter.cli import db as _db  # noqa: E402
+
+app.add_typer(_db.app, name="db")

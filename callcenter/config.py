@@ -1,0 +1,154 @@
+"""Settings: every environment variable the platform reads lives here, and only here.
+
+Values come from the environment and from `.env` in the working directory. A missing or
+malformed value fails at start with `SettingsError`, whose message names the variable.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed. The message names the environment variable."""
+
+
+class STTProvider(StrEnum):
+    WHISPER = "whisper"
+    DEEPGRAM = "deepgram"
+
+
+class TTSProvider(StrEnum):
+    PIPER = "piper"
+    ESPEAK = "espeak"
+    ELEVENLABS = "elevenlabs"
+
+
+class LLMProvider(StrEnum):
+    # Offline there is no usable chat LLM: agent nodes use the intent classifier over
+    # the flow's example phrases instead.
+    INTENTS = "intents"
+    OPENAI = "openai"
+
+
+class LogFormat(StrEnum):
+    CONSOLE = "console"
+    JSON = "json"
+
+
+_SQL_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
+
+
+class Settings(BaseSettings):
+    """Process-wide configuration (see `.env.example` for every variable)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    data_dir: Path = Field(
+        default=Path(".callcenter"), description="Where SQLite and recordings live"
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in DATA_DIR"
+    )
+    redis_url: str | None = Field(default=None, description="Redis for checkpoints and Celery")
+
+    livekit_url: str | None = Field(default=None, description="wss://... of the LiveKit server")
+    livekit_api_key: str | None = None
+    livekit_api_secret: SecretStr | None = None
+    agent_name: str = Field(default="callcenter", description="Agent name LiveKit dispatches")
+
+    stt_provider: STTProvider = STTProvider.WHISPER
+    tts_provider: TTSProvider = TTSProvider.PIPER
+    llm_provider: LLMProvider = LLMProvider.INTENTS
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    deepgram_api_key: SecretStr | None = None
+    deepgram_base_url: str | None = None
+    elevenlabs_api_key: SecretStr | None = None
+    elevenlabs_base_url: str | None = None
+    elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"
+
+    secret_key: SecretStr = Field(
+        default=SecretStr("dev-insecure-change-me"),
+        description="Signs admin/console sessions; set a long random value in production",
+    )
+    log_format: LogFormat = LogFormat.CONSOLE
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in _SQL_SCHEMES:
+            raise ValueError(
+                f"unsupported URL {value.split('@')[-1]!r}: use sqlite:///path/to/file.db or "
+                "postgresql://user@host:5432/dbname"
+            )
+        return value
+
+    @field_validator("redis_url", "livekit_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if "://" not in value:
+            raise ValueError(f"{value!r} is not a URL (expected scheme://host:port)")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("use one of DEBUG, INFO, WARNING, ERROR")
+        return upper
+
+    @model_validator(mode="after")
+    def _livekit_complete(self) -> Settings:
+        if self.livekit_url and not (self.livekit_api_key and self.livekit_api_secret):
+            raise ValueError(
+                "LIVEKIT_URL is set but LIVEKIT_API_KEY or LIVEKIT_API_SECRET is missing: "
+                "set both (from your LiveKit project) or unset LIVEKIT_URL for local mode"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # psycopg 3 is the driver we ship; plain postgresql:// would look for psycopg2.
+            for prefix in ("postgresql://", "postgres://"):
+                if url.startswith(prefix):
+                    return "postgresql+psycopg://" + url[len(prefix) :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'callcenter.db').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning validation errors into one readable line per variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = "_".join(str(p) for p in err["loc"]).upper()
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"{loc}: {msg}" if loc else msg)
+        raise SettingsError("invalid configuration: " + "; ".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, loaded once."""
+    return load_settings()

@@ -1,0 +1,254 @@
+"""Database tables (SQLModel). SQLite in the embedded default, PostgreSQL in production.
+
+Enumerated values are stored as short strings (not database enum types) so adding a value
+never needs a migration; the allowed values live in the StrEnums below.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_call_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(sa.DateTime(timezone=True), nullable=nullable, index=index),
+    )
+
+
+class FlowStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+class CallStatus(StrEnum):
+    RINGING = "ringing"
+    ACTIVE = "active"
+    ESCALATED = "escalated"
+    ENDED = "ended"
+    FAILED = "failed"
+
+
+class Disposition(StrEnum):
+    RESOLVED = "resolved"  # resolved by the AI
+    ESCALATED = "escalated"
+    TRANSFERRED = "transferred"
+    ABANDONED = "abandoned"
+    FAILED = "failed"
+
+
+class SpeakerRole(StrEnum):
+    CALLER = "caller"
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+
+
+class EscalationStatus(StrEnum):
+    WAITING = "waiting"
+    RINGING = "ringing"  # supervisor invited (console or phone), not yet in the room
+    ACTIVE = "active"
+    HANDED_BACK = "handed_back"
+    ENDED = "ended"
+    ABANDONED = "abandoned"  # caller hung up while waiting
+    TIMED_OUT = "timed_out"
+
+
+class UserRole(StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+
+
+class Flow(SQLModel, table=True):
+    """A named call flow; its content lives in versions."""
+
+    __tablename__ = "flows"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True, index=True)
+    description: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class FlowVersion(SQLModel, table=True):
+    """One saved version of a flow's YAML. At most one version per flow is published."""
+
+    __tablename__ = "flow_versions"
+    __table_args__ = (
+        sa.UniqueConstraint("flow_id", "version", name="uq_flow_versions_flow_version"),
+        # Exactly-one-published is enforced by the database, not only by code.
+        sa.Index(
+            "uq_flow_versions_one_published",
+            "flow_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'published'"),
+            postgresql_where=sa.text("status = 'published'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    flow_id: int = Field(foreign_key="flows.id", index=True)
+    version: int
+    yaml_text: str = Field(sa_type=sa.Text)
+    status: str = Field(default=FlowStatus.DRAFT, max_length=16)
+    author: str = Field(default="", max_length=200)
+    note: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    published_at: datetime | None = _ts()
+
+
+class PhoneNumber(SQLModel, table=True):
+    """A dialed number (E.164) and the flow that answers it."""
+
+    __tablename__ = "phone_numbers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True, index=True)
+    flow_id: int = Field(foreign_key="flows.id", index=True)
+    label: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class Call(SQLModel, table=True):
+    """One phone call, from ring to post-call processing."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        sa.Index("ix_calls_started_at", "started_at"),
+        sa.Index("ix_calls_dialed_started", "dialed_number", "started_at"),
+        sa.Index("ix_calls_caller_started", "caller_number", "started_at"),
+        sa.Index("ix_calls_status_started", "status", "started_at"),
+    )
+
+    id: str = Field(default_factory=new_call_id, primary_key=True, max_length=64)
+    room_name: str = Field(max_length=200, unique=True)
+    caller_number: str = Field(default="", max_length=64)
+    dialed_number: str = Field(default="", max_length=64)
+    flow_version_id: int | None = Field(default=None, foreign_key="flow_versions.id")
+    worker_id: str = Field(default="", max_length=100)
+    status: str = Field(default=CallStatus.RINGING, max_length=16)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    answered_at: datetime | None = _ts()
+    ended_at: datetime | None = _ts()
+    end_reason: str = Field(default="", max_length=100)
+    disposition: str | None = Field(default=None, max_length=32)
+    summary: str | None = Field(default=None, sa_type=sa.Text)
+    sentiment: float | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    usage: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    processed_at: datetime | None = _ts()
+
+
+class Utterance(SQLModel, table=True):
+    """Something one participant said. For the agent, `heard_text` is what the caller heard."""
+
+    __tablename__ = "utterances"
+    __table_args__ = (sa.UniqueConstraint("call_id", "seq", name="uq_utterances_call_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="calls.id", index=True, max_length=64)
+    seq: int
+    speaker_role: str = Field(max_length=16)
+    speaker_identity: str = Field(default="", max_length=200)
+    text: str = Field(sa_type=sa.Text)
+    start_ms: int
+    end_ms: int
+    interrupted: bool = False
+    heard_text: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class CallEvent(SQLModel, table=True):
+    """The call's typed timeline: node entered, slot filled, escalated, transferred, ..."""
+
+    __tablename__ = "call_events"
+    __table_args__ = (sa.UniqueConstraint("call_id", "seq", name="uq_call_events_call_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="calls.id", index=True, max_length=64)
+    seq: int
+    type: str = Field(max_length=64)
+    at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    offset_ms: int = 0
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class User(SQLModel, table=True):
+    """A person who logs in to the admin (role admin) or console (role supervisor)."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True)
+    display_name: str = Field(default="", max_length=200)
+    role: str = Field(max_length=16)
+    password_hash: str = Field(max_length=300)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class Escalation(SQLModel, table=True):
+    """A call waiting for, or handled by, a human supervisor."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        sa.Index("ix_escalations_queue_status", "queue", "status", "priority", "requested_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="calls.id", index=True, max_length=64)
+    queue: str = Field(max_length=100)
+    priority: int = 0
+    reason: str = Field(default="", max_length=500)
+    summary: str = Field(default="", sa_type=sa.Text)
+    status: str = Field(default=EscalationStatus.WAITING, max_length=16)
+    supervisor_id: int | None = Field(default=None, foreign_key="users.id")
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    answered_at: datetime | None = _ts()
+    ended_at: datetime | None = _ts()
+
+
+class CallTranscript(SQLModel, table=True):
+    """Post-call transcript: readable and JSON forms, plus the redacted copy."""
+
+    __tablename__ = "call_transcripts"
+
+    call_id: str = Field(foreign_key="calls.id", primary_key=True, max_length=64)
+    # Raw transcript is kept only where settings allow; the redacted copy always is.
+    text: str | None = Field(default=None, sa_type=sa.Text)
+    data: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    redacted_text: str = Field(default="", sa_type=sa.Text)
+    redacted_data: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """An outbound CRM webhook attempt; failed ones stay as a visible dead letter."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("call_id", "url", name="uq_webhook_deliveries_call_url"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="calls.id", index=True, max_length=64)
+    url: str = Field(max_length=1000)
+    status: str = Field(default="pending", max_length=16)  # pending | delivered | dead
+    attempts: int = 0
+    last_error: str = Field(default="", max_length=1000)
+    response_status: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
