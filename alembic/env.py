@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from alembic import context
 from sqlmodel import SQLModel
 
 import callcenter.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from alembic import context
 from callcenter.config import get_settings
 from callcenter.db import engine_for
 
