@@ -1,0 +1,127 @@
+"""Errors raised by the cloud providers, and the secret masking every message goes through.
+
+A `ProviderError` is a `SpeechError` that also says *why* the provider failed (`reason`), so
+the fallback adapter can decide how long to leave the provider alone (a 429 honours the
+server's Retry-After; an auth error will not heal by itself). Every message is built with
+`mask_secrets`, so an API key never reaches a log line or an exception string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from time import time
+
+from callcenter.speech.base import SpeechError
+
+
+class FailureReason(StrEnum):
+    AUTH = "auth"  # 401/403: the key is wrong; retrying soon will not help
+    RATE_LIMITED = "rate_limited"  # 429: wait for Retry-After
+    SERVER = "server"  # 5xx
+    BAD_REQUEST = "bad_request"  # 4xx other than the above: our request is wrong
+    CONNECT = "connect"  # DNS, refused, TLS, connect timeout
+    DROPPED = "dropped"  # the socket closed mid-stream
+    STALL = "stall"  # no first result within the stall timeout
+    PROTOCOL = "protocol"  # the provider sent something we cannot read
+
+
+class ProviderError(SpeechError):
+    """A classified provider failure. `retry_after` (seconds) is set for 429s that said so."""
+
+    def __init__(
+        self,
+        provider: str,
+        message: str,
+        *,
+        reason: FailureReason,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        retryable = reason not in (FailureReason.BAD_REQUEST,)
+        super().__init__(provider, message, retryable=retryable)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+
+
+# Looks like an API key/token: long runs of key-ish characters after common prefixes.
+_KEYISH = re.compile(
+    r"(?i)(bearer\s+|token\s+|xi-api-key[\"':=\s]+|api[_-]?key[\"':=\s]+)[^\s\"',}]+"
+)
+
+
+def mask_secrets(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Replace every known secret (and anything that looks like an auth header value) by '***'."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return _KEYISH.sub(lambda m: m.group(1) + "***", text)
+
+
+def auth_error(provider: str, env_var: str, status: int) -> ProviderError:
+    """401/403: tell the operator which environment variable to fix."""
+    return ProviderError(
+        provider,
+        f"the API key was rejected (HTTP {status}): check {env_var} "
+        "(set it in the environment or .env; `callcenter providers check` tests it)",
+        reason=FailureReason.AUTH,
+        status=status,
+    )
+
+
+def error_for_status(
+    provider: str,
+    env_var: str,
+    status: int,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    secrets: Iterable[str | None] = (),
+) -> ProviderError:
+    """Map an HTTP status from a provider to a classified, masked `ProviderError`."""
+    if status in (401, 403):
+        return auth_error(provider, env_var, status)
+    detail = mask_secrets(detail, secrets)[:300]
+    if status == 429:
+        retry_after = parse_retry_after(headers or {})
+        wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
+        return ProviderError(
+            provider,
+            f"rate limited (HTTP 429){wait}: {detail}",
+            reason=FailureReason.RATE_LIMITED,
+            status=status,
+            retry_after=retry_after,
+        )
+    if status >= 500:
+        return ProviderError(
+            provider, f"server error (HTTP {status}): {detail}", reason=FailureReason.SERVER,
+            status=status,
+        )
+    return ProviderError(
+        provider, f"request rejected (HTTP {status}): {detail}", reason=FailureReason.BAD_REQUEST,
+        status=status,
+    )
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` (seconds or an HTTP date)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if (ms := lowered.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,1 @@
+"""Local fake cloud speech/LLM servers speaking the providers' real wire protocols."""
