@@ -81,6 +81,34 @@ class Settings(BaseSettings):
         default=SecretStr("dev-insecure-change-me"),
         description="Signs admin/console sessions; set a long random value in production",
     )
+    # Post-call processing (callcenter/postcall).
+    crm_webhook_url: str | None = Field(
+        default=None, description="POST each processed call here (JSON, HMAC-signed)"
+    )
+    crm_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key for the X-Callcenter-Signature header"
+    )
+    keep_raw_transcript: bool = Field(
+        default=False, description="Store the unredacted transcript next to the redacted one"
+    )
+    redaction_rules: str = Field(
+        default="card,ssn,email,phone,digits",
+        description="Comma list of PII rules: card, ssn, email, phone, digits",
+    )
+    redaction_min_digits: int = Field(
+        default=5, ge=3, description="The `digits` rule redacts digit runs at least this long"
+    )
+    postcall_visibility_timeout_s: int = Field(
+        default=600, ge=5, description="Redis redelivers an unacknowledged task after this"
+    )
+    postcall_sweep_interval_s: float = Field(
+        default=15.0, gt=0, description="How often workers re-send stale outbox entries"
+    )
+    postcall_stale_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="An outbox entry not done this long after sending is re-sent",
+    )
     log_format: LogFormat = LogFormat.CONSOLE
     log_level: str = "INFO"
 
@@ -97,7 +125,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("redis_url", "livekit_url")
+    @field_validator("redis_url", "livekit_url", "crm_webhook_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -105,6 +133,19 @@ class Settings(BaseSettings):
         if "://" not in value:
             raise ValueError(f"{value!r} is not a URL (expected scheme://host:port)")
         return value
+
+    @field_validator("redaction_rules")
+    @classmethod
+    def _check_rules(cls, value: str) -> str:
+        known = {"card", "ssn", "email", "phone", "digits"}
+        rules = [r.strip().lower() for r in value.split(",") if r.strip()]
+        unknown = sorted(set(rules) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown rule(s) {', '.join(unknown)}: "
+                f"use a comma list of {', '.join(sorted(known))}"
+            )
+        return ",".join(rules)
 
     @field_validator("log_level")
     @classmethod

@@ -252,3 +252,31 @@ class WebhookDelivery(SQLModel, table=True):
     response_status: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class PostcallStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"  # permanent: e.g. the call row does not exist
+
+
+class PostcallJob(SQLModel, table=True):
+    """Durable outbox for post-call processing, one row per call.
+
+    Written before the Celery message is sent, so a broker that loses its queue (Redis
+    restarted without persistence) loses no call: workers re-send stale pending rows.
+    """
+
+    __tablename__ = "postcall_jobs"
+    __table_args__ = (sa.Index("ix_postcall_jobs_status_sent", "status", "last_sent_at"),)
+
+    call_id: str = Field(foreign_key="calls.id", primary_key=True, max_length=64)
+    status: str = Field(default=PostcallStatus.PENDING, max_length=16)
+    attempts: int = 0
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    not_before: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    last_sent_at: datetime | None = _ts()
+    started_at: datetime | None = _ts()
+    completed_at: datetime | None = _ts()
+    last_error: str = Field(default="", max_length=1000)
