@@ -1,0 +1,444 @@
+"""In-process rooms for dev mode, tests and benchmarks.
+
+A `LocalRoom` moves audio in 20 ms ticks of a `Clock` (real or virtual): each tick it takes
+one frame from every participant's outgoing queue (silence when there is none), hands it to
+the agent's `audio_stream` subscribers, plays one frame of the agent's `AudioOutput`, and
+gives every local participant the mix of everyone else. Media times are milliseconds since
+the room was created, on the room's clock, for every stream in the room.
+
+Participants other than the agent join with `join(...)` and get a `LocalParticipant`:
+push audio, press keys, send text, receive the mix, leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from callcenter.audio.frame import PCM16, AudioFrame
+from callcenter.audio.resample import StreamResampler
+from callcenter.rooms.base import (
+    AudioOutput,
+    DataReceived,
+    DtmfReceived,
+    Participant,
+    ParticipantJoined,
+    ParticipantKind,
+    ParticipantLeft,
+    Room,
+    RoomClosed,
+    RoomEvent,
+)
+from callcenter.rooms.clock import Clock, RealClock
+
+FRAME_MS = 20.0
+MixCallback = Callable[[AudioFrame, tuple[str, ...]], None]
+TextCallback = Callable[[str, str, str], None]  # (sender identity, topic, text)
+
+
+class _SampleQueue:
+    """Queued PCM chunks, read in fixed-size pieces without concatenating everything."""
+
+    def __init__(self) -> None:
+        self._chunks: deque[PCM16] = deque()
+        self._head = 0
+        self.samples = 0
+
+    def push(self, samples: PCM16) -> None:
+        if len(samples):
+            self._chunks.append(samples)
+            self.samples += len(samples)
+
+    def pop(self, n: int) -> PCM16 | None:
+        """Up to `n` samples (zero-padded to `n`), or None when empty."""
+        if not self.samples:
+            return None
+        first = self._chunks[0]
+        if len(first) - self._head >= n:  # common case: one slice, no copy
+            out = first[self._head : self._head + n]
+            self._head += n
+            if self._head == len(first):
+                self._chunks.popleft()
+                self._head = 0
+            self.samples -= n
+            return out
+        buf = np.zeros(n, dtype=np.int16)
+        filled = 0
+        while filled < n and self._chunks:
+            chunk = self._chunks[0]
+            take = min(n - filled, len(chunk) - self._head)
+            buf[filled : filled + take] = chunk[self._head : self._head + take]
+            filled += take
+            self._head += take
+            if self._head == len(chunk):
+                self._chunks.popleft()
+                self._head = 0
+        self.samples -= filled
+        return buf
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self._head = 0
+        self.samples = 0
+
+
+class _FrameChannel:
+    """A single-consumer async frame queue with one waiter future (cheaper than asyncio.Queue)."""
+
+    def __init__(self) -> None:
+        self._frames: deque[AudioFrame] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.closed = False
+
+    def put(self, frame: AudioFrame) -> None:
+        self._frames.append(frame)
+        self._wake()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def __aiter__(self) -> AsyncIterator[AudioFrame]:
+        while True:
+            while self._frames:
+                yield self._frames.popleft()
+            if self.closed:
+                return
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+            self._waiter = None
+
+
+@dataclass(slots=True)
+class _Subscription:
+    channel: _FrameChannel
+    rate: int
+    resampler: StreamResampler | None = None
+
+
+class LocalAudioOutput(AudioOutput):
+    """The agent's output: queued audio played one frame per tick; `clear()` drops it."""
+
+    def __init__(self, sample_rate: int, *, max_buffer_ms: float = 200.0) -> None:
+        self.sample_rate = sample_rate
+        self.max_buffer_ms = max_buffer_ms
+        self.enabled = True
+        self._queue = _SampleQueue()
+        self._played_samples = 0
+        self._resamplers: dict[int, StreamResampler] = {}
+        self._space: asyncio.Event | None = None
+        self._drained: list[asyncio.Future[None]] = []
+
+    async def capture_frame(self, frame: AudioFrame) -> None:
+        if frame.sample_rate != self.sample_rate:
+            rs = self._resamplers.get(frame.sample_rate)
+            if rs is None:
+                rs = self._resamplers[frame.sample_rate] = StreamResampler(
+                    frame.sample_rate, self.sample_rate
+                )
+            for f in rs.push(frame):
+                self._queue.push(f.samples)
+        else:
+            self._queue.push(frame.samples)
+        # Back-pressure: keep only a small buffer ahead of playout, so clear() loses little
+        # and the producer (TTS) stays just ahead of the speaker.
+        while self.queued_ms > self.max_buffer_ms:
+            if self._space is None:
+                self._space = asyncio.Event()
+            self._space.clear()
+            await self._space.wait()
+
+    def clear(self) -> None:
+        self._queue.clear()
+        self._signal()
+
+    async def wait_for_playout(self) -> None:
+        if not self._queue.samples:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._drained.append(fut)
+        await fut
+
+    @property
+    def queued_ms(self) -> float:
+        return 1000.0 * self._queue.samples / self.sample_rate
+
+    @property
+    def played_ms(self) -> float:
+        return 1000.0 * self._played_samples / self.sample_rate
+
+    def _play(self, n: int) -> PCM16 | None:
+        """One tick: the next `n` samples (None when nothing is queued)."""
+        out = self._queue.pop(n)
+        if out is not None:
+            self._played_samples += min(n, len(out))
+            self._signal()
+        return out if self.enabled else None
+
+    def _signal(self) -> None:
+        if self._space is not None and self.queued_ms <= self.max_buffer_ms:
+            self._space.set()
+        if not self._queue.samples and self._drained:
+            for fut in self._drained:
+                if not fut.done():
+                    fut.set_result(None)
+            self._drained.clear()
+
+
+@dataclass(eq=False)
+class LocalParticipant:
+    """A non-agent participant in a `LocalRoom` (scripted caller, supervisor, test)."""
+
+    room: LocalRoom
+    info: Participant
+    sample_rate: int
+    on_audio: MixCallback | None = None
+    on_text: TextCallback | None = None
+    _out: _SampleQueue = field(default_factory=_SampleQueue)
+    _mix_rs: dict[int, StreamResampler] = field(default_factory=dict)
+    present: bool = True
+    muted: bool = False
+
+    @property
+    def identity(self) -> str:
+        return self.info.identity
+
+    def push_audio(self, samples: PCM16) -> float:
+        """Queue audio (at this participant's rate) to be sent from the next free tick.
+
+        Returns the media time (ms) at which the first sample will be heard in the room.
+        """
+        start = self.room.next_frame_ms() + self.queued_ms
+        self._out.push(samples)
+        return start
+
+    @property
+    def queued_ms(self) -> float:
+        return 1000.0 * self._out.samples / self.sample_rate
+
+    def clear_audio(self) -> None:
+        self._out.clear()
+
+    def send_dtmf(self, digits: str) -> None:
+        for d in digits:
+            if d not in "0123456789*#ABCD":
+                raise ValueError(f"not a DTMF digit: {d!r} (use 0-9, *, #, A-D)")
+            self.room._emit(DtmfReceived(self.identity, d))
+
+    def send_text(self, text: str, *, topic: str = "lk.chat") -> None:
+        self.room._emit(DataReceived(self.identity, topic, text.encode()))
+
+    def leave(self) -> None:
+        self.room._leave(self)
+
+
+class LocalRoom(Room):
+    """An in-process room seen from the agent (see module docstring)."""
+
+    def __init__(
+        self,
+        name: str = "local",
+        *,
+        clock: Clock | None = None,
+        agent_identity: str = "agent",
+        output_rate: int = 16000,
+    ) -> None:
+        self.name = name
+        self.local_identity = agent_identity
+        self.clock = clock or RealClock()
+        self._t0 = self.clock.now()
+        self._output = LocalAudioOutput(output_rate)
+        self._participants: dict[str, LocalParticipant] = {}
+        self._subs: dict[str, list[_Subscription]] = {}
+        self._callbacks: list[Callable[[RoomEvent], None]] = []
+        self.messages: list[tuple[str, str, str, tuple[str, ...] | None]] = []
+        self.closed = False
+        self._tick_ms = 0.0  # media time of the next frame to play
+        self._tick_handle = self.clock.ticker(FRAME_MS / 1000.0).add(self._on_tick)
+        self.listen_only = False
+
+    # ---------------------------------------------------------------- participants
+
+    def join(
+        self,
+        identity: str,
+        kind: ParticipantKind = ParticipantKind.CALLER,
+        *,
+        sample_rate: int = 16000,
+        attributes: dict[str, str] | None = None,
+        on_audio: MixCallback | None = None,
+        on_text: TextCallback | None = None,
+    ) -> LocalParticipant:
+        """Add a participant; it hears the mix of everyone else through `on_audio`."""
+        if self.closed:
+            raise RuntimeError(f"room {self.name!r} is closed: create a new room")
+        if identity in self._participants or identity == self.local_identity:
+            raise ValueError(f"identity {identity!r} is already in room {self.name!r}")
+        p = LocalParticipant(
+            self, Participant(identity, kind, identity, dict(attributes or {})), sample_rate,
+            on_audio, on_text,
+        )
+        self._participants[identity] = p
+        self._emit(ParticipantJoined(p.info))
+        return p
+
+    def _leave(self, p: LocalParticipant) -> None:
+        if self._participants.pop(p.identity, None) is None:
+            return
+        p.present = False
+        for sub in self._subs.pop(p.identity, []):
+            sub.channel.close()
+        self._emit(ParticipantLeft(p.info))
+
+    def participants(self) -> list[Participant]:
+        return [p.info for p in self._participants.values()]
+
+    def now_ms(self) -> float:
+        """The room's media time now."""
+        return 1000.0 * (self.clock.now() - self._t0)
+
+    def next_frame_ms(self) -> float:
+        return self._tick_ms
+
+    # ---------------------------------------------------------------- Room interface
+
+    def audio_stream(self, identity: str, sample_rate: int) -> AsyncIterator[AudioFrame]:
+        ch = _FrameChannel()
+        if self.closed:
+            ch.close()
+        else:
+            self._subs.setdefault(identity, []).append(_Subscription(ch, sample_rate))
+        return ch.__aiter__()
+
+    @property
+    def audio_output(self) -> LocalAudioOutput:
+        return self._output
+
+    def on_event(self, callback: Callable[[RoomEvent], None]) -> None:
+        self._callbacks.append(callback)
+
+    async def send_text(
+        self, text: str, *, topic: str = "lk.chat", to: list[str] | None = None
+    ) -> None:
+        self.messages.append((self.local_identity, topic, text, tuple(to) if to else None))
+        for p in list(self._participants.values()):
+            if p.on_text is not None and (to is None or p.identity in to):
+                p.on_text(self.local_identity, topic, text)
+
+    async def publish_transcript(self, identity: str, text: str, *, final: bool) -> None:
+        if final:
+            await self.send_text(f"{identity}: {text}", topic="lk.transcription")
+
+    async def set_listen_only(self, listen_only: bool) -> None:
+        self.listen_only = listen_only
+        self._output.enabled = not listen_only
+        if listen_only:
+            self._output.clear()
+
+    async def hangup(self) -> None:
+        self.close("hangup")
+
+    def close(self, reason: str = "closed") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.clock.ticker(FRAME_MS / 1000.0).remove(self._tick_handle)
+        self._output.clear()
+        for subs in self._subs.values():
+            for sub in subs:
+                sub.channel.close()
+        self._subs.clear()
+        for p in list(self._participants.values()):
+            p.present = False
+        self._emit(RoomClosed(reason))
+
+    def _emit(self, event: RoomEvent) -> None:
+        for cb in list(self._callbacks):
+            cb(event)
+
+    # ---------------------------------------------------------------- media tick
+
+    def _on_tick(self, _k: int, _due: float) -> None:
+        ts = self._tick_ms
+        self._tick_ms += FRAME_MS
+        sent: list[tuple[str, AudioFrame]] = []
+        for p in self._participants.values():
+            n = p.sample_rate * 20 // 1000
+            samples = None if p.muted else p._out.pop(n)
+            frame = AudioFrame(_zeros(n) if samples is None else samples, p.sample_rate, ts)
+            if samples is not None:
+                sent.append((p.identity, frame))
+            for sub in self._subs.get(p.identity, ()):
+                self._deliver(sub, frame)
+        out = self._output
+        agent = out._play(out.sample_rate * 20 // 1000)
+        if agent is not None:
+            sent.append((self.local_identity, AudioFrame(agent, out.sample_rate, ts)))
+        for p in self._participants.values():
+            if p.on_audio is not None:
+                p.on_audio(*_mix_for(p, sent, ts))
+
+    def _deliver(self, sub: _Subscription, frame: AudioFrame) -> None:
+        if frame.sample_rate == sub.rate:
+            sub.channel.put(frame)
+            return
+        if sub.resampler is None:
+            sub.resampler = StreamResampler(frame.sample_rate, sub.rate)
+        for f in sub.resampler.push(frame):
+            sub.channel.put(f)
+
+
+_ZEROS: dict[int, PCM16] = {}
+
+
+def _zeros(n: int) -> PCM16:
+    # One shared read-only silent frame per size: silence costs no allocation per tick.
+    z = _ZEROS.get(n)
+    if z is None:
+        z = _ZEROS[n] = np.zeros(n, dtype=np.int16)
+        z.flags.writeable = False
+    return z
+
+
+def _mix_for(
+    p: LocalParticipant, sent: list[tuple[str, AudioFrame]], ts: float
+) -> tuple[AudioFrame, tuple[str, ...]]:
+    """Everyone's audio except `p`'s own, at `p`'s rate, and who is in it."""
+    n = p.sample_rate * 20 // 1000
+    parts: list[PCM16] = []
+    who: list[str] = []
+    for identity, frame in sent:
+        if identity == p.identity:
+            continue
+        samples = frame.samples
+        if frame.sample_rate != p.sample_rate:
+            rs = p._mix_rs.get(frame.sample_rate)
+            if rs is None:
+                rs = p._mix_rs[frame.sample_rate] = StreamResampler(
+                    frame.sample_rate, p.sample_rate
+                )
+            out = rs.push(frame)
+            samples = np.concatenate([f.samples for f in out]) if out else _zeros(0)
+        who.append(identity)
+        parts.append(samples)
+    if not parts:
+        return AudioFrame(_zeros(n), p.sample_rate, ts), ()
+    if len(parts) == 1 and len(parts[0]) == n:  # one speaker: pass through, no copy
+        return AudioFrame(parts[0], p.sample_rate, ts), tuple(who)
+    acc = np.zeros(n, dtype=np.int32)
+    for samples in parts:
+        m = min(n, len(samples))
+        acc[:m] += samples[:m]
+    return AudioFrame(np.clip(acc, -32768, 32767).astype(np.int16), p.sample_rate, ts), tuple(who)
+
+
+__all__ = ["FRAME_MS", "LocalAudioOutput", "LocalParticipant", "LocalRoom"]
