@@ -8,11 +8,13 @@ server's Retry-After; an auth error will not heal by itself). Every message is b
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from time import time
+from typing import Any
 
 from callcenter.speech.base import SpeechError
 
@@ -125,3 +127,21 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time())
     except (TypeError, ValueError):
         return None
+
+
+class MaskingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger for third-party clients (e.g. `websockets`) that log handshake headers.
+
+    Formats each record itself so the secret can be masked out of the arguments too.
+    """
+
+    def __init__(self, logger: logging.Logger, secrets: Iterable[str | None]) -> None:
+        super().__init__(logger, {})
+        self._secrets = [s for s in secrets if s]
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        kwargs.setdefault("stacklevel", 2)
+        self.logger.log(level, mask_secrets(text, self._secrets), **kwargs)
