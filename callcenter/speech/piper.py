@@ -47,7 +47,11 @@ def load_piper_voice() -> Any:
 
 @dataclass(slots=True, frozen=True)
 class PiperOptions:
-    """Synthesis settings. `deterministic` makes output byte-repeatable (tests, caching)."""
+    """Synthesis settings.
+
+    `deterministic` turns Piper's noise off: output is byte-repeatable at the native
+    22.05 kHz, and repeatable to a least-significant bit or two after resampling.
+    """
 
     deterministic: bool = False
     length_scale: float | None = None  # > 1 speaks slower

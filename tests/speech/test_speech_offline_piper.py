@@ -1,5 +1,6 @@
 """PiperTTS: clause streaming, alignment, determinism, cancel."""
 
+import itertools
 import time
 
 import numpy as np
@@ -50,7 +51,7 @@ async def test_first_audio_comes_before_the_whole_reply_is_synthesized(tts: Pipe
     assert chunks[-1].is_final and len(chunks[-1].frame.samples) == 0
     audio = [c.frame for c in chunks]
     assert all(f.sample_rate == 16000 for f in audio)
-    for a, b in zip(audio, audio[1:], strict=False):  # contiguous utterance time
+    for a, b in itertools.pairwise(audio):  # contiguous utterance time
         assert b.timestamp_ms == pytest.approx(a.end_ms)
     # Speech at ~2-3 words/s: the length follows the text.
     assert 6_000 < audio[-1].timestamp_ms < 14_000
@@ -71,15 +72,29 @@ async def test_word_alignment_covers_every_word_in_order_within_the_audio(tts: P
 async def test_text_pushed_token_by_token_speaks_the_same_words(tts: PiperTTS) -> None:
     tokens = ["Sure", ", I", " can", " help", ". One", " moment", " please"]
     chunks, _, _ = await _collect(tts, *tokens)
-    assert [
-        w.text for c in chunks for w in c.words
-    ] == ["Sure,", "I", "can", "help.", "One", "moment", "please"]
+    assert [w.text for c in chunks for w in c.words] == [
+        "Sure,",
+        "I",
+        "can",
+        "help.",
+        "One",
+        "moment",
+        "please",
+    ]
 
 
-async def test_deterministic_option_is_byte_repeatable(tts: PiperTTS) -> None:
-    a = tts.synthesize_clause("Your order shipped yesterday.").samples
-    b = tts.synthesize_clause("Your order shipped yesterday.").samples
+def test_deterministic_option_is_byte_repeatable_at_the_native_rate() -> None:
+    native = PiperTTS(22050, PiperOptions(deterministic=True))
+    a = native.synthesize_clause("Your order shipped yesterday.").samples
+    b = native.synthesize_clause("Your order shipped yesterday.").samples
     assert np.array_equal(a, b) and np.abs(a).max() > 3000
+
+
+def test_deterministic_option_repeats_within_resampler_rounding(tts: PiperTTS) -> None:
+    # livekit's resampler is not bit-exact between runs (a least-significant bit or two).
+    a = tts.synthesize_clause("Your order shipped yesterday.").samples.astype(np.int32)
+    b = tts.synthesize_clause("Your order shipped yesterday.").samples.astype(np.int32)
+    assert len(a) == len(b) and np.abs(a - b).max() <= 4
 
 
 def test_output_follows_the_configured_sample_rate(tts: PiperTTS) -> None:
