@@ -1,0 +1,106 @@
+"""What a call handler gets from the worker: the room, the call id, checkpoints, resume info.
+
+The worker runs one `JobHandler` per call as an asyncio task. The production handler is the
+`CallSession` (flow runner + voice session + database); tests use small handlers of their own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from callcenter.dispatch.store import Checkpoint, CheckpointStore, Lease
+from callcenter.rooms.base import Room
+
+CALL_ID_KEY = "call_id"
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """One job offered to this worker (from LiveKit's `/agent` protocol or the local dispatcher)."""
+
+    job_id: str
+    room_name: str
+    call_id: str
+    agent_name: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    room_sid: str = ""
+
+    @property
+    def participant_identity(self) -> str:
+        return f"agent-{self.call_id}"
+
+
+def call_id_for(room_name: str, room_sid: str, metadata: str) -> tuple[str, dict[str, Any]]:
+    """The call id for a job: `call_id` in the job metadata (a re-dispatch), else the room's.
+
+    A first dispatch comes from the SIP dispatch rule and carries no metadata; the room
+    name (`call-<random>`, one room per call) then identifies the call, for the worker and
+    the webhook alike.
+    """
+    meta: dict[str, Any] = {}
+    if metadata.strip():
+        try:
+            parsed = json.loads(metadata)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            meta = parsed
+    call_id = meta.get(CALL_ID_KEY)
+    if isinstance(call_id, str) and call_id:
+        return call_id, meta
+    return room_name or room_sid, meta
+
+
+class CheckpointWriter(Protocol):
+    async def save(self, lease: Lease, data: Mapping[str, Any]) -> int: ...
+
+
+@dataclass(slots=True)
+class JobContext:
+    """Everything one call's session needs from the worker."""
+
+    job: JobInfo
+    room: Room
+    worker_id: str
+    lease: Lease
+    resume: Checkpoint | None
+    store: CheckpointStore
+    on_turn_latency: Callable[[float], None] = lambda _s: None
+
+    @property
+    def call_id(self) -> str:
+        return self.job.call_id
+
+    @property
+    def resuming(self) -> bool:
+        """True when another worker ran this call before (say a recovery line, don't restart)."""
+        return self.resume is not None
+
+    async def save_checkpoint(self, data: Mapping[str, Any]) -> int:
+        """Persist the session's state after a turn; raises `LeaseLost` if the call moved on."""
+        return await self.store.save(self.lease, data)
+
+    def record_turn_latency(self, seconds: float) -> None:
+        """End of caller turn -> first agent audio, for the worker's latency histogram."""
+        self.on_turn_latency(seconds)
+
+
+JobHandler = Callable[[JobContext], Awaitable[None]]
+"""Runs one call to its end; returning means the call is over (it is then never resumed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoomTicket:
+    """How to join a job's room: server URL, the assignment's token, the room name."""
+
+    url: str
+    token: str
+    room_name: str
+    identity: str
+
+
+RoomConnector = Callable[[RoomTicket], Awaitable[Room]]
+"""Joins a room; the LiveKit connector uses `rtc.Room().connect`, tests an in-memory room."""

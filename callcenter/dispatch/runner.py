@@ -1,0 +1,257 @@
+"""CallRunner: runs one handler task per call with leases, checkpoints, heartbeats and drain.
+
+Shared by the LiveKit worker and the local dispatcher, so admission, failover and drain behave
+the same with or without LiveKit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from callcenter.dispatch.admission import Admission
+from callcenter.dispatch.job import JobContext, JobHandler, JobInfo
+from callcenter.dispatch.metrics import WorkerMetrics
+from callcenter.dispatch.store import CheckpointStore, Lease, LeaseLost
+from callcenter.rooms.base import Room
+
+log = logging.getLogger(__name__)
+
+
+class JobOutcome(StrEnum):
+    SUCCESS = "success"
+    FAILED = "failed"
+    TERMINATED = "terminated"  # the server asked us to stop (room closed, dispatch deleted)
+    LOST = "lost"  # the lease moved to another worker
+    RELEASED = "released"  # drain timeout: handed back for re-dispatch
+    DECLINED = "declined"  # another worker holds the call
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerTiming:
+    """Lease TTL must cover a few heartbeats; failover time ~ lease_ttl + watchdog interval."""
+
+    heartbeat_s: float = 0.5
+    lease_ttl_s: float = 2.0
+    worker_ttl_s: float = 5.0
+
+
+@dataclass
+class RunningCall:
+    job: JobInfo
+    lease: Lease
+    task: asyncio.Task[None]
+    started: float = field(default_factory=time.monotonic)
+    stop_reason: JobOutcome | None = None
+
+
+JobDone = Callable[[JobInfo, JobOutcome, str], None]
+
+
+class CallRunner:
+    """Owns the calls of one worker process."""
+
+    def __init__(
+        self,
+        *,
+        handler: JobHandler,
+        store: CheckpointStore,
+        admission: Admission | None = None,
+        metrics: WorkerMetrics | None = None,
+        timing: RunnerTiming | None = None,
+        worker_id: str | None = None,
+        on_done: JobDone | None = None,
+    ) -> None:
+        self.handler = handler
+        self.store = store
+        self.admission = admission or Admission()
+        self.metrics = metrics or WorkerMetrics()
+        self.timing = timing or RunnerTiming()
+        # Stable for the process's life (LiveKit's worker id changes on every reconnect).
+        self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:12]}"
+        self.on_done = on_done
+        self.calls: dict[str, RunningCall] = {}
+        self.draining = False
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.metrics.call_slots.set(self.admission.max_calls)
+
+    # --- admission ------------------------------------------------------------------------
+
+    @property
+    def active(self) -> int:
+        return len(self.calls)
+
+    def accepts(self) -> bool:
+        return not self.draining and self.admission.accepts(self.active)
+
+    def load(self) -> float:
+        return self.admission.load(self.active)
+
+    def status(self) -> dict[str, object]:
+        return {
+            "worker_id": self.worker_id,
+            "active_calls": self.active,
+            "max_calls": self.admission.max_calls,
+            "cpu": round(self.admission.cpu.value, 3),
+            "draining": self.draining,
+            "calls": sorted(c.job.call_id for c in self.calls.values()),
+        }
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.get_running_loop().create_task(self._heartbeat_loop())
+
+    async def start_call(
+        self, job: JobInfo, join: Callable[[], Awaitable[Room]], *, t0: float = 0.0
+    ) -> JobOutcome | None:
+        """Take the call's lease, join its room, start the handler.
+
+        Returns None when the call is running, or DECLINED if another worker holds it.
+        Raises if the room cannot be joined (the lease is then released for a retry).
+        """
+        self.start()
+        lease = await self.store.acquire(
+            job.call_id,
+            self.worker_id,
+            room_name=job.room_name,
+            agent_name=job.agent_name,
+            ttl_s=self.timing.lease_ttl_s,
+        )
+        if lease is None:
+            self.metrics.jobs.labels(JobOutcome.DECLINED).inc()
+            return JobOutcome.DECLINED
+        try:
+            resume = await self.store.load(job.call_id)
+            room = await join()
+        except BaseException:
+            await self.store.release(lease)
+            raise
+        ctx = JobContext(
+            job=job,
+            room=room,
+            worker_id=self.worker_id,
+            lease=lease,
+            resume=resume,
+            store=self.store,
+            on_turn_latency=self.metrics.turn_latency.observe,
+        )
+        task = asyncio.get_running_loop().create_task(_run(self.handler, ctx), name=job.call_id)
+        running = RunningCall(job, lease, task)
+        self.calls[job.job_id] = running
+        self._idle.clear()
+        self.metrics.active_calls.set(self.active)
+        if t0:
+            self.metrics.dispatch_latency.observe(time.monotonic() - t0)
+        task.add_done_callback(lambda t: asyncio.ensure_future(self._finished(running, room)))
+        return None
+
+    def terminate(self, job_id: str) -> bool:
+        """Stop one call at the server's request. False if we don't run that job."""
+        running = self.calls.get(job_id)
+        if running is None:
+            return False
+        running.stop_reason = JobOutcome.TERMINATED
+        running.task.cancel()
+        return True
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Take no new calls; wait for running ones. True if all ended within the timeout.
+
+        Calls still running at the timeout are released (not finished), so the watchdog
+        hands them to another worker instead of dropping the callers.
+        """
+        self.draining = True
+        self.metrics.draining.set(1)
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+            return True
+        except TimeoutError:
+            await self.stop_now(JobOutcome.RELEASED)
+            return False
+
+    async def stop_now(self, reason: JobOutcome = JobOutcome.RELEASED) -> None:
+        """Cancel every call (second SIGTERM, or drain timeout) and wait for the cleanup."""
+        self.draining = True
+        for running in list(self.calls.values()):
+            running.stop_reason = running.stop_reason or reason
+            running.task.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), 5.0)
+
+    async def aclose(self) -> None:
+        await self.stop_now()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
+
+    # --- internals ------------------------------------------------------------------------
+
+    async def _finished(self, running: RunningCall, room: Room) -> None:
+        job, task = running.job, running.task
+        error = ""
+        if running.stop_reason is not None:
+            outcome = running.stop_reason
+        elif task.cancelled():
+            outcome = JobOutcome.RELEASED
+        elif (exc := task.exception()) is not None:
+            outcome = JobOutcome.LOST if isinstance(exc, LeaseLost) else JobOutcome.FAILED
+            error = f"{type(exc).__name__}: {exc}"
+            if outcome is JobOutcome.FAILED:
+                log.error("call %s failed", job.call_id, exc_info=exc)
+        else:
+            outcome = JobOutcome.SUCCESS
+        try:
+            if outcome in (JobOutcome.SUCCESS, JobOutcome.FAILED, JobOutcome.TERMINATED):
+                await self.store.finish(running.lease)
+            elif outcome is JobOutcome.RELEASED:
+                await self.store.release(running.lease)
+        except LeaseLost:
+            outcome = JobOutcome.LOST
+        except Exception:  # the store being down must not leave the call counted as active
+            log.exception("call %s: could not record the outcome %s", job.call_id, outcome)
+        # Leave the room (not hang up: on a hand-over the caller stays for the next worker).
+        with contextlib.suppress(Exception):
+            if (aclose := getattr(room, "aclose", None)) is not None:
+                await aclose()
+            elif (close := getattr(room, "close", None)) is not None:
+                close()
+        self.calls.pop(job.job_id, None)
+        self.metrics.active_calls.set(self.active)
+        self.metrics.jobs.labels(outcome).inc()
+        if not self.calls:
+            self._idle.set()
+        if self.on_done is not None:
+            self.on_done(job, outcome, error)
+
+    async def _heartbeat_loop(self) -> None:
+        t = self.timing
+        while True:
+            try:
+                self.metrics.cpu_load.set(self.admission.cpu.sample())
+                leases = [c.lease for c in self.calls.values()]
+                lost = {lease.call_id for lease in await self.store.renew(leases, t.lease_ttl_s)}
+                for running in list(self.calls.values()):
+                    if running.lease.call_id in lost and not running.task.done():
+                        log.warning("call %s: lease lost, stopping it here", running.job.call_id)
+                        running.stop_reason = JobOutcome.LOST
+                        running.task.cancel()
+                await self.store.worker_heartbeat(self.worker_id, self.status(), t.worker_ttl_s)
+            except Exception:  # keep beating: a Redis blip must not kill the loop
+                log.exception("heartbeat failed")
+            await asyncio.sleep(t.heartbeat_s)
+
+
+async def _run(handler: JobHandler, ctx: JobContext) -> None:
+    await handler(ctx)
