@@ -1,0 +1,90 @@
+"""Watchdog: finds calls whose worker stopped heartbeating and dispatches them again.
+
+Self-hosted LiveKit does not re-dispatch a lost worker's jobs, so any worker may run this
+loop; a lock in the store makes exactly one of them active at a time. A re-dispatch carries
+the call id in the job metadata, so the worker that takes it resumes from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from livekit import api
+
+from callcenter.dispatch.job import CALL_ID_KEY
+from callcenter.dispatch.store import ActiveCall, CheckpointStore
+
+log = logging.getLogger(__name__)
+
+Redispatch = Callable[[ActiveCall], Awaitable[None]]
+LOCK_NAME = "watchdog"
+
+
+class Watchdog:
+    """Scan for orphaned calls every `interval_s` while holding the watchdog lock."""
+
+    def __init__(
+        self,
+        store: CheckpointStore,
+        redispatch: Redispatch,
+        *,
+        owner: str,
+        interval_s: float = 0.25,
+        lock_ttl_s: float = 2.0,
+        retry_after_s: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._redispatch = redispatch
+        self._owner = owner
+        self._interval = interval_s
+        self._lock_ttl = lock_ttl_s
+        # A dispatch nobody takes (no free worker) is retried after this long.
+        self._retry_after = retry_after_s
+        self.redispatched: list[str] = []
+
+    async def scan_once(self) -> list[str]:
+        """One pass; returns the call ids dispatched again (empty if another watchdog leads)."""
+        if not await self._store.try_lock(LOCK_NAME, self._owner, self._lock_ttl):
+            return []
+        done = []
+        for call in await self._store.orphaned():
+            if not await self._store.claim_redispatch(call.call_id, self._retry_after):
+                continue
+            try:
+                await self._redispatch(call)
+            except Exception:
+                log.exception(
+                    "re-dispatch of call %s (room %s) failed", call.call_id, call.room_name
+                )
+                continue
+            log.warning("call %s lost its worker %s: re-dispatched", call.call_id, call.worker_id)
+            done.append(call.call_id)
+        self.redispatched.extend(done)
+        return done
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.scan_once()
+            except Exception:  # keep watching through store hiccups
+                log.exception("watchdog scan failed")
+            await asyncio.sleep(self._interval)
+
+
+def redispatch_metadata(call: ActiveCall) -> str:
+    return json.dumps({CALL_ID_KEY: call.call_id, "resume": True})
+
+
+def livekit_redispatcher(lkapi: api.LiveKitAPI) -> Redispatch:
+    """Re-dispatch through LiveKit: `AgentDispatchService.create_dispatch` for the call's room."""
+
+    async def redispatch(call: ActiveCall) -> None:
+        req = api.CreateAgentDispatchRequest(
+            agent_name=call.agent_name, room=call.room_name, metadata=redispatch_metadata(call)
+        )
+        await lkapi.agent_dispatch.create_dispatch(req)
+
+    return redispatch
