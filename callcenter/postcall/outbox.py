@@ -1,0 +1,212 @@
+"""The durable outbox: post-call work is recorded in SQL before a message goes to the broker.
+
+Redis in this deployment keeps nothing on disk, so a Redis restart drops queued messages.
+The outbox row survives; a sweeper in every worker re-sends rows that are not done some
+time after their last send. Re-sends may duplicate a message: tasks are idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from callcenter.models import Call, PostcallJob, PostcallStatus, WebhookDelivery, utcnow
+from callcenter.postcall.store import upsert
+
+log = logging.getLogger(__name__)
+
+# Webhook retries back off up to this long; the sweeper must not race its own retries.
+WEBHOOK_BACKOFF_MAX_S = 300.0
+
+
+def request(
+    engine: Engine, call_id: str, *, countdown_s: float = 0.0, reprocess: bool = False
+) -> bool:
+    """Record that `call_id` needs processing. False if it is already done (and not reprocess)."""
+    now = utcnow()
+    with Session(engine) as session, session.begin():
+        if session.get(Call, call_id) is None:
+            raise LookupError(
+                f"no call {call_id!r} in the database: post-call processing needs the call row "
+                "(the voice session or the LiveKit webhook creates it)"
+            )
+        job = session.get(PostcallJob, call_id, with_for_update=True)
+        if job is not None and job.status == PostcallStatus.DONE and not reprocess:
+            return False
+        upsert(
+            session,
+            PostcallJob,
+            {
+                "call_id": call_id,
+                "status": PostcallStatus.PENDING,
+                "attempts": 0,
+                "requested_at": now,
+                "not_before": now + timedelta(seconds=countdown_s),
+                "last_sent_at": None,
+                "started_at": None,
+                "completed_at": None,
+                "last_error": "",
+            },
+            keys=["call_id"],
+            # A repeated request keeps the first request time (hang-up latency is from it).
+            update=["status", "not_before", "last_error", "completed_at"],
+        )
+    return True
+
+
+def claim_send(engine: Engine, call_id: str, stale_before: datetime | None) -> bool:
+    """Atomically stamp `last_sent_at`; False if someone else sent it recently."""
+    now = utcnow()
+    cond: sa.ColumnElement[bool] = col(PostcallJob.last_sent_at).is_(None)
+    if stale_before is not None:
+        cond = sa.or_(cond, col(PostcallJob.last_sent_at) < stale_before)
+    with engine.begin() as conn:
+        result = conn.execute(
+            sa.update(PostcallJob)
+            .where(col(PostcallJob.call_id) == call_id, cond)
+            .values(last_sent_at=now)
+        )
+    return result.rowcount == 1
+
+
+def start(engine: Engine, call_id: str) -> bool:
+    """Mark a job running (one more attempt). False if it is already done or failed."""
+    now = utcnow()
+    with Session(engine) as session, session.begin():
+        job = session.get(PostcallJob, call_id)
+        if job is None:
+            # Sent straight to the broker without the outbox (e.g. an old producer).
+            session.add(PostcallJob(call_id=call_id, last_sent_at=now))
+            session.flush()
+            job = session.get(PostcallJob, call_id)
+            assert job is not None
+        if job.status in (PostcallStatus.DONE, PostcallStatus.FAILED):
+            return False
+        job.status = PostcallStatus.RUNNING
+        job.attempts += 1
+        job.started_at = now
+        session.add(job)
+    return True
+
+
+def note_error(engine: Engine, call_id: str, error: str, *, permanent: bool) -> None:
+    """Record why an attempt failed; a permanent failure stops further attempts."""
+    values: dict[str, object] = {"last_error": error[:1000]}
+    if permanent:
+        values["status"] = PostcallStatus.FAILED
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(PostcallJob).where(col(PostcallJob.call_id) == call_id).values(**values)
+        )
+
+
+def stale_jobs(engine: Engine, stale_after_s: float, limit: int = 200) -> list[str]:
+    """Jobs not done whose last send is older than `stale_after_s` (or never sent) and due."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=stale_after_s)
+    with Session(engine) as session:
+        rows = session.exec(
+            select(PostcallJob.call_id)
+            .where(
+                col(PostcallJob.status).in_([PostcallStatus.PENDING, PostcallStatus.RUNNING]),
+                col(PostcallJob.not_before) <= now,
+                sa.or_(
+                    col(PostcallJob.last_sent_at).is_(None),
+                    col(PostcallJob.last_sent_at) < cutoff,
+                ),
+            )
+            .limit(limit)
+        ).all()
+    return list(rows)
+
+
+def stale_webhooks(engine: Engine, stale_after_s: float, limit: int = 200) -> list[str]:
+    """Calls whose webhook is still pending long after its last attempt."""
+    cutoff = utcnow() - timedelta(seconds=stale_after_s + WEBHOOK_BACKOFF_MAX_S)
+    with Session(engine) as session:
+        rows = session.exec(
+            select(WebhookDelivery.call_id)
+            .where(
+                col(WebhookDelivery.status) == "pending", col(WebhookDelivery.updated_at) < cutoff
+            )
+            .limit(limit)
+        ).all()
+    return list(rows)
+
+
+def touch_webhook(engine: Engine, call_id: str, stale_after_s: float) -> bool:
+    """Claim a stale pending webhook for re-sending (one sweeper wins)."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=stale_after_s + WEBHOOK_BACKOFF_MAX_S)
+    with engine.begin() as conn:
+        result = conn.execute(
+            sa.update(WebhookDelivery)
+            .where(
+                col(WebhookDelivery.call_id) == call_id,
+                col(WebhookDelivery.status) == "pending",
+                col(WebhookDelivery.updated_at) < cutoff,
+            )
+            .values(updated_at=now)
+        )
+    return result.rowcount >= 1
+
+
+class Sweeper:
+    """Background thread: every `interval_s`, re-send stale jobs and webhooks."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        send_job: Callable[[str], None],
+        send_webhook: Callable[[str], None],
+        *,
+        interval_s: float,
+        stale_after_s: float,
+    ) -> None:
+        self._engine = engine
+        self._send_job = send_job
+        self._send_webhook = send_webhook
+        self.interval_s = interval_s
+        self.stale_after_s = stale_after_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="postcall-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def sweep_once(self) -> int:
+        """One pass; returns how many messages it sent."""
+        sent = 0
+        cutoff = utcnow() - timedelta(seconds=self.stale_after_s)
+        for call_id in stale_jobs(self._engine, self.stale_after_s):
+            if claim_send(self._engine, call_id, cutoff):
+                self._send_job(call_id)
+                sent += 1
+        for call_id in stale_webhooks(self._engine, self.stale_after_s):
+            if touch_webhook(self._engine, call_id, self.stale_after_s):
+                self._send_webhook(call_id)
+                sent += 1
+        if sent:
+            log.info("postcall sweeper re-sent %d message(s)", sent)
+        return sent
+
+    def _run(self) -> None:
+        # First pass right away: a restarted worker picks up what a lost broker dropped.
+        while True:
+            try:
+                self.sweep_once()
+            except Exception as exc:  # broker or database down: try again next round
+                log.warning("postcall sweeper pass failed: %s", exc)
+            if self._stop.wait(self.interval_s):
+                return

@@ -1,0 +1,151 @@
+"""Celery tasks: `process_call` (the record) and `deliver_webhook` (the CRM), keyed by call id.
+
+Arguments are ids, never objects. Transient failures (database unreachable, a provider
+error the provider marks retryable, a webhook 5xx) retry with exponential backoff and
+jitter; permanent ones are recorded on the outbox row and stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+from sqlalchemy.exc import OperationalError
+
+from callcenter.db import engine_for
+from callcenter.models import utcnow
+from callcenter.postcall import crm, outbox, pipeline
+from callcenter.postcall.app import DELIVER_WEBHOOK, PROCESS_CALL, PostcallCelery
+from callcenter.postcall.store import store_record
+from callcenter.speech.base import SpeechError
+
+log = logging.getLogger(__name__)
+
+PROCESS_MAX_RETRIES = 6
+WEBHOOK_MAX_RETRIES = 5
+_TRANSIENT = (OperationalError, SoftTimeLimitExceeded)
+
+
+def backoff(app: PostcallCelery, retries: int) -> float:
+    """Exponential backoff with full jitter: many failing calls must not retry in lockstep."""
+    ceiling = min(app.retry_max_s, app.retry_base_s * (2**retries))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def process(task: Any, call_id: str, reprocess: bool = False) -> str:
+    """Body of `process_call`; returns what happened (done | skipped | failed)."""
+    app: PostcallCelery = task.app
+    settings = app.settings
+    engine = engine_for(settings.effective_database_url)
+    data = pipeline.load(engine, call_id)
+    if data is None:
+        log.error("postcall: no call %s in the database; nothing to process", call_id)
+        return "failed"
+    if not outbox.start(engine, call_id):
+        return "skipped"
+    try:
+        try:
+            record, source = pipeline.build_record(
+                data, settings, llm=pipeline.configured_llm(settings)
+            )
+        except SpeechError as exc:
+            if exc.retryable and task.request.retries < task.max_retries:
+                outbox.note_error(engine, call_id, str(exc), permanent=False)
+                raise task.retry(exc=exc, countdown=backoff(app, task.request.retries)) from None
+            # Out of retries (or a permanent provider error): the offline summary still
+            # gives the call a complete record.
+            log.warning("postcall %s: LLM failed (%s); offline summary", call_id, exc)
+            record, source = pipeline.build_record(data, settings, llm=None)
+            record.metrics["summary_source"] = f"offline (LLM failed: {exc})"[:300]
+        store_record(
+            engine,
+            record,
+            now=utcnow(),
+            webhook_url=settings.crm_webhook_url,
+            redeliver_webhook=reprocess,
+        )
+    except _TRANSIENT as exc:
+        outbox.note_error(engine, call_id, f"{type(exc).__name__}: {exc}", permanent=False)
+        raise task.retry(exc=exc, countdown=backoff(app, task.request.retries)) from None
+    except (ValueError, LookupError) as exc:
+        # Bad stored data: retrying reads the same rows. Visible on the outbox row.
+        log.error("postcall %s failed permanently: %s", call_id, exc)
+        outbox.note_error(engine, call_id, f"{type(exc).__name__}: {exc}", permanent=True)
+        return "failed"
+    log.info("postcall %s stored (%s, summary %s)", call_id, record.disposition, source)
+    if settings.crm_webhook_url:
+        send_webhook(app, call_id)
+    return "done"
+
+
+def send_webhook(app: PostcallCelery, call_id: str) -> None:
+    """Queue the CRM delivery; if the broker is down the sweeper sends it later."""
+    try:
+        app.send_task(DELIVER_WEBHOOK, args=[call_id])
+    except Exception as exc:
+        log.warning("postcall %s: could not queue webhook (%s); sweeper will", call_id, exc)
+
+
+def deliver(task: Any, call_id: str) -> str:
+    """Body of `deliver_webhook`."""
+    app: PostcallCelery = task.app
+    settings = app.settings
+    if not settings.crm_webhook_url:
+        return "skipped"
+    secret = settings.crm_webhook_secret.get_secret_value() if settings.crm_webhook_secret else None
+    try:
+        outcome = crm.deliver(
+            engine_for(settings.effective_database_url),
+            call_id,
+            settings.crm_webhook_url,
+            secret,
+            final_attempt=task.request.retries >= task.max_retries,
+        )
+    except crm.WebhookRetry as exc:
+        raise task.retry(exc=exc, countdown=backoff(app, task.request.retries)) from None
+    if outcome.status == "dead":
+        log.error("postcall %s: CRM webhook dead-lettered: %s", call_id, outcome.detail)
+    return outcome.status
+
+
+def register(app: PostcallCelery) -> None:
+    """Attach the tasks to `app` (each app instance gets its own task objects)."""
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name=PROCESS_CALL,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        max_retries=PROCESS_MAX_RETRIES,
+    )
+    def process_call(self: Any, call_id: str, reprocess: bool = False) -> str:
+        return process(self, call_id, reprocess)
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name=DELIVER_WEBHOOK,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        max_retries=WEBHOOK_MAX_RETRIES,
+    )
+    def deliver_webhook(self: Any, call_id: str) -> str:
+        return deliver(self, call_id)
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _fresh_connections_after_fork(**_: Any) -> None:
+    # Prefork children inherit the parent's pooled sockets; sharing them corrupts both.
+    for engine in list(_engines()):
+        engine.dispose(close=False)
+
+
+def _engines() -> list[Any]:
+    from callcenter.config import get_settings
+
+    try:
+        return [engine_for(get_settings().effective_database_url)]
+    except Exception:
+        return []
