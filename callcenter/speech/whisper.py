@@ -8,20 +8,20 @@ thread pool so the event loop never blocks.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import functools
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from callcenter.audio.frame import PCM16, AudioFrame
+from callcenter.audio.frame import PCM16
 from callcenter.speech._executor import BoundedExecutor
-from callcenter.speech.base import STT, SpeechError, STTStream, Transcript, TranscriptKind, Word
+from callcenter.speech._utterance_stt import UtteranceSTTStream
+from callcenter.speech.base import STT, SpeechError, Transcript, TranscriptKind, Word
 
 _model_lock = threading.Lock()
 _model: Any = None
@@ -83,14 +83,20 @@ class WhisperSTT(STT):
         """Load the model now rather than on the first utterance."""
         load_whisper_model()
 
-    def stream(self, *, language: str = "en", keywords: Sequence[str] = ()) -> WhisperStream:
+    def stream(self, *, language: str = "en", keywords: Sequence[str] = ()) -> UtteranceSTTStream:
         if not language.lower().startswith("en"):
             raise SpeechError(
                 self.name,
                 f"tiny.en only transcribes English, asked for {language!r}: "
                 "use a cloud STT (Deepgram) for other languages",
             )
-        return WhisperStream(self, keywords)
+        return UtteranceSTTStream(
+            self.name,
+            self.sample_rate,
+            functools.partial(self.run, keywords=tuple(keywords)),
+            min_speech_ms=self.options.min_speech_ms,
+            max_speech_ms=self.options.max_speech_ms,
+        )
 
     def transcribe(
         self, samples: PCM16, start_ms: float, keywords: Sequence[str] = ()
@@ -140,93 +146,8 @@ class WhisperSTT(STT):
     async def aclose(self) -> None:
         self._executor.shutdown()
 
-    async def run(self, samples: PCM16, start_ms: float, keywords: Sequence[str]) -> Transcript:
+    async def run(
+        self, samples: PCM16, start_ms: float, keywords: Sequence[str] = ()
+    ) -> Transcript:
         """Transcribe in the bounded executor (never on the event loop)."""
         return await self._executor.run(lambda: self.transcribe(samples, start_ms, keywords))
-
-
-_END = object()
-
-
-class WhisperStream(STTStream):
-    """Buffers one speaker's frames; each `end_of_speech` yields one FINAL transcript."""
-
-    def __init__(self, stt: WhisperSTT, keywords: Sequence[str]) -> None:
-        self._stt = stt
-        self._keywords = tuple(keywords)
-        self._chunks: list[PCM16] = []
-        self._buffered = 0
-        self._start_ms: float | None = None
-        self._segments: asyncio.Queue[tuple[PCM16, float] | object] = asyncio.Queue()
-        self._out: asyncio.Queue[Transcript | BaseException | object] = asyncio.Queue()
-        self._worker: asyncio.Task[None] | None = None
-        self._closed = False
-
-    def push_frame(self, frame: AudioFrame) -> None:
-        if self._closed:
-            return
-        if frame.sample_rate != self._stt.sample_rate:
-            raise ValueError(
-                f"WhisperSTT takes {self._stt.sample_rate} Hz frames, got {frame.sample_rate} Hz: "
-                "resample with callcenter.audio.StreamResampler first"
-            )
-        if self._start_ms is None:
-            self._start_ms = frame.timestamp_ms
-        max_samples = self._stt.options.max_speech_ms * self._stt.sample_rate / 1000
-        if self._buffered < max_samples:
-            self._chunks.append(frame.samples)
-            self._buffered += len(frame.samples)
-
-    def end_of_speech(self) -> None:
-        if self._closed:
-            return
-        samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
-        start = self._start_ms or 0.0
-        self._chunks, self._buffered, self._start_ms = [], 0, None
-        self._segments.put_nowait((samples, start))
-        if self._worker is None:
-            self._worker = asyncio.get_running_loop().create_task(self._transcribe_segments())
-
-    async def _transcribe_segments(self) -> None:
-        # One utterance at a time, in order: transcripts come out in speaking order.
-        min_samples = self._stt.options.min_speech_ms * self._stt.sample_rate / 1000
-        while True:
-            item = await self._segments.get()
-            if item is _END:
-                return
-            samples, start = item  # type: ignore[misc]
-            try:
-                if len(samples) < min_samples:
-                    end = start + 1000.0 * len(samples) / self._stt.sample_rate
-                    result = Transcript(
-                        TranscriptKind.FINAL, "", start, end, produced_at=time.monotonic()
-                    )
-                else:
-                    result = await self._stt.run(samples, start, self._keywords)
-            except SpeechError as exc:
-                self._out.put_nowait(exc)
-                continue
-            except Exception as exc:  # the native engine failed: surface, don't hang
-                self._out.put_nowait(SpeechError("whisper", f"transcription failed: {exc!r}"))
-                continue
-            self._out.put_nowait(result)
-
-    async def __aiter__(self) -> AsyncIterator[Transcript]:
-        while True:
-            item = await self._out.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, Transcript)
-            yield item
-
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-        self._out.put_nowait(_END)

@@ -109,7 +109,9 @@ async def test_too_short_audio_gives_an_empty_final_without_the_model(stt: Whisp
 
 
 def test_wrong_sample_rate_and_language_are_refused_clearly(stt: WhisperSTT) -> None:
-    with pytest.raises(ValueError, match=r"16000 Hz frames, got 8000 Hz.*StreamResampler"):
+    with pytest.raises(
+        ValueError, match=r"whisper takes 16000 Hz frames, got 8000 Hz.*StreamResampler"
+    ):
         stt.stream().push_frame(AudioFrame(np.zeros(160, np.int16), 8000))
     with pytest.raises(SpeechError, match="only transcribes English"):
         stt.stream(language="de")
