@@ -207,6 +207,24 @@ class LocalParticipant:
     _mix_rs: dict[int, StreamResampler] = field(default_factory=dict)
     present: bool = True
     muted: bool = False
+    # Line noise sent when nothing is queued (peak in int16 LSB; 0 = digital silence).
+    comfort_noise: int = 0
+    _noise: PCM16 | None = None
+    _noise_pos: int = 0
+
+    def _idle_frame(self, n: int) -> PCM16:
+        if not self.comfort_noise:
+            return _zeros(n)
+        if self._noise is None:
+            rng = np.random.default_rng(abs(hash(self.identity)) % 2**32)
+            self._noise = rng.integers(
+                -self.comfort_noise, self.comfort_noise + 1, self.sample_rate, dtype=np.int16
+            )
+        if self._noise_pos + n > len(self._noise):
+            self._noise_pos = 0
+        out = self._noise[self._noise_pos : self._noise_pos + n]
+        self._noise_pos += n
+        return out
 
     @property
     def identity(self) -> str:
@@ -277,15 +295,20 @@ class LocalRoom(Room):
         attributes: dict[str, str] | None = None,
         on_audio: MixCallback | None = None,
         on_text: TextCallback | None = None,
+        comfort_noise: int = 0,
     ) -> LocalParticipant:
-        """Add a participant; it hears the mix of everyone else through `on_audio`."""
+        """Add a participant; it hears the mix of everyone else through `on_audio`.
+
+        `comfort_noise` > 0 sends low-level line noise of that peak instead of digital
+        silence between utterances (what a real phone line does).
+        """
         if self.closed:
             raise RuntimeError(f"room {self.name!r} is closed: create a new room")
         if identity in self._participants or identity == self.local_identity:
             raise ValueError(f"identity {identity!r} is already in room {self.name!r}")
         p = LocalParticipant(
             self, Participant(identity, kind, identity, dict(attributes or {})), sample_rate,
-            on_audio, on_text,
+            on_audio, on_text, comfort_noise=comfort_noise,
         )
         self._participants[identity] = p
         self._emit(ParticipantJoined(p.info))
@@ -374,7 +397,7 @@ class LocalRoom(Room):
         for p in self._participants.values():
             n = p.sample_rate * 20 // 1000
             samples = None if p.muted else p._out.pop(n)
-            frame = AudioFrame(_zeros(n) if samples is None else samples, p.sample_rate, ts)
+            frame = AudioFrame(p._idle_frame(n) if samples is None else samples, p.sample_rate, ts)
             if samples is not None:
                 sent.append((p.identity, frame))
             for sub in self._subs.get(p.identity, ()):

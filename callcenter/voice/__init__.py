@@ -1,1 +1,58 @@
+"""The real-time voice session: turn-taking, endpointing, barge-in, playout, metrics.
 
+A flow runner (or any caller of this package) needs only this surface::
+
+    session = VoiceSession(room, stt=stt, tts=tts, llm=llm, settings=VoiceSettings())
+    await session.start()                      # listen to everyone in the room
+    session.on_utterance(store)                # every finished utterance, for the transcript
+    handle = session.say("Hello!", interruptible=True)   # queue speech; returns a SpeechHandle
+    await handle.wait()                        # handle.interrupted / handle.heard_text
+    ev = await session.ask("Your order number?", timeout=8.0)  # say, then the answer
+    ev = await session.next_event(timeout=5)   # UserTurn | DtmfInput | AgentInterrupted |
+                                               # ParticipantGone | CallEnded | None (timeout)
+    session.reply()                            # speak the LLM's streamed answer (clause by clause)
+    session.expected_digits = 6                # endpointing waits while digits are incomplete
+    await session.set_listen_only(True)        # escalation: stop speaking, keep transcribing
+    session.metrics                            # list[TurnMetrics], one per caller turn
+    await session.aclose()
+
+Times in `Utterance`, `UserTurn` and `TurnMetrics` are milliseconds on the room's media
+time line (call start = 0). Nothing here imports LiveKit, a web framework, Redis or SQL.
+"""
+
+from callcenter.voice.endpointing import endpoint_delay, looks_unfinished
+from callcenter.voice.events import (
+    AgentInterrupted,
+    AgentState,
+    CallEnded,
+    DtmfInput,
+    ParticipantGone,
+    SessionEvent,
+    TurnMetrics,
+    UserTurn,
+    Utterance,
+)
+from callcenter.voice.session import VoiceSession
+from callcenter.voice.settings import EndpointingSettings, InterruptionSettings, VoiceSettings
+from callcenter.voice.speech import SpeechHandle
+from callcenter.voice.splitter import ClauseSplitter
+
+__all__ = [
+    "AgentInterrupted",
+    "AgentState",
+    "CallEnded",
+    "ClauseSplitter",
+    "DtmfInput",
+    "EndpointingSettings",
+    "InterruptionSettings",
+    "ParticipantGone",
+    "SessionEvent",
+    "SpeechHandle",
+    "TurnMetrics",
+    "UserTurn",
+    "Utterance",
+    "VoiceSession",
+    "VoiceSettings",
+    "endpoint_delay",
+    "looks_unfinished",
+]

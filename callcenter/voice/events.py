@@ -1,0 +1,82 @@
+"""What a voice session reports: utterances (for the transcript), turn events, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class AgentState(StrEnum):
+    LISTENING = "listening"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+
+
+@dataclass(slots=True)
+class Utterance:
+    """One finished utterance. Times are ms from call start (the room's media time line).
+
+    For an interrupted agent utterance `text` is what the caller actually heard and
+    `planned_text` what the agent meant to say.
+    """
+
+    role: str  # "agent", or the participant kind: "caller", "supervisor", ...
+    identity: str
+    text: str
+    start_ms: float
+    end_ms: float
+    interrupted: bool = False
+    planned_text: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class UserTurn:
+    """A participant finished a turn (endpointing decided they are done)."""
+
+    identity: str
+    text: str
+    start_ms: float
+    end_ms: float
+    # The agent was speaking (uninterruptibly) or thinking while this was said.
+    overlapped_agent: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class DtmfInput:
+    identity: str
+    digit: str
+
+
+@dataclass(slots=True, frozen=True)
+class AgentInterrupted:
+    heard_text: str
+    planned_text: str
+
+
+@dataclass(slots=True, frozen=True)
+class ParticipantGone:
+    identity: str
+
+
+@dataclass(slots=True, frozen=True)
+class CallEnded:
+    reason: str
+
+
+SessionEvent = UserTurn | DtmfInput | AgentInterrupted | ParticipantGone | CallEnded
+
+
+@dataclass(slots=True)
+class TurnMetrics:
+    """Latency of one caller turn and the agent's answer (ms; None when not applicable)."""
+
+    identity: str
+    speech_end_ms: float
+    end_of_utterance_delay_ms: float | None = None  # speech end -> turn committed
+    stt_final_latency_ms: float | None = None  # end_of_speech() -> final transcript
+    llm_ttft_ms: float | None = None
+    tts_ttfb_ms: float | None = None  # first text pushed -> first audio
+    e2e_ms: float | None = None  # speech end -> first agent audio out
+    interrupted: bool = False
+    interruptions: int = 0
+    extra: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,120 @@
+"""One participant's ears: room audio -> VAD -> (speech only) STT -> transcripts.
+
+The per-frame path is kept short on purpose (it runs 50 times a second per speaker): push
+the frame into the VAD (which copies it into a preallocated window), remember it in a
+small pre-roll ring, and forward it to the STT only while the participant is speaking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from callcenter.audio.frame import AudioFrame
+from callcenter.audio.resample import StreamResampler
+from callcenter.audio.vad import Scorer, VADEvent, VADEventKind, VADStream
+from callcenter.rooms.base import Participant
+from callcenter.speech.base import STT, STTStream, TranscriptKind
+
+if TYPE_CHECKING:
+    from callcenter.voice.session import VoiceSession
+
+
+class ParticipantListener:
+    """Listens to one participant for a `VoiceSession` (which owns the turn logic)."""
+
+    def __init__(
+        self,
+        session: VoiceSession,
+        participant: Participant,
+        audio: AsyncIterator[AudioFrame],
+        stt: STT,
+        *,
+        sample_rate: int,
+        scorer: Scorer | None,
+    ) -> None:
+        self.session = session
+        self.participant = participant
+        self.identity = participant.identity
+        settings = session.settings
+        self.vad = VADStream(
+            sample_rate, settings.vad, scorer=scorer, on_event=self._on_vad,
+            on_window=self._on_window,
+        )
+        self._audio = audio
+        self.stt: STTStream = stt.stream(language=settings.language)
+        self._rate = sample_rate
+        self._stt_rate = stt.sample_rate
+        self._to_stt: StreamResampler | None = None
+        keep = int((settings.vad.prefix_padding_ms + settings.vad.min_speech_ms + 100) / 20) + 2
+        self._ring: deque[AudioFrame] = deque(maxlen=keep)
+        self.in_segment = False
+        self.frames = 0
+        self.last_frame_end_ms = 0.0
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._audio_loop()),
+            loop.create_task(self._transcript_loop()),
+        ]
+
+    async def _audio_loop(self) -> None:
+        session = self.session
+        vad = self.vad
+        ring = self._ring
+        async for frame in self._audio:
+            self.frames += 1
+            self.last_frame_end_ms = frame.end_ms
+            session.observe_frame(frame)
+            ring.append(frame)
+            if self.in_segment:
+                self._stt_push(frame)
+            vad.push_frame(frame)
+        session.on_listener_ended(self)
+
+    def _stt_push(self, frame: AudioFrame) -> None:
+        if self._rate == self._stt_rate:
+            self.stt.push_frame(frame)
+            return
+        if self._to_stt is None:
+            # A fresh resampler per speech segment: its timestamps assume gap-free input.
+            self._to_stt = StreamResampler(self._rate, self._stt_rate)
+        for f in self._to_stt.push(frame):
+            self.stt.push_frame(f)
+
+    def _on_vad(self, ev: VADEvent) -> None:
+        if ev.kind is VADEventKind.SPEECH_START:
+            if not self.in_segment:
+                self.in_segment = True
+                for f in self._ring:  # pre-roll: the words' onsets before the VAD fired
+                    if f.end_ms > ev.padded_start_ms:
+                        self._stt_push(f)
+            self.session.on_speech_start(self, ev)
+        else:
+            self.in_segment = False
+            if self._to_stt is not None:
+                for f in self._to_stt.flush():
+                    self.stt.push_frame(f)
+                self._to_stt = None
+            self.stt.end_of_speech()
+            self.session.on_speech_end(self, ev)
+
+    def _on_window(self, vad: VADStream, end_ms: float) -> None:
+        if vad.speaking:
+            self.session.on_speaking(self, end_ms - vad.speech_start_ms)
+
+    async def _transcript_loop(self) -> None:
+        async for t in self.stt:
+            if t.kind is TranscriptKind.END_OF_UTTERANCE:
+                continue
+            self.session.on_transcript(self, t)
+
+    async def aclose(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        with contextlib.suppress(Exception):
+            await self.stt.aclose()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.vad.close()

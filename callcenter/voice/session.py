@@ -1,0 +1,491 @@
+"""VoiceSession: turn-taking between the agent and everyone in a room.
+
+States: listening -> (caller speaking) -> thinking -> agent speaking -> listening.
+The session listens to every participant (speaker-labelled), decides when a turn is over
+(`endpointing`), stops the agent when the caller talks over it (barge-in, with false-alarm
+resume), speaks `SpeechHandle`s one after another, and reports utterances, turn events and
+per-turn metrics. It knows nothing about LiveKit, SIP or the flow: it talks to a `Room`
+and to speech providers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from callcenter.audio.frame import AudioFrame
+from callcenter.audio.vad import BatchedSileroVAD, Scorer, VADEvent
+from callcenter.rooms.base import (
+    DtmfReceived,
+    Participant,
+    ParticipantJoined,
+    ParticipantKind,
+    ParticipantLeft,
+    Room,
+    RoomClosed,
+    RoomEvent,
+)
+from callcenter.rooms.clock import Clock, RealClock
+from callcenter.speech.base import LLM, STT, TTS, ChatMessage, Transcript, TranscriptKind
+from callcenter.voice.endpointing import endpoint_delay
+from callcenter.voice.events import (
+    AgentInterrupted,
+    AgentState,
+    CallEnded,
+    DtmfInput,
+    ParticipantGone,
+    SessionEvent,
+    TurnMetrics,
+    UserTurn,
+    Utterance,
+)
+from callcenter.voice.listener import ParticipantListener
+from callcenter.voice.replies import llm_text
+from callcenter.voice.settings import VoiceSettings
+from callcenter.voice.speech import SpeechHandle, TextSource
+
+UtteranceHook = Callable[[Utterance], None]
+
+
+@dataclass
+class _Turn:
+    """A participant's turn in progress (one or more VAD speech segments)."""
+
+    start_ms: float | None = None
+    speech_end_ms: float = 0.0
+    texts: list[str] = field(default_factory=list)
+    awaiting_finals: int = 0
+    interim_words: int = 0
+    eos_at: float = 0.0  # clock time of the last end_of_speech(), for STT latency
+    stt_latency_ms: float | None = None
+    overlapped: bool = False
+    endpoint: asyncio.Task[None] | None = None
+    final_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def text(self) -> str:
+        return " ".join(t for t in self.texts if t).strip()
+
+
+class VoiceSession:
+    """Real-time voice I/O for one call. See `callcenter.voice` for the API overview."""
+
+    def __init__(
+        self,
+        room: Room,
+        *,
+        stt: STT,
+        tts: TTS,
+        llm: LLM | None = None,
+        settings: VoiceSettings | None = None,
+        clock: Clock | None = None,
+        batched_vad: bool = False,
+    ) -> None:
+        self.room = room
+        self.stt, self.tts, self.llm = stt, tts, llm
+        self.settings = settings or VoiceSettings()
+        self.clock = clock or getattr(room, "clock", None) or RealClock()
+        self._scorer: Scorer | None = (
+            BatchedSileroVAD.shared(self.settings.input_rate) if batched_vad else None
+        )
+        self.listeners: dict[str, ParticipantListener] = {}
+        self._turns: dict[str, _Turn] = {}
+        self.utterances: list[Utterance] = []
+        self.metrics: list[TurnMetrics] = []
+        self.history: list[ChatMessage] = []
+        if self.settings.system_prompt:
+            self.history.append(ChatMessage("system", self.settings.system_prompt))
+        self.listen_only = False
+        self.expected_digits: int | None = None
+        # How long to wait for a final transcript after the caller stops (seconds).
+        self.stt_timeout = 5.0
+        self._hooks: list[UtteranceHook] = []
+        self._events: deque[SessionEvent] = deque(maxlen=512)
+        self._event_waiter: asyncio.Future[None] | None = None
+        self._queue: deque[SpeechHandle] = deque()
+        self.current: SpeechHandle | None = None
+        self._speech_wake = asyncio.Event()
+        self._offset_ms: float | None = None
+        self._false_timer: asyncio.Task[None] | None = None
+        self._carry_text = ""  # user text whose reply was cancelled by more user speech
+        self._unanswered: TurnMetrics | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._speaker: asyncio.Task[None] | None = None
+        self.closed = False
+
+    # ================================================================ public API
+
+    async def start(self) -> None:
+        """Start listening to everyone in the room (and to whoever joins later)."""
+        self._offset_ms = self.clock.now_ms()
+        self.room.on_event(self._on_room_event)
+        for p in self.room.participants():
+            self._listen(p)
+        self._speaker = asyncio.get_running_loop().create_task(self._speech_loop())
+
+    def on_utterance(self, hook: UtteranceHook) -> None:
+        """Call `hook` with every finished utterance (agent and participants), in order."""
+        self._hooks.append(hook)
+
+    def say(self, text: TextSource, *, interruptible: bool = True) -> SpeechHandle:
+        """Queue agent speech (a string, or an async stream of text deltas)."""
+        handle = SpeechHandle(text, interruptible=interruptible)
+        handle.turn_metrics, self._unanswered = self._unanswered, None
+        if self.listen_only or self.closed:
+            handle.interrupt(self.media_now())
+            return handle
+        self._queue.append(handle)
+        self._speech_wake.set()
+        return handle
+
+    def reply(
+        self, extra: Sequence[ChatMessage] = (), *, interruptible: bool = True
+    ) -> SpeechHandle:
+        """Speak the LLM's streamed answer to the conversation so far (clause by clause)."""
+        if self.llm is None:
+            raise RuntimeError("VoiceSession.reply needs an LLM: pass llm=... to VoiceSession")
+        handle = SpeechHandle("", interruptible=interruptible)
+        handle.source = llm_text(self.llm, [*self.history, *extra], self.clock, handle)
+        handle.turn_metrics, self._unanswered = self._unanswered, None
+        if self.listen_only or self.closed:
+            handle.interrupt(self.media_now())
+            return handle
+        self._queue.append(handle)
+        self._speech_wake.set()
+        return handle
+
+    async def next_event(self, timeout: float | None = None) -> SessionEvent | None:
+        """The next turn/DTMF/interruption/hang-up event, or None after `timeout` seconds."""
+        deadline = None if timeout is None else self.clock.now() + timeout
+        while not self._events:
+            if self.closed:
+                return CallEnded("closed")
+            fut = self._event_waiter = asyncio.get_running_loop().create_future()
+            if deadline is None:
+                await fut
+                continue
+            timer = asyncio.get_running_loop().create_task(self.clock.sleep_until(deadline))
+            done, _ = await asyncio.wait({fut, timer}, return_when=asyncio.FIRST_COMPLETED)
+            timer.cancel()
+            if fut not in done and not self._events:
+                return None
+        return self._events.popleft()
+
+    async def ask(
+        self, text: str, *, timeout: float | None = None, interruptible: bool = True
+    ) -> SessionEvent | None:
+        """Say `text`, then return the caller's answer (a turn or DTMF), or None on timeout.
+
+        The timeout counts from the end of the prompt; an answer that barges in counts too.
+        """
+        handle = self.say(text, interruptible=interruptible)
+        while True:
+            waiter = asyncio.get_running_loop().create_task(self.next_event())
+            prompt = asyncio.get_running_loop().create_task(handle.wait())
+            await asyncio.wait({waiter, prompt}, return_when=asyncio.FIRST_COMPLETED)
+            prompt.cancel()
+            if waiter.done():
+                ev = waiter.result()
+            else:
+                waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter
+                ev = await self.next_event(timeout)
+            if not isinstance(ev, AgentInterrupted):
+                return ev
+
+    async def set_listen_only(self, listen_only: bool) -> None:
+        """Escalation: stop speaking (and publishing audio) but keep transcribing everyone."""
+        self.listen_only = listen_only
+        if listen_only:
+            self._drop_queued()
+            if self.current is not None and not self.current.done():
+                self._interrupt(self.current)
+        await self.room.set_listen_only(listen_only)
+
+    @property
+    def state(self) -> AgentState:
+        cur = self.current
+        if cur is not None and not cur.done():
+            return AgentState.SPEAKING if cur.started and not cur.paused else AgentState.THINKING
+        return AgentState.LISTENING
+
+    def media_now(self) -> float:
+        """Now, in ms on the room's media time line (call start = 0)."""
+        return self.clock.now_ms() - (self._offset_ms or 0.0)
+
+    async def aclose(self) -> None:
+        self.closed = True
+        self._drop_queued()
+        if self.current is not None and not self.current.done():
+            self._interrupt(self.current)
+        me = asyncio.current_task()
+        tasks = [t for t in [*self._tasks, self._speaker] if t is not None and t is not me]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for lst in list(self.listeners.values()):
+            await lst.aclose()
+        self._push_event(CallEnded("closed"))
+
+    # ================================================================ room side
+
+    def _listen(self, p: Participant) -> None:
+        if p.kind is ParticipantKind.AGENT or p.identity in self.listeners:
+            return
+        rate = self.settings.input_rate
+        self.listeners[p.identity] = ParticipantListener(
+            self, p, self.room.audio_stream(p.identity, rate), self.stt,
+            sample_rate=rate, scorer=self._scorer,
+        )
+        self._turns[p.identity] = _Turn()
+
+    def _on_room_event(self, ev: RoomEvent) -> None:
+        if isinstance(ev, ParticipantJoined):
+            self._listen(ev.participant)
+        elif isinstance(ev, DtmfReceived):
+            self._push_event(DtmfInput(ev.identity, ev.digit))
+        elif isinstance(ev, ParticipantLeft):
+            self._push_event(ParticipantGone(ev.participant.identity))
+        elif isinstance(ev, RoomClosed):
+            self._spawn(self.aclose())
+
+    def observe_frame(self, frame: AudioFrame) -> None:
+        """Keep the media-time mapping: the smallest arrival lag is the truest."""
+        off = self.clock.now_ms() - frame.end_ms
+        if self._offset_ms is None or off < self._offset_ms:
+            self._offset_ms = off
+
+    def on_listener_ended(self, listener: ParticipantListener) -> None:
+        self._turns.get(listener.identity, _Turn()).awaiting_finals = 0
+
+    # ================================================================ turn-taking
+
+    def on_speech_start(self, listener: ParticipantListener, ev: VADEvent) -> None:
+        turn = self._turns[listener.identity]
+        if turn.endpoint is not None:
+            turn.endpoint.cancel()  # speaking again: the same turn goes on
+            turn.endpoint = None
+        if turn.start_ms is None:
+            turn.start_ms = ev.timestamp_ms
+            turn.overlapped = self.state is not AgentState.LISTENING
+        turn.interim_words = 0
+        self.on_speaking(listener, ev.detected_ms - ev.timestamp_ms)
+
+    def on_speaking(self, listener: ParticipantListener, speech_ms: float) -> None:
+        """Called for every VAD window while `listener` speaks: the barge-in check."""
+        cur = self.current
+        if cur is None or cur.done() or cur.paused or not cur.interruptible:
+            return
+        s = self.settings.interruption
+        if not s.enabled or self.listen_only:
+            return
+        words = self._turns[listener.identity].interim_words
+        if cur.started:
+            if speech_ms < 1000 * s.min_duration_speaking or words < s.min_words_speaking:
+                return
+            cur.pause(self.media_now())
+            self._record_barge_in(listener, cur)
+            self._false_timer = self._spawn(self._false_interruption(cur, listener.identity))
+        else:
+            if speech_ms < 1000 * s.min_duration_thinking or words < s.min_words_thinking:
+                return
+            # Still thinking: drop the reply; the caller's new words extend their turn.
+            self._carry_text = self._last_user_text()
+            self._drop_queued()
+            cur.interrupt(self.media_now())
+
+    def on_speech_end(self, listener: ParticipantListener, ev: VADEvent) -> None:
+        turn = self._turns[listener.identity]
+        turn.speech_end_ms = ev.timestamp_ms
+        turn.awaiting_finals += 1
+        turn.final_arrived.clear()
+        turn.eos_at = self.clock.now()
+        if turn.endpoint is not None:
+            turn.endpoint.cancel()
+        turn.endpoint = self._spawn(self._endpoint(listener))
+
+    def on_transcript(self, listener: ParticipantListener, t: Transcript) -> None:
+        turn = self._turns[listener.identity]
+        words = len(t.words) if t.words else len(t.text.split())
+        if t.kind is TranscriptKind.INTERIM:
+            turn.interim_words = words
+        else:
+            turn.texts.append(t.text.strip())
+            turn.awaiting_finals = max(0, turn.awaiting_finals - 1)
+            turn.stt_latency_ms = 1000.0 * (self.clock.now() - turn.eos_at)
+            turn.final_arrived.set()
+        cur = self.current
+        if words and cur is not None and cur.paused and not cur.done():
+            self._interrupt(cur)  # the barge-in has words: it is real
+
+    async def _endpoint(self, listener: ParticipantListener) -> None:
+        turn = self._turns[listener.identity]
+        s = self.settings.endpointing
+        while turn.awaiting_finals > 0:
+            turn.final_arrived.clear()
+            if not await self._wait_event(turn.final_arrived, self.stt_timeout):
+                turn.awaiting_finals = 0  # the STT never answered: go on with what we have
+        text = turn.text
+        if not text:
+            self._turns[listener.identity] = _Turn()  # noise: no words, no turn
+            return
+        delay = endpoint_delay(text, s, expected_digits=self.expected_digits)
+        wait_ms = turn.speech_end_ms + 1000.0 * delay - self.media_now()
+        if wait_ms > 0:
+            await self.clock.sleep(wait_ms / 1000.0)
+        turn.endpoint = None
+        self._commit(listener, turn)
+
+    def _commit(self, listener: ParticipantListener, turn: _Turn) -> None:
+        self._turns[listener.identity] = _Turn()
+        now = self.media_now()
+        text = turn.text
+        llm_text_in = text
+        if self._carry_text:
+            # The reply to the previous turn was dropped: the model sees both as one turn.
+            llm_text_in, self._carry_text = f"{self._carry_text} {text}", ""
+            self._drop_last_user_history()
+        start = turn.start_ms if turn.start_ms is not None else turn.speech_end_ms
+        m = TurnMetrics(
+            listener.identity, turn.speech_end_ms,
+            end_of_utterance_delay_ms=now - turn.speech_end_ms,
+            stt_final_latency_ms=turn.stt_latency_ms,
+        )
+        self.metrics.append(m)
+        self._unanswered = m
+        role = listener.participant.kind.value
+        self._record(Utterance(role, listener.identity, text, start, turn.speech_end_ms))
+        self.history.append(ChatMessage("user", llm_text_in, name=listener.identity))
+        self._push_event(
+            UserTurn(listener.identity, text, start, turn.speech_end_ms, turn.overlapped)
+        )
+        self._spawn(self.room.publish_transcript(listener.identity, text, final=True))
+        if self.settings.auto_reply and self.llm is not None and not self.listen_only:
+            self.reply()
+
+    # ================================================================ interruptions
+
+    def _record_barge_in(self, listener: ParticipantListener, cur: SpeechHandle) -> None:
+        onset = listener.vad.speech_start_ms
+        m = cur.turn_metrics
+        if m is not None:
+            m.extra["barge_in_ms"] = self.media_now() - onset
+
+    async def _false_interruption(self, cur: SpeechHandle, identity: str) -> None:
+        await self.clock.sleep(self.settings.interruption.false_interruption_timeout)
+        if cur.done() or not cur.paused:
+            return
+        listener = self.listeners.get(identity)
+        if listener is not None and listener.vad.speaking:
+            # Still talking but no words yet: keep waiting, do not talk over them.
+            self._false_timer = self._spawn(self._false_interruption(cur, identity))
+            return
+        if self.settings.interruption.resume_false_interruption:
+            cur.resume()
+        else:
+            self._interrupt(cur)
+
+    def _interrupt(self, cur: SpeechHandle) -> None:
+        if self._false_timer is not None:
+            self._false_timer.cancel()
+            self._false_timer = None
+        self._drop_queued()
+        was_started = cur.started
+        cur.interrupt(self.media_now())
+        if was_started:
+            m = cur.turn_metrics
+            if m is not None:
+                m.interrupted = True
+                m.interruptions += 1
+            self._push_event(AgentInterrupted(cur.heard_text, cur.planned_text))
+
+    def _drop_queued(self) -> None:
+        while self._queue:
+            h = self._queue.popleft()
+            if h.interruptible or self.listen_only or self.closed:
+                h.interrupt(self.media_now())
+            else:
+                self._queue.appendleft(h)
+                break
+
+    # ================================================================ speaking
+
+    async def _speech_loop(self) -> None:
+        while True:
+            while not self._queue:
+                self._speech_wake.clear()
+                await self._speech_wake.wait()
+            handle = self._queue.popleft()
+            if handle.done():
+                continue
+            self.current = handle
+            handle.start(
+                self.tts, self.room.audio_output, self.clock, self.media_now,
+                chunk_ms=self.settings.playout_chunk_ms,
+            )
+            await handle.wait()
+            self._finished(handle)
+            self.current = None
+
+    def _finished(self, h: SpeechHandle) -> None:
+        text = h.heard_text if h.interrupted else h.planned_text.strip()
+        m = h.turn_metrics
+        if m is not None and h.start_ms is not None:
+            m.e2e_ms = h.start_ms - m.speech_end_ms
+            m.tts_ttfb_ms = h.tts_ttfb_ms
+            m.llm_ttft_ms = h.llm_ttft_ms
+        if h.start_ms is None:
+            return  # nothing was heard: no utterance
+        if text or h.interrupted:
+            self.history.append(ChatMessage("assistant", text))
+        self._record(
+            Utterance("agent", self.room.local_identity, text, h.start_ms,
+                      h.end_ms if h.end_ms is not None else self.media_now(),
+                      interrupted=h.interrupted, planned_text=h.planned_text.strip())
+        )
+
+    # ================================================================ plumbing
+
+    def _record(self, u: Utterance) -> None:
+        self.utterances.append(u)
+        for hook in self._hooks:
+            hook(u)
+
+    def _push_event(self, ev: SessionEvent) -> None:
+        self._events.append(ev)
+        w = self._event_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def _wait_event(self, event: asyncio.Event, timeout: float) -> bool:
+        waiter = asyncio.get_running_loop().create_task(event.wait())
+        timer = asyncio.get_running_loop().create_task(self.clock.sleep(timeout))
+        try:
+            await asyncio.wait({waiter, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            timer.cancel()
+        return event.is_set()
+
+    def _last_user_text(self) -> str:
+        for msg in reversed(self.history):
+            if msg.role == "user":
+                return msg.content
+        return ""
+
+    def _drop_last_user_history(self) -> None:
+        for i in range(len(self.history) - 1, -1, -1):
+            if self.history[i].role == "user":
+                del self.history[i]
+                return
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task

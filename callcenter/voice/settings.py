@@ -1,0 +1,68 @@
+"""Voice-session settings: one place for every turn-taking default (seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from callcenter.audio.vad import VADSettings
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointingSettings:
+    """When a caller's turn is over.
+
+    The turn ends `min_delay` after the caller's last speech (VAD speech end), or after
+    `max_delay` when the words so far look unfinished ("my number is", "and", digits mid-way).
+    New speech before then continues the same turn.
+    """
+
+    min_delay: float = 0.4
+    max_delay: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_delay <= self.max_delay:
+            raise ValueError(
+                "endpointing needs 0 <= min_delay <= max_delay, "
+                f"got min_delay={self.min_delay}, max_delay={self.max_delay}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptionSettings:
+    """When caller speech stops the agent (barge-in). Separate while speaking and thinking.
+
+    `min_words` > 0 additionally requires that many recognized words (interim results).
+    A barge-in that produces no words within `false_interruption_timeout` is treated as a
+    cough or noise: the agent resumes its reply from the word it was cut in.
+    """
+
+    enabled: bool = True
+    min_duration_speaking: float = 0.3
+    min_words_speaking: int = 0
+    min_duration_thinking: float = 0.3
+    min_words_thinking: int = 0
+    false_interruption_timeout: float = 1.5
+    resume_false_interruption: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceSettings:
+    """Everything a `VoiceSession` can be tuned with."""
+
+    vad: VADSettings = field(default_factory=lambda: VADSettings(min_silence_ms=250.0))
+    endpointing: EndpointingSettings = field(default_factory=EndpointingSettings)
+    interruption: InterruptionSettings = field(default_factory=InterruptionSettings)
+    # Rate the session asks the room for (the VAD runs at 8 or 16 kHz).
+    input_rate: int = 16000
+    language: str = "en"
+    # Chunk size fed to the room output; small chunks mean little audio is lost to clear().
+    playout_chunk_ms: float = 40.0
+    system_prompt: str = ""
+    # Reply to each caller turn with the LLM automatically (otherwise a flow runner drives).
+    auto_reply: bool = False
+
+    def __post_init__(self) -> None:
+        if self.input_rate not in (8000, 16000):
+            raise ValueError(
+                f"input_rate must be 8000 or 16000 (Silero VAD rates), got {self.input_rate}"
+            )
