@@ -33,3 +33,11 @@ def main() -> Any:
 from callcenter.cli import db as _db  # noqa: E402
 
 app.add_typer(_db.app, name="db")
+
+from callcenter.cli import worker as _worker  # noqa: E402
+
+app.command(name="worker")(_worker.worker)
+
+from callcenter.cli import postcall as _postcall  # noqa: E402
+
+app.add_typer(_postcall.app, name="postcall")

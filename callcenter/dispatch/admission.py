@@ -25,9 +25,17 @@ class CpuMeter:
     def __post_init__(self) -> None:
         self._last_wall, self._last_cpu = self.clock(), self.cpu_clock()
 
+    min_window_s: float = 0.25
+
+    def reset(self) -> None:
+        """Start measuring now (so start-up work such as imports does not count)."""
+        self._last_wall, self._last_cpu = self.clock(), self.cpu_clock()
+        self.value = 0.0
+
     def sample(self) -> float:
+        """Update the value if at least `min_window_s` passed since the last update."""
         wall, cpu = self.clock(), self.cpu_clock()
-        if wall - self._last_wall > 1e-3:
+        if wall - self._last_wall >= self.min_window_s:
             self.value = max(0.0, (cpu - self._last_cpu) / (wall - self._last_wall))
             self._last_wall, self._last_cpu = wall, cpu
         return self.value

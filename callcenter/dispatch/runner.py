@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -98,6 +99,7 @@ class CallRunner:
     def status(self) -> dict[str, object]:
         return {
             "worker_id": self.worker_id,
+            "pid": os.getpid(),
             "active_calls": self.active,
             "max_calls": self.admission.max_calls,
             "cpu": round(self.admission.cpu.value, 3),
@@ -109,6 +111,7 @@ class CallRunner:
 
     def start(self) -> None:
         if self._heartbeat is None:
+            self.admission.cpu.reset()
             self._heartbeat = asyncio.get_running_loop().create_task(self._heartbeat_loop())
 
     async def start_call(

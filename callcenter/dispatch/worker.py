@@ -78,11 +78,21 @@ class AgentWorker:
         attempt = 0
         async with aiohttp.ClientSession() as http:
             while not self._stopping.is_set():
+                # The session runs as a task so stop() ends it wherever it is (even mid-connect).
+                session = asyncio.ensure_future(self._session(http))
+                stopped = asyncio.ensure_future(self._stopping.wait())
+                await asyncio.wait({session, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                stopped.cancel()
+                if not session.done():
+                    session.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await session
+                    break
                 try:
-                    await self._session(http)
+                    session.result()
                     attempt = 0
-                except (aiohttp.ClientError, OSError, TimeoutError, ConnectionError) as exc:
-                    log.warning("agent connection to %s failed: %s", self._agent_url, exc)
+                except Exception as exc:  # any failure: back off and reconnect
+                    log.warning("agent connection to %s failed: %r", self._agent_url, exc)
                 self.registered.clear()
                 if self._stopping.is_set():
                     break

@@ -1,0 +1,49 @@
+"""`callcenter worker`: an agent worker process for LiveKit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import typer
+
+from callcenter.config import get_settings
+from callcenter.dispatch.process import WorkerOptions, serve
+
+# The lead's CallSession replaces the scripted handler as the default once it lands.
+DEFAULT_HANDLER = "callcenter.dispatch.demo:scripted_call"
+DEFAULT_CONNECTOR = "callcenter.rooms.livekit:connect_livekit_room"
+
+
+def worker(
+    max_calls: int = typer.Option(20, help="Concurrent calls this process takes"),
+    cpu_threshold: float = typer.Option(0.85, help="Refuse new calls above this CPU (cores)"),
+    drain_timeout: float = typer.Option(300.0, help="Seconds SIGTERM waits for calls to end"),
+    health_host: str = typer.Option("127.0.0.1", help="Address of /healthz and /metrics"),
+    health_port: int = typer.Option(8081, help="Port of /healthz and /metrics (0: any)"),
+    handler: str = typer.Option(DEFAULT_HANDLER, help="Call handler, module:attribute"),
+    room_connector: str = typer.Option(DEFAULT_CONNECTOR, help="Room connector, module:attr"),
+) -> None:
+    """Register with LiveKit as the agent and run calls until SIGTERM (drain) or 2x SIGTERM."""
+    s = get_settings()
+    logging.basicConfig(level=s.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if not (s.livekit_url and s.livekit_api_key and s.livekit_api_secret):
+        raise typer.BadParameter(
+            "LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET must be set for a LiveKit "
+            "worker; without LiveKit, `callcenter call` runs calls in-process"
+        )
+    opts = WorkerOptions(
+        livekit_url=s.livekit_url,
+        api_key=s.livekit_api_key,
+        api_secret=s.livekit_api_secret.get_secret_value(),
+        agent_name=s.agent_name,
+        redis_url=s.redis_url,
+        handler=handler,
+        room_connector=room_connector,
+        max_calls=max_calls,
+        cpu_threshold=cpu_threshold,
+        drain_timeout_s=drain_timeout,
+        health_host=health_host,
+        health_port=health_port,
+    )
+    raise typer.Exit(asyncio.run(serve(opts)))

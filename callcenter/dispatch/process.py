@@ -1,0 +1,140 @@
+"""A worker process: LiveKit agent worker + call runner + watchdog + health, with signal handling.
+
+SIGTERM (or SIGINT) once: drain (no new calls; running calls finish, up to the drain timeout;
+the rest are handed to other workers through the watchdog). A second signal: stop at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+from livekit import api
+
+from callcenter.dispatch.admission import Admission
+from callcenter.dispatch.job import JobHandler, RoomConnector
+from callcenter.dispatch.memory_store import MemoryCheckpointStore
+from callcenter.dispatch.metrics import HealthServer, WorkerMetrics
+from callcenter.dispatch.redis_store import RedisCheckpointStore
+from callcenter.dispatch.runner import CallRunner, JobOutcome, RunnerTiming
+from callcenter.dispatch.store import CheckpointStore
+from callcenter.dispatch.watchdog import Watchdog, livekit_redispatcher
+from callcenter.dispatch.worker import AgentWorker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """Everything `callcenter worker` needs (built from settings and CLI flags)."""
+
+    livekit_url: str
+    api_key: str
+    api_secret: str
+    agent_name: str
+    redis_url: str | None
+    handler: str
+    room_connector: str
+    max_calls: int = 20
+    cpu_threshold: float = 0.85
+    drain_timeout_s: float = 300.0
+    health_host: str = "127.0.0.1"
+    health_port: int = 8081
+    timing: RunnerTiming = field(default_factory=RunnerTiming)
+
+
+def load_object(path: str, what: str) -> Any:
+    """Import `package.module:attribute`; a clear error names what was wrong."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"{what} {path!r} must look like package.module:attribute")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"{what} {path!r}: cannot import {module_name}: {exc}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ValueError(f"{what} {path!r}: {module_name} has no attribute {attr!r}") from None
+
+
+def make_store(redis_url: str | None, timing: RunnerTiming) -> CheckpointStore:
+    if redis_url:
+        return RedisCheckpointStore.from_url(redis_url, lease_ttl_s=timing.lease_ttl_s)
+    log.warning("REDIS_URL is not set: checkpoints stay in this process, no failover")
+    return MemoryCheckpointStore()
+
+
+async def serve(opts: WorkerOptions) -> int:
+    """Run until drained or stopped; returns the process exit code."""
+    handler: JobHandler = load_object(opts.handler, "--handler")
+    connector: RoomConnector = load_object(opts.room_connector, "--room-connector")
+    store = make_store(opts.redis_url, opts.timing)
+    metrics = WorkerMetrics()
+    runner = CallRunner(
+        handler=handler,
+        store=store,
+        admission=Admission(opts.max_calls, opts.cpu_threshold),
+        metrics=metrics,
+        timing=opts.timing,
+    )
+    worker = AgentWorker(
+        url=opts.livekit_url,
+        api_key=opts.api_key,
+        api_secret=opts.api_secret,
+        agent_name=opts.agent_name,
+        runner=runner,
+        connect_room=connector,
+    )
+    health = HealthServer(
+        metrics, lambda: {**runner.status(), "registered": worker.registered.is_set()}
+    )
+    await health.start(opts.health_host, opts.health_port)
+    lkapi = api.LiveKitAPI(opts.livekit_url, opts.api_key, opts.api_secret)
+    watchdog = Watchdog(store, livekit_redispatcher(lkapi), owner=runner.worker_id)
+    loop = asyncio.get_running_loop()
+    watch_task = loop.create_task(watchdog.run()) if opts.redis_url else None
+    exit_code = 0
+    signals = 0
+    pending: set[asyncio.Task[Any]] = set()
+
+    def on_signal() -> None:
+        nonlocal signals, exit_code
+        signals += 1
+        if signals == 1:
+            log.info(
+                "draining: no new calls, %d running (timeout %.0fs)",
+                runner.active,
+                opts.drain_timeout_s,
+            )
+            pending.add(loop.create_task(worker.drain(opts.drain_timeout_s)))
+        else:
+            log.warning("second signal: stopping now, handing %d calls over", runner.active)
+            exit_code = 1
+            pending.add(loop.create_task(_stop_now(runner, worker)))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await worker.run()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        if watch_task is not None:
+            watch_task.cancel()
+        await runner.aclose()
+        await health.stop()
+        await lkapi.aclose()
+        with contextlib.suppress(Exception):
+            await store.aclose()
+    return exit_code
+
+
+async def _stop_now(runner: CallRunner, worker: AgentWorker) -> None:
+    await runner.stop_now(JobOutcome.RELEASED)
+    await worker.stop()
