@@ -1,4 +1,4 @@
-"""The branch-condition language: parses what admins write, evaluates safely, errors with columns."""
+"""The condition language: parses what admins write, evaluates safely, errors with columns."""
 
 from __future__ import annotations
 

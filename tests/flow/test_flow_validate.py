@@ -143,7 +143,8 @@ def test_garbage_gives_a_problem_not_an_exception(text: str, fragment: str) -> N
 
 
 def test_missing_field_and_duplicate_key_are_located() -> None:
-    text = GOOD.replace("    text: Hello!\n", "").replace("  bye:\n", "  check:\n    type: hangup\n  bye:\n")
+    text = GOOD.replace("    text: Hello!\n", "")
+    text = text.replace("  bye:\n", "  check:\n    type: hangup\n  bye:\n")
     problems = _problems(text)
     assert (4, "greet", "missing required field 'text'",
             "What to say; may use {{slot}} templates.") in problems

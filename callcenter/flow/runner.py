@@ -1,0 +1,35 @@
+"""The flow runner: a pure state machine over a validated Flow.
+
+`FlowRunner.step(state, event) -> (new_state, actions)`. No IO, no clock, no randomness:
+the same state and event always give the same result, the state is JSON (the checkpoint),
+and every move (node entered, slot set, branch taken, handler fired) is also returned as a
+RecordEvent for the call timeline.
+"""
+
+from __future__ import annotations
+
+from callcenter.flow.actions import Action
+from callcenter.flow.events import Event
+from callcenter.flow.schema import Flow
+from callcenter.flow.state import RunnerState
+from callcenter.flow.turns import Step
+from callcenter.flow.walk import CompiledFlow
+
+
+class FlowRunner:
+    """Walks one validated flow. Stateless itself: all call state is in RunnerState."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self.compiled = CompiledFlow(flow)
+
+    def new_state(self) -> RunnerState:
+        """The state of a call that has not started yet."""
+        return RunnerState(flow_name=self.flow.name, variables=dict(self.flow.variables))
+
+    def step(self, state: RunnerState, event: Event) -> tuple[RunnerState, list[Action]]:
+        """Apply one event; returns the new state and the actions to perform, in order."""
+        new = state.model_copy(deep=True)
+        step = Step(self.compiled, new)
+        step.handle(event)
+        return new, step.actions

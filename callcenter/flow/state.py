@@ -1,0 +1,53 @@
+"""The runner's state: everything needed to resume a call after a worker dies (the checkpoint).
+
+Plain JSON via `model_dump_json()` / `RunnerState.model_validate_json()`; nothing here refers
+to live objects, so a new worker can pick a call up from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from callcenter.flow.actions import AgentMessage
+from callcenter.flow.events import ToolCallRequest
+
+Outcome = Literal["completed", "escalated", "transferred", "hangup", "error"]
+Waiting = Literal["input", "intent", "agent", "webhook", "escalation"]
+
+
+class RunnerState(BaseModel):
+    """Where a call is in its flow, and what it has learnt so far."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flow_name: str
+    status: Literal["new", "waiting", "escalated", "ended"] = "new"
+    node: str | None = None
+    waiting_for: Waiting | None = None
+    slots: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    path: list[str] = Field(default_factory=list, description="Nodes entered, in order.")
+    attempts: int = Field(0, description="Failed tries at the current node.")
+    no_input_streak: int = 0
+    no_match_streak: int = 0
+    history: list[AgentMessage] = Field(default_factory=list)
+    agent_turns: int = 0
+    pending_text: str | None = None
+    pending_tools: list[ToolCallRequest] = Field(default_factory=list)
+    request_id: str | None = None
+    request_seq: int = 0
+    webhook_attempt: int = 0
+    was_escalated: bool = False
+    max_duration_fired: bool = False
+    started_at: dt.datetime | None = None
+    now: dt.datetime | None = None
+    outcome: Outcome | None = None
+    end_reason: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        """True once the call is over for the flow."""
+        return self.status == "ended"
