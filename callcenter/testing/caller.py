@@ -149,15 +149,17 @@ class ScriptedCaller:
                 timeout, f"in turn {i} for the agent to speak and finish (wait: agent_done)",
             )
             self._mark_ms = self.room.next_frame_ms()
-        elif turn.kind == "say":
-            if turn.barge_in_after is not None:
-                mark = self._mark_ms
-                await self._until(
-                    lambda: bool(self.agent_segments_since(mark)), timeout,
-                    f"in turn {i} for the agent to start speaking (barge_in_after)",
-                )
-                start = self.agent_segments_since(mark)[0].start_ms
-                await self._sleep_until_ms(start + 1000.0 * turn.barge_in_after)
+        if turn.barge_in_after is not None:
+            mark = self._mark_ms
+            await self._until(
+                lambda: bool(self.agent_segments_since(mark)), timeout,
+                f"in turn {i} for the agent to start speaking (barge_in_after)",
+            )
+            start = self.agent_segments_since(mark)[0].start_ms
+            await self._sleep_until_ms(start + 1000.0 * turn.barge_in_after)
+        if turn.kind == "wait":
+            return
+        if turn.kind == "say":
             audio = await self._audio_for(turn)
             await self._speak(audio, turn.text)
         elif turn.kind == "noise":
@@ -193,7 +195,10 @@ class ScriptedCaller:
         start = self.participant.push_audio(samples)
         s0, s1 = start + float(audio.voiced_start_ms), start + float(audio.voiced_end_ms)
         if text is not None:
-            self.board.said(self.script.identity, text, s0, s1)
+            self.board.said(
+                self.script.identity, text, s0, s1,
+                audio=AudioFrame(samples, audio.sample_rate, start),
+            )
             self.report.said.append(SaidLine(text, start, s0, s1))
         await self._sleep_until_ms(start + audio.duration_ms)
         self._mark_ms = self.room.next_frame_ms()

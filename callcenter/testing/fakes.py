@@ -43,6 +43,9 @@ class SpokenUtterance:
     text: str
     start_ms: float
     end_ms: float
+    # Loudness per 20 ms slot of the room's time line (slot = media ms // 20), if known:
+    # lets FakeSTT tell overlapping speakers apart by which audio its stream carried.
+    envelope: dict[int, float] = field(default_factory=dict)
 
     def words(self) -> list[Word]:
         """Words spread evenly over the utterance (good enough for interim results)."""
@@ -62,11 +65,44 @@ class SpeechBoard:
 
     utterances: list[SpokenUtterance] = field(default_factory=list)
 
-    def said(self, identity: str, text: str, start_ms: float, end_ms: float) -> None:
-        self.utterances.append(SpokenUtterance(identity, text, start_ms, end_ms))
+    def said(
+        self,
+        identity: str,
+        text: str,
+        start_ms: float,
+        end_ms: float,
+        *,
+        audio: AudioFrame | None = None,
+    ) -> None:
+        """Record a line; `audio` (stamped with its room media time) helps with overlaps."""
+        env = _envelope(audio) if audio is not None else {}
+        self.utterances.append(SpokenUtterance(identity, text, start_ms, end_ms, env))
 
     def overlapping(self, start_ms: float, end_ms: float) -> list[SpokenUtterance]:
         return [u for u in self.utterances if u.start_ms < end_ms and u.end_ms > start_ms]
+
+
+def _rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(samples.astype(np.float32))))) if len(samples) else 0.0
+
+
+def _envelope(frame: AudioFrame) -> dict[int, float]:
+    n = frame.sample_rate // 50
+    base = round(frame.timestamp_ms / 20.0)
+    return {
+        base + i // n: _rms(frame.samples[i : i + n]) for i in range(0, len(frame.samples), n)
+    }
+
+
+def _correlation(a: dict[int, float], b: dict[int, float]) -> float:
+    keys = sorted(a.keys() & b.keys())
+    if len(keys) < 3:
+        return 0.0
+    x = np.array([a[k] for k in keys])
+    y = np.array([b[k] for k in keys])
+    if x.std() == 0 or y.std() == 0:
+        return 0.0
+    return float(np.corrcoef(x, y)[0, 1])
 
 
 class FakeSTTStream(STTStream):
@@ -79,6 +115,7 @@ class FakeSTTStream(STTStream):
         self._finalized_until = -1.0
         self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._env: dict[int, float] = {}
 
     def push_frame(self, frame: AudioFrame) -> None:
         if self._closed or frame.end_ms <= self._finalized_until:
@@ -86,6 +123,7 @@ class FakeSTTStream(STTStream):
         if self._seg_start is None:
             self._seg_start = frame.timestamp_ms
         self._seg_end = frame.end_ms
+        self._env[round(frame.timestamp_ms / 20.0)] = _rms(frame.samples)
         if self._stt.interim:
             words = self._heard_words(self._seg_start, self._seg_end)
             n = sum(1 for w in words if w.end_ms <= self._seg_end)
@@ -99,7 +137,12 @@ class FakeSTTStream(STTStream):
 
     def _heard_words(self, start: float, end: float) -> list[Word]:
         words: list[Word] = []
-        for u in self._stt.board.overlapping(start, end):
+        found = self._stt.board.overlapping(start, end)
+        if len({u.identity for u in found}) > 1 and all(u.envelope for u in found):
+            # Several speakers at once: keep the one whose loudness this stream followed.
+            best = max(found, key=lambda u: _correlation(u.envelope, self._env)).identity
+            found = [u for u in found if u.identity == best]
+        for u in found:
             words.extend(w for w in u.words() if w.end_ms > self._finalized_until)
         return words
 

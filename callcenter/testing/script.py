@@ -146,7 +146,10 @@ def _turn(raw: Any, i: int, base_dir: Path | None, name: str) -> CallerTurn:
     if kind == "noise":
         if not isinstance(value, int | float) or not 0 < value <= 5:
             raise ScriptError(f"{where}: noise is a duration in seconds (0-5], got {value!r}")
-        return CallerTurn("noise", seconds=float(value))
+        bia = raw.get("barge_in_after")
+        return CallerTurn(
+            "noise", seconds=float(value), barge_in_after=None if bia is None else float(bia)
+        )
     if value is not True:
         raise ScriptError(f"{where}: write `hangup: true`")
     return CallerTurn("hangup")

@@ -67,7 +67,9 @@ async def test_agent_stream_is_resampled_to_the_requested_rate(clock: VirtualClo
 async def test_agent_output_plays_in_real_time_and_clear_stops_it(clock: VirtualClock) -> None:
     room = LocalRoom(clock=clock, output_rate=16000)
     heard: list[tuple[float, tuple[str, ...]]] = []
-    room.join("caller", sample_rate=16000, on_audio=lambda f, who: heard.append((f.timestamp_ms, who)))
+    room.join(
+        "caller", sample_rate=16000, on_audio=lambda f, who: heard.append((f.timestamp_ms, who))
+    )
     out = room.audio_output
     t0 = clock.now()
     # 1 s of audio: capture applies back-pressure, so capturing takes ~0.8 s of clock time.

@@ -1,0 +1,220 @@
+"""VoiceSession with scripted callers on a LocalRoom (virtual time, real Silero VAD)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from callcenter.rooms.base import ParticipantKind
+from callcenter.voice import (
+    AgentInterrupted,
+    DtmfInput,
+    EndpointingSettings,
+    InterruptionSettings,
+    UserTurn,
+    VoiceSettings,
+)
+
+LONG_REPLY = (
+    "Sure, I can help with that. Your order shipped yesterday and should arrive "
+    "on Thursday, and you will get a text message when it is out for delivery."
+)
+
+
+async def test_turn_ends_after_min_delay_and_agent_answers_at_once(make_call) -> None:
+    call = make_call(replies="Let me check that for you.")
+    await call.session.start()
+    rep = await call.play("""
+turns:
+  - say: "I want to check my order status"
+  - wait: agent_done
+""")
+    line = rep.said[0]
+    answer = rep.agent[0]
+    overhead = answer.start_ms - line.speech_end_ms - 400.0
+    assert 0 <= overhead <= 40, overhead
+    user = [u for u in call.utterances if u.role == "caller"]
+    assert [u.text for u in user] == ["I want to check my order status"]
+    assert abs(user[0].end_ms - line.speech_end_ms) < 40
+    m = call.session.metrics[0]
+    assert m.end_of_utterance_delay_ms == pytest.approx(400, abs=25)
+    assert m.e2e_ms is not None and 390 <= m.e2e_ms <= 450
+    agent = [u for u in call.utterances if u.role == "agent"]
+    assert agent[0].text == "Let me check that for you." and not agent[0].interrupted
+
+
+async def test_barge_in_stops_agent_and_stores_only_the_heard_text(make_call) -> None:
+    call = make_call(replies=[LONG_REPLY, "Okay, connecting you."])
+    await call.session.start()
+    rep = await call.play("""
+turns:
+  - say: "where is my order"
+  - say: "no, put me through to a person"
+    barge_in_after: 1.5
+  - wait: agent_done
+""")
+    interrupted = [u for u in call.utterances if u.role == "agent" and u.interrupted]
+    assert len(interrupted) == 1
+    u = interrupted[0]
+    assert u.planned_text == LONG_REPLY
+    assert u.text and LONG_REPLY.startswith(u.text) and len(u.text) < len(LONG_REPLY) // 2
+    # The caller heard agent audio stop within 40 ms of the minimum interruption time.
+    onset = rep.said[1].speech_start_ms
+    reply = rep.agent[0]
+    stop = reply.end_ms
+    assert 0 <= stop - onset - 300 <= 40, stop - onset
+    # Heard text matches what was played: about 1.5 s + 0.3 s of speech at ~60 ms/letter.
+    assert u.end_ms - u.start_ms == pytest.approx(stop - reply.start_ms, abs=25)
+    assert call.llm.requests[-1][-2].content == u.text  # the model is told what was heard
+    assert isinstance(await call.session.next_event(0), UserTurn)
+    ev = await call.session.next_event(0)
+    assert isinstance(ev, AgentInterrupted) and ev.heard_text == u.text
+
+
+async def test_false_interruption_resumes_the_reply(make_call) -> None:
+    settings = VoiceSettings(
+        input_rate=8000, auto_reply=True,
+        interruption=InterruptionSettings(false_interruption_timeout=0.8),
+    )
+    call = make_call(replies=LONG_REPLY, settings=settings)
+    await call.session.start()
+    rep = await call.play("""
+turns:
+  - say: "where is my order"
+  - noise: 0.6
+    barge_in_after: 1.0
+  - wait: agent_done
+""")
+    agent = [u for u in call.utterances if u.role == "agent"]
+    assert len(agent) == 1 and not agent[0].interrupted
+    assert agent[0].text == LONG_REPLY
+    # The caller heard the agent stop (paused) and then go on.
+    assert len(rep.agent) == 2
+    gap = rep.agent[1].start_ms - rep.agent[0].end_ms
+    assert 700 <= gap <= 1400, gap
+    assert not [u for u in call.utterances if u.role == "caller" and not u.text]
+
+
+async def test_uninterruptible_prompt_plays_to_the_end_and_records_caller(make_call) -> None:
+    call = make_call(auto_reply=False)
+    await call.session.start()
+    prompt = "This call may be recorded for quality and training purposes, thank you."
+    handle = call.session.say(prompt, interruptible=False)
+    rep = await call.play("""
+turns:
+  - say: "hello hello can you hear me"
+    barge_in_after: 0.5
+  - wait: 3
+""")
+    await handle.wait()
+    assert not handle.interrupted
+    agent = [u for u in call.utterances if u.role == "agent"]
+    assert agent[0].text == prompt and not agent[0].interrupted
+    assert len(rep.agent) == 1  # never stopped
+    caller = [u for u in call.utterances if u.role == "caller"]
+    assert caller[0].text == "hello hello can you hear me"
+    ev = await call.session.next_event(0)
+    assert isinstance(ev, UserTurn) and ev.overlapped_agent
+
+
+async def test_dtmf_digits_arrive_as_events_and_answer_ask(make_call) -> None:
+    call = make_call(auto_reply=False)
+    await call.session.start()
+    caller = call.caller("""
+turns:
+  - wait: agent_done
+  - dtmf: "48#"
+""")
+    task = asyncio.get_running_loop().create_task(caller.run())
+    ev = await call.session.ask("Please enter your account number.", timeout=5)
+    assert ev == DtmfInput("caller", "4")
+    assert await call.session.next_event(1) == DtmfInput("caller", "8")
+    assert await call.session.next_event(1) == DtmfInput("caller", "#")
+    await task
+    assert await call.session.next_event(0.5) is None  # timeout
+
+
+async def test_unfinished_utterance_waits_for_the_rest(make_call) -> None:
+    settings = VoiceSettings(
+        input_rate=8000, auto_reply=True, endpointing=EndpointingSettings(0.4, 2.5)
+    )
+    call = make_call(settings=settings)
+    await call.session.start()
+    await call.play("""
+turns:
+  - say: "my account number is"
+  - wait: 1.0
+  - say: "four eight two nine one three"
+  - wait: agent_done
+""")
+    caller = [u.text for u in call.utterances if u.role == "caller"]
+    assert caller == ["my account number is four eight two nine one three"]
+
+
+async def test_speech_while_thinking_cancels_the_reply_and_merges_the_turn(make_call) -> None:
+    call = make_call(replies="Okay.", llm_ttft=1.5)
+    await call.session.start()
+    await call.play("""
+turns:
+  - say: "I need to change"
+  - wait: 0.7
+  - say: "the delivery address for my order"
+  - wait: agent_done
+""")
+    assert call.llm.cancelled == 1
+    last = call.llm.requests[-1][-1]
+    assert last.content == "I need to change the delivery address for my order"
+    agent = [u for u in call.utterances if u.role == "agent"]
+    assert [a.text for a in agent] == ["Okay."]
+
+
+async def test_llm_text_reaches_tts_clause_by_clause(make_call) -> None:
+    call = make_call(auto_reply=False, replies=LONG_REPLY, token_interval=0.1)
+    await call.session.start()
+    caller = call.caller("turns:\n  - wait: 20\n")
+    task = asyncio.get_running_loop().create_task(caller.run())
+    t0 = call.clock.now()
+    handle = call.session.reply()
+    await handle.wait()
+    assert handle.first_audio_at is not None
+    n_tokens = len(LONG_REPLY.split())
+    # First audio after the first clause (a handful of tokens), not after the whole reply.
+    assert handle.first_audio_at - t0 < 0.1 * 8
+    assert n_tokens * 0.1 > 2.0
+    assert call.tts.segments >= 3
+    task.cancel()
+
+
+async def test_listen_only_transcribes_two_speakers_with_labels(make_call) -> None:
+    call = make_call(auto_reply=True)
+    await call.session.start()
+    await call.session.set_listen_only(True)
+    handle = call.session.say("I should not be heard")
+    assert handle.done() and handle.interrupted
+    caller = call.caller("""
+turns:
+  - say: "my package never arrived"
+  - wait: 2.5
+  - say: "yes it was the blue box"
+  - wait: 1
+""")
+    sup = call.caller("""
+identity: sup-1
+channel: wideband
+turns:
+  - wait: 2.2
+  - say: "I am sorry about that, was it the blue box"
+  - wait: 3
+""", kind=ParticipantKind.SUPERVISOR)
+    reps = await asyncio.gather(caller.run(), sup.run())
+    spoken = [(u.role, u.identity, u.text) for u in call.utterances]
+    assert spoken == [
+        ("caller", "caller", "my package never arrived"),
+        ("supervisor", "sup-1", "I am sorry about that, was it the blue box"),
+        ("caller", "caller", "yes it was the blue box"),
+    ]
+    assert all(not r.agent for r in reps)  # the agent never spoke
+    assert next(m[2] for m in call.room.messages if m[1] == "lk.transcription") == (
+        "caller: my package never arrived"
+    )
