@@ -62,7 +62,7 @@ async def procs(fake_livekit: FakeLiveKitServer, redis11_url: str) -> AsyncItera
 async def _worker_pids(r: aioredis.Redis) -> dict[str, int]:
     out = {}
     async for key in r.scan_iter(match="cc:worker:*"):
-        info = json.loads(await r.get(key))
+        info = json.loads(str(await r.get(key)))
         out[info["worker_id"]] = info["pid"]
     return out
 
@@ -94,7 +94,7 @@ async def test_sigkilled_worker_call_continues_on_another_worker_from_checkpoint
 
     await _until(two_turns, 15, "two answered turns")
     owner = await r.hget("cc:ckpt:call-kill", "worker")
-    pid = (await _worker_pids(r))[owner]
+    pid = (await _worker_pids(r))[str(owner)]
     os.kill(pid, signal.SIGKILL)
     t_kill = time.monotonic()
     key = TRANSCRIPT_KEY.format(room="call-kill")
@@ -113,7 +113,7 @@ async def test_sigkilled_worker_call_continues_on_another_worker_from_checkpoint
     for _slot, question in QUESTIONS:
         assert said.count(question) == 1, said
     assert said.count(RECOVERY_LINE) == 1
-    data = json.loads(await r.hget("cc:ckpt:call-kill", "data"))
+    data = json.loads(str(await r.hget("cc:ckpt:call-kill", "data")))
     assert set(data["slots"]) == {s for s, _ in QUESTIONS}
     assert await r.hget("cc:ckpt:call-kill", "worker") != owner
     print(f"failover_s={failover_s:.2f}")

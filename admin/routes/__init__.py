@@ -1,0 +1,1 @@
+"""HTTP routes of the admin app, one module per resource."""

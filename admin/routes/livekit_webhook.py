@@ -1,0 +1,73 @@
+"""`POST /livekit/webhook`: LiveKit's signed room/participant events -> call records.
+
+The signature (a JWT whose `sha256` claim is the hash of the raw body) is checked on the raw
+bytes before anything is parsed. Bad or missing signatures get 401 with problem details.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from livekit import api
+from livekit.protocol.webhook import WebhookEvent
+
+from callcenter.config import Settings
+from callcenter.rooms.livekit_events import record_event
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+def problem(status: int, title: str, detail: str) -> JSONResponse:
+    """An RFC 9457 problem-details response."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+@router.post("/livekit/webhook")
+async def livekit_webhook(request: Request) -> Any:
+    settings: Settings = request.app.state.settings
+    if not (settings.livekit_api_key and settings.livekit_api_secret):
+        return problem(
+            503,
+            "LiveKit webhooks not configured",
+            "set LIVEKIT_API_KEY and LIVEKIT_API_SECRET (the keys LiveKit signs webhooks with)",
+        )
+    auth = request.headers.get("Authorization", "").strip()
+    if not auth:
+        return problem(401, "Missing webhook signature", "the Authorization header is required")
+    raw = await request.body()
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return problem(400, "Malformed webhook body", "the body is not UTF-8 JSON")
+    receiver = api.WebhookReceiver(
+        api.TokenVerifier(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
+    )
+    try:
+        event: WebhookEvent = receiver.receive(body, auth.removeprefix("Bearer "))
+    except Exception as exc:  # expired, wrong key, tampered body, no sha256 claim, bad JSON
+        # The reason is safe to return (no secret in it) and tells the operator what to fix.
+        log.warning("rejected LiveKit webhook: %s", exc)
+        return problem(401, "Invalid webhook signature", _reason(exc))
+    recorded = await run_in_threadpool(record_event, request.app.state.engine, event)
+    enqueue = request.app.state.enqueue_postcall
+    if recorded.room_finished and recorded.call_id and enqueue is not None:
+        # Idempotent on the post-call side too, so a duplicate room_finished is harmless.
+        await run_in_threadpool(enqueue, recorded.call_id)
+    return {"status": recorded.status, "call_id": recorded.call_id}
+
+
+def _reason(exc: Exception) -> str:
+    name = type(exc).__name__
+    if name == "ExpiredSignatureError":
+        return "the webhook token has expired (LiveKit tokens are valid 5 minutes)"
+    if str(exc) == "hash mismatch":
+        return "the body does not match the signed sha256: it was altered in transit"
+    if name in ("InvalidSignatureError", "InvalidIssuerError"):
+        return "the token was not signed with this server's LIVEKIT_API_KEY/SECRET"
+    return f"{name}: {exc}"
