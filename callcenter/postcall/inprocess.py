@@ -56,7 +56,14 @@ class EmbeddedWorker:
             without_gossip=True,
         )
         self._worker = worker
-        self._thread = threading.Thread(target=worker.start, name="postcall-worker", daemon=True)
+        app = self.app
+
+        def run() -> None:
+            # The solo pool looks tasks up on the thread's current app.
+            app.set_current()
+            worker.start()
+
+        self._thread = threading.Thread(target=run, name="postcall-worker", daemon=True)
         self._thread.start()
         # The consumer is ready when its blueprint has started every step.
         ready = threading.Event()

@@ -35,9 +35,8 @@ def backoff(app: PostcallCelery, retries: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def process(task: Any, call_id: str, reprocess: bool = False) -> str:
+def process(app: PostcallCelery, task: Any, call_id: str, reprocess: bool = False) -> str:
     """Body of `process_call`; returns what happened (done | skipped | failed)."""
-    app: PostcallCelery = task.app
     settings = app.settings
     engine = engine_for(settings.effective_database_url)
     data = pipeline.load(engine, call_id)
@@ -89,9 +88,8 @@ def send_webhook(app: PostcallCelery, call_id: str) -> None:
         log.warning("postcall %s: could not queue webhook (%s); sweeper will", call_id, exc)
 
 
-def deliver(task: Any, call_id: str) -> str:
+def deliver(app: PostcallCelery, task: Any, call_id: str) -> str:
     """Body of `deliver_webhook`."""
-    app: PostcallCelery = task.app
     settings = app.settings
     if not settings.crm_webhook_url:
         return "skipped"
@@ -116,23 +114,26 @@ def register(app: PostcallCelery) -> None:
 
     @app.task(  # type: ignore[untyped-decorator]
         name=PROCESS_CALL,
+        shared=False,
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,
         max_retries=PROCESS_MAX_RETRIES,
     )
     def process_call(self: Any, call_id: str, reprocess: bool = False) -> str:
-        return process(self, call_id, reprocess)
+        # `app` from the closure: Celery may hand tasks a default app as `self.app`.
+        return process(app, self, call_id, reprocess)
 
     @app.task(  # type: ignore[untyped-decorator]
         name=DELIVER_WEBHOOK,
+        shared=False,
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,
         max_retries=WEBHOOK_MAX_RETRIES,
     )
     def deliver_webhook(self: Any, call_id: str) -> str:
-        return deliver(self, call_id)
+        return deliver(app, self, call_id)
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]
