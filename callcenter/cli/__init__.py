@@ -41,3 +41,7 @@ app.command(name="worker")(_worker.worker)
 from callcenter.cli import postcall as _postcall  # noqa: E402
 
 app.add_typer(_postcall.app, name="postcall")
+
+from callcenter.cli import livekit as _livekit  # noqa: E402
+
+app.add_typer(_livekit.app, name="livekit")
