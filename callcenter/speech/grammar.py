@@ -164,7 +164,7 @@ class GrammarSTT(STT):
                 start_ms + (seg.end_frame + 1) * _FRAME_MS,
                 float(seg.prob),
             )
-            for seg in dec.seg()
+            for seg in dec.seg() or ()  # None when no path reached the grammar's end
             if not seg.word.startswith(("<", "[", "("))  # <s>, <sil>, [NOISE], (NULL)
         ]
         end_ms = start_ms + 1000.0 * len(samples) / self.sample_rate

@@ -65,16 +65,17 @@ async def test_piper_phone_audio_is_recognized_as_digits_yes_no_and_menu(
 
 
 @needs_espeak_cli
-async def test_espeak_phone_audio_menu_and_yes_no_stay_under_a_wer_ceiling(
+async def test_espeak_phone_audio_menu_and_yes_no_are_recognized(
     stt: GrammarSTT,
 ) -> None:
     # Digit strings are excluded: espeak digits through a phone band are hard for the
     # 16 kHz pocketsphinx model (~57% WER measured; Piper voice ~14%, wideband Piper 0%).
     cases = [c for c in CASES if not c[1].isdigit()]
     results = await _recognize(stt, [with_silence(espeak_phone(said)) for said, _ in cases])
-    said = " ".join(s for s, _ in cases)
-    heard = " ".join(r.text for r in results)  # yes/no canonicalized: "yeah" counts as "yes"
-    assert wer(said, heard) <= 0.1, heard
+    # yes/no are canonicalized ("yeah" counts as "yes"). About 1 in 40 decodes finds no
+    # path through the grammar and returns "" (no match): allow one miss.
+    right = sum(r.text == want for r, (_, want) in zip(results, cases, strict=True))
+    assert right >= len(cases) - 1, [r.text for r in results]
 
 
 async def test_piper_phone_digit_strings_stay_under_a_wer_ceiling(
