@@ -54,7 +54,7 @@ _AGENT_FILLER = [
 
 
 def _spoken(digits: str) -> str:
-    names = "zero one two three four five six seven eight nine".split()
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     return " ".join(names[int(d)] for d in digits)
 
 
@@ -67,9 +67,10 @@ def create_call(
     turns: int | None = None,
 ) -> str:
     """Insert one ended call with utterances, events and escalations; returns its id."""
-    outcome = outcome or rng.choices(
-        ["resolved", "escalated", "transferred", "abandoned"], [6, 2, 1, 1]
-    )[0]
+    outcome = (
+        outcome
+        or rng.choices(["resolved", "escalated", "transferred", "abandoned"], [6, 2, 1, 1])[0]
+    )
     turns = turns if turns is not None else rng.randint(18, 30)
     call_id = new_call_id()
     lines: list[tuple[str, str, bool, str | None]] = [
@@ -95,7 +96,7 @@ def create_call(
             lines.append(("agent", "Let me get a supervisor to help you with this.", False, None))
     if outcome == "escalated":
         lines += [
-            ("supervisor", "Hi, this is Dana, I have read the notes and I can fix this.", False, None),
+            ("supervisor", "Hi, this is Dana, I read the notes and can fix this.", False, None),
             ("caller", "Thank you, that's great.", False, None),
         ]
     if outcome == "resolved":
