@@ -94,11 +94,16 @@ class ScriptedCaller:
 
     def _on_audio(self, frame: AudioFrame, who: tuple[str, ...]) -> None:
         if self.room.local_identity in who:
+            # Sample-accurate edges: the agent's audio may start or stop mid-frame.
+            nz = np.flatnonzero(frame.samples)
+            ms_per = 1000.0 / frame.sample_rate
+            first = frame.timestamp_ms + (nz[0] if len(nz) else 0) * ms_per
+            last = frame.timestamp_ms + (nz[-1] + 1 if len(nz) else len(frame.samples)) * ms_per
             if self._open is None:
-                self._open = AgentSegment(frame.timestamp_ms, frame.end_ms)
+                self._open = AgentSegment(float(first), float(last))
                 self.report.agent.append(self._open)
-            self._open.end_ms = frame.end_ms
-            self._last_agent_ms = frame.end_ms
+            self._open.end_ms = float(last)
+            self._last_agent_ms = float(last)
             if self.keep_audio:
                 self._open.chunks.append(frame.samples.copy())
         elif self._open is not None and frame.end_ms - self._last_agent_ms >= self.gap_ms:
@@ -170,11 +175,12 @@ class ScriptedCaller:
             dur = 1000.0 * len(cut) / audio.sample_rate
             await self._speak(SpokenAudio(cut, audio.sample_rate, 0.0, dur), None)
         elif turn.kind == "dtmf":
+            # The agent may answer the first key at once: listen for it from here.
+            self._mark_ms = self.room.next_frame_ms()
             for d in turn.digits:
                 self.participant.send_dtmf(d)
                 self.report.dtmf.append((self.room.next_frame_ms(), d))
                 await clock.sleep(0.1)
-            self._mark_ms = self.room.next_frame_ms()
         else:
             self.report.hung_up_ms = self.room.next_frame_ms()
             self.participant.leave()
