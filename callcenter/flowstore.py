@@ -109,11 +109,23 @@ class FlowStore:
                      file: str = "<flow>") -> models.FlowVersion:
         """Save YAML as a new version and publish it, in the caller's transaction."""
         draft = self.save_draft(yaml_text, author=author, note=note, file=file)
-        name = self._name_of(draft.flow_id)
-        return self.publish(name, draft.version)
+        return self.publish(self.flow_name(draft), draft.version)
+
+    def publish_if_changed(self, yaml_text: str, *, author: str = "",
+                           file: str = "<flow>") -> models.FlowVersion | None:
+        """Publish unless the published version already has exactly this text (for seeding)."""
+        parsed = load_flow(yaml_text, file)
+        current = self.published(parsed.name)
+        if current is not None and current.version.yaml_text == yaml_text:
+            return None
+        return self.publish_text(yaml_text, author=author, file=file)
 
     def rollback(self, name: str, version: int) -> models.FlowVersion:
         """Publish an earlier version again, exactly as it was stored."""
+        row = self._flow_row(name)
+        if row is None:
+            raise FlowStoreError(f"no flow named {name!r}; `callcenter flows list` shows them")
+        self._version(row, version)  # a clear error if it does not exist
         published = self.published(name)
         if published is not None and version >= published.version.version:
             raise FlowStoreError(
@@ -214,7 +226,8 @@ class FlowStore:
             raise FlowStoreError(f"{row.name!r} has no version {version} (versions: {have})")
         return found
 
-    def _name_of(self, flow_id: int) -> str:
-        row = self.session.get(models.Flow, flow_id)
+    def flow_name(self, version: models.FlowVersion) -> str:
+        """The name of the flow a version belongs to."""
+        row = self.session.get(models.Flow, version.flow_id)
         assert row is not None
         return row.name

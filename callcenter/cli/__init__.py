@@ -45,3 +45,9 @@ app.add_typer(_postcall.app, name="postcall")
 from callcenter.cli import livekit as _livekit  # noqa: E402
 
 app.add_typer(_livekit.app, name="livekit")
+
+from callcenter.cli import chat as _chat  # noqa: E402
+from callcenter.cli import flows as _flows  # noqa: E402
+
+app.add_typer(_flows.app, name="flows")
+app.command(name="chat")(_chat.chat)

@@ -122,7 +122,7 @@ class ClassifyIntent(ActionBase):
     kind: Literal["classify_intent"] = "classify_intent"
     text: str
     intents: dict[str, list[str]]
-    min_confidence: float = 0.5
+    min_confidence: float = 0.4
 
 
 class RecordEvent(ActionBase):

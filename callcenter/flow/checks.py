@@ -283,10 +283,11 @@ class Checker:
                 ends.add(str(name))
         # A target that does not exist is already reported; do not also call its node stuck.
         ends |= {t for targets in graph_.values() for t in targets if t not in graph_}
-        roots = [self.flow.start] + [h.goto for _, h in self._handlers()]
+        # Nodes a misspelt target meant count as reached, so their successors are not blamed.
+        roots = [self.flow.start, *self.meant] + [h.goto for _, h in self._handlers()]
         seen = graph.reachable(roots, graph_)
         for name in self.flow.nodes:
-            if str(name) not in seen and str(name) not in self.meant:
+            if str(name) not in seen:
                 self.add(("nodes", name), f"node {name!r} can never be reached",
                          "point a next/goto at it, or delete it", at_key=True)
         finishing = graph.can_end(graph_, ends)

@@ -1,0 +1,132 @@
+"""Carrying out the runner's side-effect actions: intents, LLM turns, webhooks.
+
+The runner stays pure; whoever hosts a call (the voice session, `callcenter chat`) performs
+ClassifyIntent / AgentTurn / CallWebhook with these helpers and feeds the resulting event
+back. Each has a timeout and turns failures into events, never exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from callcenter.flow.actions import AgentTurn, CallWebhook, ClassifyIntent
+from callcenter.flow.events import AgentReply, IntentResult, ProviderFailure, ToolCallRequest
+from callcenter.flow.events import WebhookResult as WebhookResultEvent
+from callcenter.speech.base import LLM, SpeechError
+
+_STOP = {"a", "an", "the", "i", "i'm", "im", "my", "me", "to", "is", "it", "it's", "of", "and",
+         "you", "your", "this", "that", "do", "can", "for", "with", "about", "please", "what"}
+
+
+class KeywordIntents:
+    """Fallback intent matcher by shared content words, used only when MiniLM is unavailable.
+
+    Much weaker than embeddings (no synonyms); `callcenter chat` labels it clearly.
+    """
+
+    def __init__(self, examples: Mapping[str, Sequence[str]]) -> None:
+        self.examples = {name: [self._words(e) for e in ex] for name, ex in examples.items()}
+
+    @staticmethod
+    def _words(text: str) -> set[str]:
+        return {w for w in re.findall(r"[a-z']+", text.lower()) if w not in _STOP}
+
+    def classify(self, text: str, threshold: float) -> tuple[str | None, float]:
+        said = self._words(text)
+        best: tuple[str | None, float] = (None, 0.0)
+        for name, examples in self.examples.items():
+            for words in examples:
+                if not words or not said:
+                    continue
+                score = len(said & words) / len(words)
+                if score > best[1]:
+                    best = (name, score)
+        return best if best[1] >= threshold else (None, best[1])
+
+
+class IntentService:
+    """Classifies with MiniLM (`speech.intents`), else keywords; caches one model per intent set."""
+
+    def __init__(self, *, prefer_minilm: bool = True) -> None:
+        self.backend = "minilm" if prefer_minilm else "keywords"
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    def _key(self, action: ClassifyIntent) -> tuple[Any, ...]:
+        return (tuple((k, tuple(v)) for k, v in sorted(action.intents.items())),
+                action.min_confidence)
+
+    def classify(self, action: ClassifyIntent) -> IntentResult:
+        """The IntentResult event answering `action` (blocking CPU work: ~20 ms)."""
+        key = self._key(action)
+        if self.backend == "minilm" and key not in self._cache:
+            try:
+                from callcenter.speech.intents import IntentClassifier
+
+                self._cache[key] = IntentClassifier(
+                    action.intents, threshold=max(0.01, min(action.min_confidence, 0.99)))
+            except (ImportError, SpeechError, OSError):
+                self.backend = "keywords"
+        if self.backend == "keywords":
+            intent, score = KeywordIntents(action.intents).classify(
+                action.text, max(action.min_confidence, 0.5))
+            return IntentResult(intent=intent, confidence=score)
+        intent, score = self._cache[key].classify(action.text)
+        return IntentResult(intent=intent, confidence=float(score))
+
+
+async def call_webhook(action: CallWebhook, client: httpx.AsyncClient) -> WebhookResultEvent:
+    """Perform one webhook request; any failure becomes `ok=False` with the reason."""
+    try:
+        kwargs: dict[str, Any] = {"headers": action.headers, "timeout": action.timeout}
+        if action.body is not None and action.method != "GET":
+            kwargs["json"] = action.body
+        elif action.body is not None:
+            kwargs["params"] = {k: str(v) for k, v in dict(action.body).items()}
+        response = await client.request(action.method, action.url, **kwargs)
+    except httpx.TimeoutException:
+        return WebhookResultEvent(request_id=action.request_id, ok=False,
+                                  error=f"timed out after {action.timeout:g}s")
+    except (httpx.HTTPError, ValueError, TypeError) as exc:
+        return WebhookResultEvent(request_id=action.request_id, ok=False,
+                                  error=f"{type(exc).__name__}: {exc}")
+    try:
+        data: Any = response.json()
+    except ValueError:
+        data = response.text[:2000]
+    ok = 200 <= response.status_code < 300
+    return WebhookResultEvent(request_id=action.request_id, ok=ok, status=response.status_code,
+                              data=data, error=None if ok else f"HTTP {response.status_code}")
+
+
+async def run_agent_turn(
+    action: AgentTurn, llm: LLM, *, timeout: float = 20.0
+) -> AgentReply | ProviderFailure:
+    """One LLM call over the action's history; failures become ProviderFailure(llm)."""
+
+    async def collect() -> AgentReply:
+        text: list[str] = []
+        calls: list[ToolCallRequest] = []
+        stream = llm.chat(action.chat_messages(), tools=action.tool_specs())
+        async for chunk in stream:
+            text.append(chunk.text)
+            if chunk.tool_call is not None:
+                try:
+                    args = json.loads(chunk.tool_call.arguments or "{}")
+                except json.JSONDecodeError:
+                    args = {"_raw": chunk.tool_call.arguments}
+                calls.append(ToolCallRequest(id=chunk.tool_call.id, name=chunk.tool_call.name,
+                                             arguments=args if isinstance(args, dict) else {}))
+        return AgentReply(text="".join(text).strip(), tool_calls=calls)
+
+    try:
+        return await asyncio.wait_for(collect(), timeout)
+    except TimeoutError:
+        return ProviderFailure(component="llm", message=f"{llm.name}: no reply in {timeout:g}s")
+    except SpeechError as exc:
+        return ProviderFailure(component="llm", message=str(exc))
