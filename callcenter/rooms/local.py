@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from callcenter.audio.frame import PCM16, AudioFrame
-from callcenter.audio.resample import StreamResampler
+from callcenter.audio.resample import Quality, StreamResampler
 from callcenter.rooms.base import (
     AudioOutput,
     DataReceived,
@@ -86,6 +86,71 @@ class _SampleQueue:
         self.samples = 0
 
 
+class _Timeline:
+    """Queued audio placed on the room's media time line with sample accuracy.
+
+    Audio queued while nothing is playing starts at the moment it was queued, not at the
+    next 20 ms boundary (a real-time sender plays samples as soon as it has them); audio
+    cleared mid-frame still plays up to the moment of the clear.
+    """
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.queue = _SampleQueue()
+        self._start_at: float | None = None
+        self._tail: PCM16 | None = None
+        self.end_ms = 0.0  # media time at which queued audio runs out
+        self.played = 0  # real samples played so far (no padding)
+
+    @property
+    def idle(self) -> bool:
+        return not self.queue.samples and self._tail is None
+
+    def push(self, samples: PCM16, now_ms: float) -> float:
+        """Queue audio; returns the media time of its first sample."""
+        if self.idle:
+            self._start_at = self.end_ms = now_ms
+        start = self.end_ms
+        self.queue.push(samples)
+        self.end_ms += 1000.0 * len(samples) / self.rate
+        return start
+
+    def clear(self, now_ms: float, frame_start_ms: float) -> None:
+        begin = max(frame_start_ms, self._start_at or frame_start_ms)
+        due = round((now_ms - begin) * self.rate / 1000.0)
+        if due > 0 and self.queue.samples:
+            tail = self.queue.pop(min(due, self.queue.samples))
+            self._tail = tail
+        self.queue.clear()
+        self.end_ms = now_ms
+
+    def frame(self, ts: float, n: int) -> PCM16 | None:
+        """The `n` samples of the frame starting at `ts`, or None if nothing plays in it."""
+        lead = 0
+        if self._start_at is not None:
+            lead = round((self._start_at - ts) * self.rate / 1000.0)
+            if lead >= n:
+                return None
+            lead = max(0, lead)
+            self._start_at = None
+        tail, self._tail = self._tail, None
+        if tail is not None:
+            body: PCM16 | None = tail
+            self.played += len(tail)
+        elif self.queue.samples:
+            self.played += min(n - lead, self.queue.samples)
+            body = self.queue.pop(n - lead)
+        else:
+            return None
+        assert body is not None
+        if lead == 0 and len(body) == n:
+            return body
+        out = np.zeros(n, dtype=np.int16)
+        m = min(len(body), n - lead)
+        out[lead : lead + m] = body[:m]
+        return out
+
+
 class _FrameChannel:
     """A single-consumer async frame queue with one waiter future (cheaper than asyncio.Queue)."""
 
@@ -128,12 +193,21 @@ class _Subscription:
 class LocalAudioOutput(AudioOutput):
     """The agent's output: queued audio played one frame per tick; `clear()` drops it."""
 
-    def __init__(self, sample_rate: int, *, max_buffer_ms: float = 200.0) -> None:
+    def __init__(
+        self,
+        sample_rate: int,
+        now_ms: Callable[[], float],
+        frame_start_ms: Callable[[], float],
+        *,
+        max_buffer_ms: float = 200.0,
+    ) -> None:
         self.sample_rate = sample_rate
         self.max_buffer_ms = max_buffer_ms
         self.enabled = True
-        self._queue = _SampleQueue()
-        self._played_samples = 0
+        self._now_ms = now_ms
+        self._frame_start_ms = frame_start_ms
+        self._line = _Timeline(sample_rate)
+        self._queue = self._line.queue
         self._resamplers: dict[int, StreamResampler] = {}
         self._space: asyncio.Event | None = None
         self._drained: list[asyncio.Future[None]] = []
@@ -142,13 +216,13 @@ class LocalAudioOutput(AudioOutput):
         if frame.sample_rate != self.sample_rate:
             rs = self._resamplers.get(frame.sample_rate)
             if rs is None:
-                rs = self._resamplers[frame.sample_rate] = StreamResampler(
+                rs = self._resamplers[frame.sample_rate] = _realtime_resampler(
                     frame.sample_rate, self.sample_rate
                 )
             for f in rs.push(frame):
-                self._queue.push(f.samples)
+                self._line.push(f.samples, self._now_ms())
         else:
-            self._queue.push(frame.samples)
+            self._line.push(frame.samples, self._now_ms())
         # Back-pressure: keep only a small buffer ahead of playout, so clear() loses little
         # and the producer (TTS) stays just ahead of the speaker.
         while self.queued_ms > self.max_buffer_ms:
@@ -158,7 +232,7 @@ class LocalAudioOutput(AudioOutput):
             await self._space.wait()
 
     def clear(self) -> None:
-        self._queue.clear()
+        self._line.clear(self._now_ms(), self._frame_start_ms())
         self._signal()
 
     async def wait_for_playout(self) -> None:
@@ -174,13 +248,12 @@ class LocalAudioOutput(AudioOutput):
 
     @property
     def played_ms(self) -> float:
-        return 1000.0 * self._played_samples / self.sample_rate
+        return 1000.0 * self._line.played / self.sample_rate
 
-    def _play(self, n: int) -> PCM16 | None:
-        """One tick: the next `n` samples (None when nothing is queued)."""
-        out = self._queue.pop(n)
+    def _play(self, ts: float, n: int) -> PCM16 | None:
+        """One tick: the frame starting at media time `ts` (None when nothing plays)."""
+        out = self._line.frame(ts, n)
         if out is not None:
-            self._played_samples += min(n, len(out))
             self._signal()
         return out if self.enabled else None
 
@@ -203,7 +276,7 @@ class LocalParticipant:
     sample_rate: int
     on_audio: MixCallback | None = None
     on_text: TextCallback | None = None
-    _out: _SampleQueue = field(default_factory=_SampleQueue)
+    _line: _Timeline | None = None
     _mix_rs: dict[int, StreamResampler] = field(default_factory=dict)
     present: bool = True
     muted: bool = False
@@ -231,20 +304,24 @@ class LocalParticipant:
         return self.info.identity
 
     def push_audio(self, samples: PCM16) -> float:
-        """Queue audio (at this participant's rate) to be sent from the next free tick.
+        """Queue audio (at this participant's rate): it starts now, or after what is queued.
 
-        Returns the media time (ms) at which the first sample will be heard in the room.
+        Returns the media time (ms) of its first sample in the room.
         """
-        start = self.room.next_frame_ms() + self.queued_ms
-        self._out.push(samples)
-        return start
+        return self.line.push(samples, self.room.now_ms())
+
+    @property
+    def line(self) -> _Timeline:
+        if self._line is None:
+            self._line = _Timeline(self.sample_rate)
+        return self._line
 
     @property
     def queued_ms(self) -> float:
-        return 1000.0 * self._out.samples / self.sample_rate
+        return 1000.0 * self.line.queue.samples / self.sample_rate
 
     def clear_audio(self) -> None:
-        self._out.clear()
+        self.line.clear(self.room.now_ms(), self.room.frame_start_ms())
 
     def send_dtmf(self, digits: str) -> None:
         for d in digits:
@@ -273,14 +350,16 @@ class LocalRoom(Room):
         self.name = name
         self.local_identity = agent_identity
         self.clock = clock or RealClock()
-        self._t0 = self.clock.now()
-        self._output = LocalAudioOutput(output_rate)
+        # Media time 0 sits on a tick boundary of the shared ticker, so every frame the room
+        # delivers covers exactly [t, t + 20 ms) of the time line.
+        self._t0 = int(self.clock.now() / (FRAME_MS / 1000.0)) * (FRAME_MS / 1000.0)
+        self._output = LocalAudioOutput(output_rate, self.now_ms, self.frame_start_ms)
         self._participants: dict[str, LocalParticipant] = {}
         self._subs: dict[str, list[_Subscription]] = {}
         self._callbacks: list[Callable[[RoomEvent], None]] = []
         self.messages: list[tuple[str, str, str, tuple[str, ...] | None]] = []
         self.closed = False
-        self._tick_ms = 0.0  # media time of the next frame to play
+        self._tick_ms = 0.0  # media time of the last tick: the current frame starts here
         self._tick_handle = self.clock.ticker(FRAME_MS / 1000.0).add(self._on_tick)
         self.listen_only = False
 
@@ -329,8 +408,13 @@ class LocalRoom(Room):
         """The room's media time now."""
         return 1000.0 * (self.clock.now() - self._t0)
 
-    def next_frame_ms(self) -> float:
+    def frame_start_ms(self) -> float:
+        """Start of the frame being filled now (the time of the last tick)."""
         return self._tick_ms
+
+    def next_frame_ms(self) -> float:
+        """Media time now (kept for readability at call sites that schedule audio)."""
+        return self.now_ms()
 
     # ---------------------------------------------------------------- Room interface
 
@@ -391,21 +475,26 @@ class LocalRoom(Room):
     # ---------------------------------------------------------------- media tick
 
     def _on_tick(self, _k: int, _due: float) -> None:
+        # Each tick completes the frame [ts, ts + 20 ms): it is delivered at its end, the
+        # way a real-time sender packetizes audio.
         ts = self._tick_ms
         self._tick_ms += FRAME_MS
-        sent: list[tuple[str, AudioFrame]] = []
+        sent: list[tuple[str, AudioFrame, bool]] = []
         for p in self._participants.values():
             n = p.sample_rate * 20 // 1000
-            samples = None if p.muted else p._out.pop(n)
+            samples = None if p.muted or p._line is None else p._line.frame(ts, n)
             frame = AudioFrame(p._idle_frame(n) if samples is None else samples, p.sample_rate, ts)
-            if samples is not None:
-                sent.append((p.identity, frame))
+            sent.append((p.identity, frame, samples is not None))
             for sub in self._subs.get(p.identity, ()):
                 self._deliver(sub, frame)
         out = self._output
-        agent = out._play(out.sample_rate * 20 // 1000)
-        if agent is not None:
-            sent.append((self.local_identity, AudioFrame(agent, out.sample_rate, ts)))
+        agent = out._play(ts, out.sample_rate * 20 // 1000)
+        n_out = out.sample_rate * 20 // 1000
+        sent.append((
+            self.local_identity,
+            AudioFrame(_zeros(n_out) if agent is None else agent, out.sample_rate, ts),
+            agent is not None,
+        ))
         for p in self._participants.values():
             if p.on_audio is not None:
                 p.on_audio(*_mix_for(p, sent, ts))
@@ -415,9 +504,15 @@ class LocalRoom(Room):
             sub.channel.put(frame)
             return
         if sub.resampler is None:
-            sub.resampler = StreamResampler(frame.sample_rate, sub.rate)
+            sub.resampler = _realtime_resampler(frame.sample_rate, sub.rate)
         for f in sub.resampler.push(frame):
             sub.channel.put(f)
+
+
+def _realtime_resampler(src: int, dst: int) -> StreamResampler:
+    # QUICK returns every 20 ms frame at once; the higher qualities buffer ~100 ms of
+    # audio inside the filter, which would add that much latency to a live call.
+    return StreamResampler(src, dst, quality=Quality.QUICK)
 
 
 _ZEROS: dict[int, PCM16] = {}
@@ -433,24 +528,32 @@ def _zeros(n: int) -> PCM16:
 
 
 def _mix_for(
-    p: LocalParticipant, sent: list[tuple[str, AudioFrame]], ts: float
+    p: LocalParticipant, sent: list[tuple[str, AudioFrame, bool]], ts: float
 ) -> tuple[AudioFrame, tuple[str, ...]]:
     """Everyone's audio except `p`'s own, at `p`'s rate, and who is in it."""
     n = p.sample_rate * 20 // 1000
     parts: list[PCM16] = []
     who: list[str] = []
-    for identity, frame in sent:
+    for identity, frame, audible in sent:
         if identity == p.identity:
             continue
         samples = frame.samples
         if frame.sample_rate != p.sample_rate:
+            # Resamplers are streaming filters: once one exists it is fed every frame,
+            # silent or not, so its delay stays constant and edges stay in place.
+            if not audible and frame.sample_rate not in p._mix_rs:
+                continue
             rs = p._mix_rs.get(frame.sample_rate)
             if rs is None:
-                rs = p._mix_rs[frame.sample_rate] = StreamResampler(
+                rs = p._mix_rs[frame.sample_rate] = _realtime_resampler(
                     frame.sample_rate, p.sample_rate
                 )
             out = rs.push(frame)
             samples = np.concatenate([f.samples for f in out]) if out else _zeros(0)
+            if len(samples) < n:  # a fresh filter holds samples back: keep the tail aligned
+                samples = np.concatenate([np.zeros(n - len(samples), np.int16), samples])
+        if not audible:
+            continue
         who.append(identity)
         parts.append(samples)
     if not parts:

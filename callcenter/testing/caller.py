@@ -95,7 +95,7 @@ class ScriptedCaller:
     def _on_audio(self, frame: AudioFrame, who: tuple[str, ...]) -> None:
         if self.room.local_identity in who:
             # Sample-accurate edges: the agent's audio may start or stop mid-frame.
-            nz = np.flatnonzero(frame.samples)
+            nz = np.flatnonzero(np.abs(frame.samples) > 100)
             ms_per = 1000.0 / frame.sample_rate
             first = frame.timestamp_ms + (nz[0] if len(nz) else 0) * ms_per
             last = frame.timestamp_ms + (nz[-1] + 1 if len(nz) else len(frame.samples)) * ms_per

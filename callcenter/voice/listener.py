@@ -11,7 +11,10 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.audio.resample import StreamResampler
@@ -21,6 +24,9 @@ from callcenter.speech.base import STT, STTStream, TranscriptKind
 
 if TYPE_CHECKING:
     from callcenter.voice.session import VoiceSession
+
+# -40 dBFS: the level above which a sample counts as part of the voice when refining edges.
+_LEVEL = 328
 
 
 class ParticipantListener:
@@ -40,10 +46,7 @@ class ParticipantListener:
         self.participant = participant
         self.identity = participant.identity
         settings = session.settings
-        self.vad = VADStream(
-            sample_rate, settings.vad, scorer=scorer, on_event=self._on_vad,
-            on_window=self._on_window,
-        )
+        self.vad = VADStream(sample_rate, settings.vad, scorer=scorer, on_event=self._on_vad)
         self._audio = audio
         self.stt: STTStream = stt.stream(language=settings.language)
         self._rate = sample_rate
@@ -52,6 +55,8 @@ class ParticipantListener:
         keep = int((settings.vad.prefix_padding_ms + settings.vad.min_speech_ms + 100) / 20) + 2
         self._ring: deque[AudioFrame] = deque(maxlen=keep)
         self.in_segment = False
+        # Sample-accurate speech onset (VAD window start refined by level), for barge-in.
+        self.speech_start_ms = 0.0
         self.frames = 0
         self.last_frame_end_ms = 0.0
         loop = asyncio.get_running_loop()
@@ -72,6 +77,9 @@ class ParticipantListener:
             if self.in_segment:
                 self._stt_push(frame)
             vad.push_frame(frame)
+            if vad.speaking:
+                # Barge-in is checked per 20 ms frame, not per 32 ms VAD window.
+                session.on_speaking(self, frame.end_ms - self.speech_start_ms)
         session.on_listener_ended(self)
 
     def _stt_push(self, frame: AudioFrame) -> None:
@@ -85,7 +93,9 @@ class ParticipantListener:
             self.stt.push_frame(f)
 
     def _on_vad(self, ev: VADEvent) -> None:
+        ev = replace(ev, timestamp_ms=self._refine(ev))
         if ev.kind is VADEventKind.SPEECH_START:
+            self.speech_start_ms = ev.timestamp_ms
             if not self.in_segment:
                 self.in_segment = True
                 for f in self._ring:  # pre-roll: the words' onsets before the VAD fired
@@ -101,9 +111,27 @@ class ParticipantListener:
             self.stt.end_of_speech()
             self.session.on_speech_end(self, ev)
 
-    def _on_window(self, vad: VADStream, end_ms: float) -> None:
-        if vad.speaking:
-            self.session.on_speaking(self, end_ms - vad.speech_start_ms)
+    def _refine(self, ev: VADEvent) -> float:
+        """Move a VAD edge (32 ms window resolution) to the first/last loud sample near it."""
+        lo, hi = ev.timestamp_ms - 64.0, ev.timestamp_ms + 32.0
+        best: float | None = None
+        for f in self._ring:
+            if f.end_ms <= lo or f.timestamp_ms >= hi:
+                continue
+            loud = np.flatnonzero(np.abs(f.samples) > _LEVEL)
+            if not len(loud):
+                continue
+            ms_per = 1000.0 / f.sample_rate
+            if ev.kind is VADEventKind.SPEECH_START:
+                t = f.timestamp_ms + loud[0] * ms_per
+                if t >= lo and (best is None or t < best):
+                    best = t
+                    break  # frames are in time order: the first loud one wins
+            else:
+                t = f.timestamp_ms + (loud[-1] + 1) * ms_per
+                if t <= hi:
+                    best = t
+        return ev.timestamp_ms if best is None else float(best)
 
     async def _transcript_loop(self) -> None:
         async for t in self.stt:

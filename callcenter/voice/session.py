@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter.audio.frame import AudioFrame
@@ -47,28 +46,9 @@ from callcenter.voice.listener import ParticipantListener
 from callcenter.voice.replies import llm_text
 from callcenter.voice.settings import VoiceSettings
 from callcenter.voice.speech import SpeechHandle, TextSource
+from callcenter.voice.turns import EventQueue, TurnState, wait_event
 
 UtteranceHook = Callable[[Utterance], None]
-
-
-@dataclass
-class _Turn:
-    """A participant's turn in progress (one or more VAD speech segments)."""
-
-    start_ms: float | None = None
-    speech_end_ms: float = 0.0
-    texts: list[str] = field(default_factory=list)
-    awaiting_finals: int = 0
-    interim_words: int = 0
-    eos_at: float = 0.0  # clock time of the last end_of_speech(), for STT latency
-    stt_latency_ms: float | None = None
-    overlapped: bool = False
-    endpoint: asyncio.Task[None] | None = None
-    final_arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def text(self) -> str:
-        return " ".join(t for t in self.texts if t).strip()
 
 
 class VoiceSession:
@@ -93,7 +73,7 @@ class VoiceSession:
             BatchedSileroVAD.shared(self.settings.input_rate) if batched_vad else None
         )
         self.listeners: dict[str, ParticipantListener] = {}
-        self._turns: dict[str, _Turn] = {}
+        self._turns: dict[str, TurnState] = {}
         self.utterances: list[Utterance] = []
         self.metrics: list[TurnMetrics] = []
         self.history: list[ChatMessage] = []
@@ -104,8 +84,7 @@ class VoiceSession:
         # How long to wait for a final transcript after the caller stops (seconds).
         self.stt_timeout = 5.0
         self._hooks: list[UtteranceHook] = []
-        self._events: deque[SessionEvent] = deque(maxlen=512)
-        self._event_waiter: asyncio.Future[None] | None = None
+        self._events = EventQueue(self.clock)
         self._queue: deque[SpeechHandle] = deque()
         self.current: SpeechHandle | None = None
         self._speech_wake = asyncio.Event()
@@ -160,20 +139,9 @@ class VoiceSession:
 
     async def next_event(self, timeout: float | None = None) -> SessionEvent | None:
         """The next turn/DTMF/interruption/hang-up event, or None after `timeout` seconds."""
-        deadline = None if timeout is None else self.clock.now() + timeout
-        while not self._events:
-            if self.closed:
-                return CallEnded("closed")
-            fut = self._event_waiter = asyncio.get_running_loop().create_future()
-            if deadline is None:
-                await fut
-                continue
-            timer = asyncio.get_running_loop().create_task(self.clock.sleep_until(deadline))
-            done, _ = await asyncio.wait({fut, timer}, return_when=asyncio.FIRST_COMPLETED)
-            timer.cancel()
-            if fut not in done and not self._events:
-                return None
-        return self._events.popleft()
+        if self.closed:
+            return await self._events.next(0) or CallEnded("closed")
+        return await self._events.next(timeout)
 
     async def ask(
         self, text: str, *, timeout: float | None = None, interruptible: bool = True
@@ -242,7 +210,7 @@ class VoiceSession:
             self, p, self.room.audio_stream(p.identity, rate), self.stt,
             sample_rate=rate, scorer=self._scorer,
         )
-        self._turns[p.identity] = _Turn()
+        self._turns[p.identity] = TurnState()
 
     def _on_room_event(self, ev: RoomEvent) -> None:
         if isinstance(ev, ParticipantJoined):
@@ -261,7 +229,7 @@ class VoiceSession:
             self._offset_ms = off
 
     def on_listener_ended(self, listener: ParticipantListener) -> None:
-        self._turns.get(listener.identity, _Turn()).awaiting_finals = 0
+        self._turns.get(listener.identity, TurnState()).awaiting_finals = 0
 
     # ================================================================ turn-taking
 
@@ -274,7 +242,7 @@ class VoiceSession:
             turn.start_ms = ev.timestamp_ms
             turn.overlapped = self.state is not AgentState.LISTENING
         turn.interim_words = 0
-        self.on_speaking(listener, ev.detected_ms - ev.timestamp_ms)
+        self.on_speaking(listener, listener.last_frame_end_ms - ev.timestamp_ms)
 
     def on_speaking(self, listener: ParticipantListener, speech_ms: float) -> None:
         """Called for every VAD window while `listener` speaks: the barge-in check."""
@@ -328,11 +296,11 @@ class VoiceSession:
         s = self.settings.endpointing
         while turn.awaiting_finals > 0:
             turn.final_arrived.clear()
-            if not await self._wait_event(turn.final_arrived, self.stt_timeout):
+            if not await wait_event(self.clock, turn.final_arrived, self.stt_timeout):
                 turn.awaiting_finals = 0  # the STT never answered: go on with what we have
         text = turn.text
         if not text:
-            self._turns[listener.identity] = _Turn()  # noise: no words, no turn
+            self._turns[listener.identity] = TurnState()  # noise: no words, no turn
             return
         delay = endpoint_delay(text, s, expected_digits=self.expected_digits)
         wait_ms = turn.speech_end_ms + 1000.0 * delay - self.media_now()
@@ -341,8 +309,8 @@ class VoiceSession:
         turn.endpoint = None
         self._commit(listener, turn)
 
-    def _commit(self, listener: ParticipantListener, turn: _Turn) -> None:
-        self._turns[listener.identity] = _Turn()
+    def _commit(self, listener: ParticipantListener, turn: TurnState) -> None:
+        self._turns[listener.identity] = TurnState()
         now = self.media_now()
         text = turn.text
         llm_text_in = text
@@ -371,7 +339,7 @@ class VoiceSession:
     # ================================================================ interruptions
 
     def _record_barge_in(self, listener: ParticipantListener, cur: SpeechHandle) -> None:
-        onset = listener.vad.speech_start_ms
+        onset = listener.speech_start_ms
         m = cur.turn_metrics
         if m is not None:
             m.extra["barge_in_ms"] = self.media_now() - onset
@@ -457,20 +425,7 @@ class VoiceSession:
             hook(u)
 
     def _push_event(self, ev: SessionEvent) -> None:
-        self._events.append(ev)
-        w = self._event_waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-
-    async def _wait_event(self, event: asyncio.Event, timeout: float) -> bool:
-        waiter = asyncio.get_running_loop().create_task(event.wait())
-        timer = asyncio.get_running_loop().create_task(self.clock.sleep(timeout))
-        try:
-            await asyncio.wait({waiter, timer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-            timer.cancel()
-        return event.is_set()
+        self._events.push(ev)
 
     def _last_user_text(self) -> str:
         for msg in reversed(self.history):

@@ -33,7 +33,7 @@ turns:
     line = rep.said[0]
     answer = rep.agent[0]
     overhead = answer.start_ms - line.speech_end_ms - 400.0
-    assert 0 <= overhead <= 40, overhead
+    assert -1 <= overhead <= 25, overhead
     user = [u for u in call.utterances if u.role == "caller"]
     assert [u.text for u in user] == ["I want to check my order status"]
     assert abs(user[0].end_ms - line.speech_end_ms) < 40
@@ -63,7 +63,7 @@ turns:
     onset = rep.said[1].speech_start_ms
     reply = rep.agent[0]
     stop = reply.end_ms
-    assert 0 <= stop - onset - 300 <= 40, stop - onset
+    assert -1 <= stop - onset - 300 <= 40, stop - onset
     # Heard text matches what was played: about 1.5 s + 0.3 s of speech at ~60 ms/letter.
     assert u.end_ms - u.start_ms == pytest.approx(stop - reply.start_ms, abs=25)
     assert call.llm.requests[-1][-2].content == u.text  # the model is told what was heard

@@ -1,0 +1,65 @@
+"""Per-participant turn state and the session's event queue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+
+from callcenter.rooms.clock import Clock
+from callcenter.voice.events import SessionEvent
+
+
+@dataclass
+class TurnState:
+    """A participant's turn in progress (one or more VAD speech segments)."""
+
+    start_ms: float | None = None
+    speech_end_ms: float = 0.0
+    texts: list[str] = field(default_factory=list)
+    awaiting_finals: int = 0
+    interim_words: int = 0
+    eos_at: float = 0.0  # clock time of the last end_of_speech(), for STT latency
+    stt_latency_ms: float | None = None
+    overlapped: bool = False
+    endpoint: asyncio.Task[None] | None = None
+    final_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def text(self) -> str:
+        return " ".join(t for t in self.texts if t).strip()
+
+
+async def wait_event(clock: Clock, event: asyncio.Event, timeout: float) -> bool:
+    """Wait for `event` at most `timeout` seconds of `clock` time; True if it was set."""
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_task(event.wait())
+    timer = loop.create_task(clock.sleep(timeout))
+    try:
+        await asyncio.wait({waiter, timer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        timer.cancel()
+    return event.is_set()
+
+
+class EventQueue:
+    """Session events for the flow runner, bounded (an unread queue must not grow forever)."""
+
+    def __init__(self, clock: Clock, maxlen: int = 512) -> None:
+        self._clock = clock
+        self._events: deque[SessionEvent] = deque(maxlen=maxlen)
+        self._ready = asyncio.Event()
+
+    def push(self, ev: SessionEvent) -> None:
+        self._events.append(ev)
+        self._ready.set()
+
+    async def next(self, timeout: float | None = None) -> SessionEvent | None:
+        if not self._events:
+            self._ready.clear()
+            if timeout is None:
+                await self._ready.wait()
+            elif not await wait_event(self._clock, self._ready, timeout):
+                return None
+        return self._events.popleft() if self._events else None
