@@ -169,7 +169,7 @@ class ElevenLabsTTSStream(TTSStream):
                 ws = await websockets.connect(
                     tts.ws_url(self.voice_id),
                     additional_headers={"xi-api-key": tts._key},
-                    open_timeout=None, max_size=2**24,
+                    open_timeout=None, close_timeout=1.0, max_size=2**24,
                     logger=MaskingLogger(_ws_log, [tts._key]),
                 )
         except websockets.InvalidStatus as exc:

@@ -4,32 +4,18 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import pytest
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.speech.base import Transcript, TranscriptKind
 from callcenter.speech.cloud_errors import FailureReason, ProviderError
-from callcenter.speech.cloud_usage import UsageRecorder
+from callcenter.speech.cloud_usage import STTMetrics, UsageRecorder
 from callcenter.speech.deepgram_stt import DeepgramSTT
+from callcenter.testing.cloud.caller_audio import scripted_frames as frames
 from callcenter.testing.cloud.deepgram_fake import FakeDeepgram
 from callcenter.testing.cloud.faults import Fault, FaultKind
 
 KEY = "dg-test-fake-deepgram-key-0123456789"
-
-
-def frames(rate: int, pattern: list[tuple[float, bool]], t0: float = 0.0) -> list[AudioFrame]:
-    """20 ms frames: (seconds, speech?) segments; speech is a 440 Hz tone."""
-    out, t = [], t0
-    n = rate // 50
-    for seconds, speech in pattern:
-        for _ in range(round(seconds * 50)):
-            tt = np.arange(n) / rate + t / 1000
-            s = (6000 * np.sin(2 * np.pi * 440 * tt)).astype(np.int16) if speech else np.zeros(
-                n, np.int16)
-            out.append(AudioFrame(s, rate, t))
-            t += 20.0
-    return out
 
 
 async def run(stt: DeepgramSTT, audio: list[AudioFrame], *, finalize: bool = False,
@@ -42,7 +28,8 @@ async def run(stt: DeepgramSTT, audio: list[AudioFrame], *, finalize: bool = Fal
     got: list[Transcript] = []
     async for ev in stream:
         got.append(ev)
-        if ev.kind is TranscriptKind.END_OF_UTTERANCE or (finalize and ev.kind == "final"):
+        done = TranscriptKind.FINAL if finalize else TranscriptKind.END_OF_UTTERANCE
+        if ev.kind is done:
             break
     await stream.aclose()
     return got
@@ -54,7 +41,7 @@ async def test_interim_final_and_end_of_utterance_with_word_times(encoding: str,
         rec = UsageRecorder()
         stt = DeepgramSTT(api_key=KEY, base_url=srv.http_url, encoding=encoding,  # type: ignore[arg-type]
                           sample_rate=rate, recorder=rec)
-        got = await run(stt, frames(rate, [(0.2, False), (1.0, True), (0.6, False)], t0=5000),
+        got = await run(stt, frames(rate, [(0.2, False), (1.0, True), (0.6, False)], t0_ms=5000),
                         keywords=("Acme", "Zorblax"))
     kinds = [e.kind for e in got]
     assert kinds.count(TranscriptKind.INTERIM) >= 2
@@ -68,6 +55,7 @@ async def test_interim_final_and_end_of_utterance_with_word_times(encoding: str,
     assert q["encoding"] == [encoding] and q["sample_rate"] == [str(rate)]
     assert q["keyterm"] == ["Acme", "Zorblax"] and q["interim_results"] == ["true"]
     m = rec.records[0]
+    assert isinstance(m, STTMetrics)
     assert m.audio_s == pytest.approx(1.8, abs=1e-6)
     assert len(m.latencies_s) == 1 and m.latencies_s[0] < 1
 

@@ -10,7 +10,7 @@ import pytest
 
 from callcenter.speech.base import TTSAudio
 from callcenter.speech.cloud_errors import FailureReason, ProviderError
-from callcenter.speech.cloud_usage import UsageRecorder
+from callcenter.speech.cloud_usage import TTSMetrics, UsageRecorder
 from callcenter.speech.elevenlabs_tts import ElevenLabsTTS
 from callcenter.testing.cloud.elevenlabs_fake import FakeElevenLabs
 from callcenter.testing.cloud.faults import Fault, FaultKind
@@ -49,6 +49,7 @@ async def test_streams_audio_with_word_alignment(fmt: str, rate: int) -> None:
     # ulaw decoded to pcm: a real tone, not silence
     assert max(abs(int(s)) for s in out[0].frame.samples) > 4000
     m = rec.records[0]
+    assert isinstance(m, TTSMetrics)
     assert m.kind == "tts" and m.characters == len("Your order has shipped,it arrives Monday.")
     assert m.ttfb_s is not None and m.audio_s == pytest.approx(total_ms / 1000)
 

@@ -9,7 +9,7 @@ import pytest
 
 from callcenter.speech.base import ChatMessage, LLMChunk, LLMOptions, ToolSpec
 from callcenter.speech.cloud_errors import FailureReason, ProviderError
-from callcenter.speech.cloud_usage import UsageRecorder
+from callcenter.speech.cloud_usage import LLMMetrics, UsageRecorder
 from callcenter.speech.openai_llm import OpenAILLM
 from callcenter.testing.cloud.faults import Fault, FaultKind
 from callcenter.testing.cloud.openai_fake import FakeOpenAI, ScriptedReply
@@ -43,6 +43,7 @@ async def test_streams_text_tool_calls_and_usage_with_per_call_options() -> None
     assert srv.last_request["tools"][0]["function"]["name"] == "lookup_order"
     assert srv.last_request["stream_options"] == {"include_usage": True}
     m = recorder.records[0]
+    assert isinstance(m, LLMMetrics)
     assert m.kind == "llm" and m.ttft_s is not None and 0 < m.ttft_s < 1.0
     assert m.completion_tokens == usage[0].completion_tokens
 

@@ -24,7 +24,6 @@ from callcenter.testing.cloud.faults import (
     FakeServer,
     FaultKind,
     cut_connection,
-    stall_forever,
     status_response,
 )
 
@@ -92,8 +91,6 @@ class FakeDeepgram(FakeServer):
             if session.dropped:
                 cut_connection(request)
                 return ws
-        if stalled:
-            await stall_forever()
         return ws
 
 

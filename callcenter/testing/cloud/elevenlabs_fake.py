@@ -23,7 +23,7 @@ from callcenter.testing.cloud.faults import (
     FakeServer,
     FaultKind,
     cut_connection,
-    stall_forever,
+    stall_until_disconnect,
     status_response,
 )
 
@@ -74,7 +74,7 @@ class FakeElevenLabs(FakeServer):
             await ws.close(code=1008)
             return ws
         if fault is not None and fault.kind is FaultKind.STALL:
-            await stall_forever()
+            await stall_until_disconnect(request)
         drop_after = fault.after if fault is not None and fault.kind is FaultKind.DROP else None
         text, buffer = "", ""
         sent: list[str] = []

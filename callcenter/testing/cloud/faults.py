@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Self
 
 from aiohttp import web
 
@@ -60,7 +61,8 @@ class FakeServer:
         return fault
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, handle_signals=False)
+        # Short shutdown: a test's stalled handlers must not hold the server for a minute.
+        self._runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -73,7 +75,7 @@ class FakeServer:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> FakeServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -91,9 +93,13 @@ def status_response(fault: Fault, message: str) -> web.Response:
     )
 
 
-async def stall_forever() -> None:
-    """Hold the request open; the server cancels us when the client disconnects."""
-    await asyncio.Event().wait()
+async def stall_until_disconnect(request: web.Request) -> None:
+    """Hold the request open, saying nothing, until the client hangs up.
+
+    aiohttp does not cancel handlers when a client goes away, so watch the transport.
+    """
+    while request.transport is not None and not request.transport.is_closing():
+        await asyncio.sleep(0.02)
 
 
 def cut_connection(request: web.Request) -> None:

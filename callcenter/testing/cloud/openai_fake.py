@@ -20,7 +20,7 @@ from callcenter.testing.cloud.faults import (
     FakeServer,
     FaultKind,
     cut_connection,
-    stall_forever,
+    stall_until_disconnect,
     status_response,
 )
 
@@ -85,7 +85,7 @@ class FakeOpenAI(FakeServer):
         if fault is not None and fault.kind is FaultKind.STATUS:
             return status_response(fault, f"fake failure (key seen: {self.api_key})")
         if fault is not None and fault.kind is FaultKind.STALL:
-            await stall_forever()
+            await stall_until_disconnect(request)
         if not body.get("stream"):
             return web.json_response({"error": {"message": "this fake only streams"}}, status=400)
         reply = self.script.pop(0) if self.script else _echo(body["messages"])
