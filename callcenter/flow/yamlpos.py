@@ -80,7 +80,17 @@ def _pos(mark: yaml.Mark | None) -> Position:
 
 def load_yaml(text: str) -> LoadedYaml:
     """Parse one YAML document; raises YamlSyntaxError with a position."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        # Control characters are refused before parsing starts; point at the character.
+        before = text[: exc.position]
+        pos = Position(before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
+        char = exc.character
+        code = char if isinstance(char, int) else ord(str(char)[:1] or "?")
+        raise YamlSyntaxError(
+            f"YAML cannot contain the control character U+{code:04X}; remove it", pos
+        ) from None
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
