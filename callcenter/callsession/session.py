@@ -185,7 +185,12 @@ class CallSession:
 
     async def _perform(self, actions: list[Action]) -> Event | None:
         """Do the actions in order; return the event the last one produced (None: call over)."""
-        for action in actions:
+        for i, action in enumerate(actions):
+            if isinstance(action, Hangup | Transfer):
+                # The timeline entries after a hang-up (call_ended) belong to this call too.
+                for later in actions[i + 1 :]:
+                    if isinstance(later, RecordEvent):
+                        await self._record(later.event, later.data)
             match action:
                 case RecordEvent():
                     await self._record(action.event, action.data)

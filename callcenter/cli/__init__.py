@@ -51,3 +51,15 @@ from callcenter.cli import flows as _flows  # noqa: E402
 
 app.add_typer(_flows.app, name="flows")
 app.command(name="chat")(_chat.chat)
+
+from callcenter.cli import call as _call  # noqa: E402
+
+app.command(name="call")(_call.call)
+
+from callcenter.cli import bench as _bench  # noqa: E402
+
+app.add_typer(_bench.app, name="bench")
+
+from callcenter.cli import providers as _providers  # noqa: E402
+
+app.add_typer(_providers.app, name="providers")

@@ -1,0 +1,167 @@
+"""A whole call in-process: a flow, a scripted caller, a LocalRoom, real or fake speech.
+
+This is what `callcenter call` runs, and what tests use to prove a flow end to end. With
+`speech="offline"` every part is the production code path except the room: Silero VAD,
+Whisper, Piper and the MiniLM intents hear and speak real audio, in real time.
+`speech="fake"` swaps in the scripted fakes on a virtual clock: seconds of call in
+milliseconds, for fast flow checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from callcenter.callsession.providers import offline_stt, offline_tts
+from callcenter.callsession.recorder import CallInfo, CallRecorder, MemoryRecorder, SqlRecorder
+from callcenter.callsession.services import minilm_intents
+from callcenter.callsession.session import CallOutcome, CallSession, CallSetup
+from callcenter.flow.schema import Flow
+from callcenter.models import new_call_id
+from callcenter.rooms.clock import Clock, RealClock, VirtualClock
+from callcenter.rooms.local import LocalRoom
+from callcenter.speech.base import STT, TTS
+from callcenter.testing.caller import CallerReport, ScriptedCaller
+from callcenter.testing.fakes import FakeSTT, FakeTTS, SpeechBoard
+from callcenter.testing.script import CallerScript
+from callcenter.voice import VoiceSettings
+
+SpeechMode = Literal["offline", "fake"]
+
+
+@dataclass
+class LocalCallResult:
+    call_id: str
+    outcome: str
+    nodes: list[str]
+    slots: dict[str, Any]
+    variables: dict[str, Any]
+    transcript: list[dict[str, Any]]
+    turns: list[dict[str, Any]]
+    caller: CallerReport
+    session: CallOutcome
+    caller_error: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "outcome": self.outcome,
+            "nodes": self.nodes,
+            "slots": self.slots,
+            "variables": self.variables,
+            "transcript": self.transcript,
+            "turns": self.turns,
+            "caller_error": self.caller_error,
+            "e2e_ms_p50": self.metrics.get("e2e_ms_p50"),
+            "e2e_ms_p95": self.metrics.get("e2e_ms_p95"),
+        }
+
+
+class _Tee:
+    """Records to memory (for the result) and, optionally, to the database."""
+
+    def __init__(self, memory: MemoryRecorder, sql: CallRecorder | None) -> None:
+        self.memory, self.sql = memory, sql
+
+    def __getattr__(self, name: str) -> Any:
+        async def both(*args: Any, **kw: Any) -> None:
+            await getattr(self.memory, name)(*args, **kw)
+            if self.sql is not None:
+                await getattr(self.sql, name)(*args, **kw)
+
+        return both
+
+
+async def run_local_call(
+    flow: Flow,
+    script: CallerScript,
+    *,
+    speech: SpeechMode = "offline",
+    engine: Engine | None = None,
+    started_at: dt.datetime | None = None,
+    stt: STT | None = None,
+    tts: TTS | None = None,
+    call_timeout_s: float = 300.0,
+    http: httpx.AsyncClient | None = None,
+) -> LocalCallResult:
+    """Run one call to its end and return what happened."""
+    clock: Clock = VirtualClock() if speech == "fake" else RealClock()
+    board = SpeechBoard()
+    if speech == "fake":
+        stt = stt or FakeSTT(board, clock=clock)
+        tts = tts or FakeTTS(clock=clock)
+    else:
+        stt = stt or offline_stt()
+        tts = tts or offline_tts(16000)
+
+    call_id = new_call_id()
+    room = LocalRoom(f"call-{call_id[:12]}", clock=clock)
+    caller = ScriptedCaller(room, script, board=board)
+    attrs = script.attributes
+    memory = MemoryRecorder()
+    sql = SqlRecorder(engine, clock=clock) if engine is not None else None
+    rate = 8000 if script.channel == "phone" else 16000
+    session = CallSession(
+        CallSetup(
+            room=room,
+            info=CallInfo(
+                call_id=call_id, room_name=room.name,
+                caller_number=attrs.get("sip.phoneNumber", "+15550001111"),
+                dialed_number=attrs.get("sip.trunkPhoneNumber", ""),
+            ),
+            # Agent nodes use the offline intent classifier in both modes: it is cheap.
+            flow=flow, stt=stt, tts=tts, intents=minilm_intents,
+            recorder=_Tee(memory, sql),  # type: ignore[arg-type]
+            voice_settings=VoiceSettings(input_rate=rate), clock=clock, started_at=started_at,
+            http=http,
+        )
+    )
+    run = asyncio.ensure_future(session.run())
+    caller_error: str | None = None
+    try:
+        await caller.run()
+    except TimeoutError as exc:  # CallerTimeout: the agent did not do what the script expected
+        caller_error = str(exc)
+        caller.participant.leave()
+    try:
+        outcome = await asyncio.wait_for(run, call_timeout_s)
+    finally:
+        room.close()
+        if isinstance(clock, VirtualClock):
+            await clock.aclose()
+        if speech == "offline":
+            await stt.aclose()
+            await tts.aclose()
+    state = outcome.state
+    return LocalCallResult(
+        call_id=call_id,
+        outcome=state.outcome or ("hangup" if outcome.reason == "caller_hangup" else "error"),
+        nodes=list(state.path),
+        slots=dict(state.slots),
+        variables=dict(state.variables),
+        transcript=[
+            {
+                "speaker": u.role, "identity": u.identity,
+                "text": u.planned_text if u.interrupted and u.planned_text else u.text,
+                "start_ms": round(u.start_ms), "end_ms": round(u.end_ms),
+                "interrupted": u.interrupted, "heard": u.text,
+            }
+            for _seq, u in memory.utterances
+        ],
+        turns=list(outcome.metrics.get("turns", [])),
+        caller=caller.report,
+        session=outcome,
+        caller_error=caller_error,
+        metrics=outcome.metrics,
+    )
+
+
+def load_script(path: Path) -> CallerScript:
+    return CallerScript.from_file(path)

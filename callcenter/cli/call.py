@@ -1,0 +1,129 @@
+"""`callcenter call`: one whole voice call, offline, with a scripted caller."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from callcenter.testing.script import CallerScript, ScriptError
+
+console = Console(highlight=False)
+
+
+class _WebhookFixtures(httpx.AsyncBaseTransport):
+    """Canned webhook answers: a YAML list of {match: regex on 'METHOD URL', status, json}.
+
+    Example flows call systems (order lookup, scheduling) that do not exist on a laptop;
+    this answers them so a demo call follows the happy path. Unmatched requests get 502.
+    """
+
+    def __init__(self, path: Path) -> None:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        if not isinstance(data, list) or not all(isinstance(r, dict) and "match" in r
+                                                 for r in data):
+            raise typer.BadParameter(
+                f"{path}: expected a YAML list of {{match: REGEX, status: 200, json: ...}}"
+            )
+        self.rules = [(re.compile(str(r["match"])), int(r.get("status", 200)), r.get("json"))
+                      for r in data]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        probe = f"{request.method} {request.url}"
+        for pattern, status, body in self.rules:
+            if pattern.search(probe):
+                return httpx.Response(status, json=body)
+        return httpx.Response(502, json={"error": f"no fixture matches {probe!r}"})
+
+
+def call(
+    flow: Annotated[Path, typer.Option("--flow", help="Flow YAML file", exists=True,
+                                       dir_okay=False)],
+    caller: Annotated[Path, typer.Option("--caller", help="Caller script YAML", exists=True,
+                                         dir_okay=False)],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result here")] = None,
+    speech: Annotated[str, typer.Option(help="offline (Whisper, Piper, real time) or fake "
+                                              "(scripted fakes, virtual clock)")] = "offline",
+    webhooks: Annotated[Path | None, typer.Option(help="Webhook fixtures YAML",
+                                                  exists=True, dir_okay=False)] = None,
+    at: Annotated[str | None, typer.Option(help="Pretend the call starts at this ISO time "
+                                                "(business hours), e.g. 2026-11-24T15:00Z")] = None,
+    record: Annotated[bool, typer.Option(help="Store the call in the database")] = True,
+) -> None:
+    """Run a whole voice call on a local room: a flow, a scripted caller, the offline stack."""
+    from callcenter.callsession.local_call import run_local_call
+    from callcenter.flow.validate import check_flow_text
+
+    if speech not in ("offline", "fake"):
+        raise typer.BadParameter("--speech must be offline or fake")
+    flow_obj, problems = check_flow_text(flow.read_text(encoding="utf-8"), str(flow))
+    if flow_obj is None:
+        for p in problems:
+            console.print(f"[red]{p}[/red]")
+        raise typer.Exit(1)
+    try:
+        script = CallerScript.from_file(caller)
+    except ScriptError as exc:
+        console.print(f"[red]{caller}: {exc}[/red]")
+        raise typer.Exit(1) from None
+    started = dt.datetime.fromisoformat(at.replace("Z", "+00:00")) if at else None
+    engine = _engine() if record else None
+    http = httpx.AsyncClient(transport=_WebhookFixtures(webhooks)) if webhooks else None
+
+    async def go() -> Any:
+        try:
+            return await run_local_call(
+                flow_obj, script, speech=speech,  # type: ignore[arg-type]
+                engine=engine, started_at=started, http=http,
+            )
+        finally:
+            if http is not None:
+                await http.aclose()
+
+    with console.status(f"calling {flow_obj.name} ({speech} speech)..."):
+        result = asyncio.run(go())
+    _print(result)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.to_json(), indent=2, default=str))
+        console.print(f"wrote {json_out}")
+    if result.caller_error:
+        console.print(f"[yellow]caller script stopped early: {result.caller_error}[/yellow]")
+
+
+def _engine() -> Any:
+    from callcenter import migrate
+    from callcenter.config import get_settings
+    from callcenter.db import engine_for
+
+    url = get_settings().effective_database_url
+    migrate.upgrade(url)  # idempotent: a first run on a laptop just works
+    return engine_for(url)
+
+
+def _print(result: Any) -> None:
+    table = Table(title=f"call {result.call_id[:12]}: {result.outcome}", show_lines=False)
+    for col in ("at", "who", "said"):
+        table.add_column(col)
+    for u in result.transcript:
+        text = u["text"]
+        if u["interrupted"]:
+            text = f"{u['heard']} [dim](interrupted; meant: {u['text']})[/dim]"
+        table.add_row(f"{u['start_ms'] / 1000:6.1f}s", u["speaker"], text)
+    console.print(table)
+    console.print(f"nodes: {' -> '.join(result.nodes)}")
+    console.print(f"slots: {json.dumps(result.slots, default=str)}")
+    lat = [t["e2e_ms"] for t in result.turns if t.get("e2e_ms") is not None]
+    if lat:
+        console.print(
+            "turn latency (caller stops -> agent audio, ms): "
+            + ", ".join(f"{v:.0f}" for v in lat)
+        )
