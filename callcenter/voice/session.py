@@ -196,6 +196,11 @@ class VoiceSession:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        cur, self.current = self.current, None
+        if cur is not None:
+            # The speech loop was cancelled before it recorded this one (e.g. a goodbye that
+            # finished just before the hang-up): the transcript must still have it.
+            self._finished(cur)
         for lst in list(self.listeners.values()):
             await lst.aclose()
         self._push_event(CallEnded("closed"))
