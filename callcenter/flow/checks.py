@@ -51,7 +51,7 @@ def known_names(
     flow: Flow, nodes: Mapping[str, NodeBase], raw_nodes: Mapping[Any, Any] | None = None
 ) -> set[str]:
     """Every slot and variable a template or expression may use in this flow."""
-    names = set(BUILTIN_NAMES) | set(flow.variables) | {"last_intent"}
+    names = set(BUILTIN_NAMES) | set(flow.variables)
     for name, raw in (raw_nodes or {}).items():
         # Nodes that failed to parse still declare names; do not blame their users too.
         if str(name) not in nodes and isinstance(raw, dict):

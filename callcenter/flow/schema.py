@@ -16,7 +16,9 @@ from callcenter.flow.nodes import NAME_PATTERN, Node, Seconds, SlotName, Strict,
 
 # Names every template and expression may use without declaring them.
 BUILTIN_NAMES = frozenset(
-    {"caller_id", "dialed_number", "call_id", "flow_name", "today", "now_time", "weekday"}
+    {"caller_id", "dialed_number", "call_id", "flow_name", "today", "now_time", "weekday",
+     # Set by agent nodes: the last intent recognised, the reason the LLM gave to escalate.
+     "last_intent", "escalation_reason"}
 )
 # Tools every agent node may list without defining them in `tools:`.
 BUILTIN_TOOLS = frozenset({"escalate", "end_conversation"})

@@ -252,6 +252,9 @@ class Step(StepBase):
             if call.name not in node.tools:
                 self.tool_result(call, {"error": f"tool {call.name!r} is not allowed here"})
             elif call.name == "escalate":
+                reason = call.arguments.get("reason")
+                if reason:
+                    self.st.variables["escalation_reason"] = str(reason)[:300]
                 target = node.on_escalate or (self.flow.handlers.human_request.goto
                                               if self.flow.handlers.human_request else None)
                 self.st.pending_tools = []

@@ -237,9 +237,15 @@ class StepBase:
                 self.say(text or node.prompt)
             hints = list(node.hints) + [c if isinstance(c, str) else c.value
                                         for c in node.choices]
+            keys = [c.key for c in node.choices if not isinstance(c, str) and c.key]
+            terminator, max_digits = node.dtmf.terminator, node.dtmf.max_digits
+            if "dtmf" not in node.model_fields_set and (node.expect == "yes_no" or keys):
+                # One key answers these (1 = yes, 2 = no; a choice's key): no '#' needed.
+                terminator, max_digits = None, 1
+                keys = keys or ["1", "2"]
             self.actions.append(Listen(
                 slot=node.slot, modes=list(node.input), timeout=node.timeout, hints=hints,
-                dtmf_terminator=node.dtmf.terminator, dtmf_max_digits=node.dtmf.max_digits,
+                dtmf_terminator=terminator, dtmf_max_digits=max_digits, dtmf_keys=keys,
                 dtmf_inter_digit_timeout=node.dtmf.inter_digit_timeout))
         self.wait("input")
 
@@ -258,7 +264,8 @@ class StepBase:
         self.actions.append(Escalate(
             queue=node.queue, priority=node.priority, reason=self.render(node.reason),
             hold_prompt=self.render(node.hold_prompt), timeout=node.timeout,
-            summary={"slots": dict(self.st.slots), "path": list(self.st.path)}))
+            summary={"slots": dict(self.st.slots), "path": list(self.st.path),
+                     "agent_reason": self.st.variables.get("escalation_reason")}))
         self.record("escalation_requested", queue=node.queue, priority=node.priority)
         self.wait("escalation")
 

@@ -37,6 +37,10 @@ def test_order_status_by_keypad_and_speech_reaches_goodbye_with_slots() -> None:
                                     data={"status": "shipped", "delivery": {"eta": "on Friday"}}))
     assert spoken(reply) == ["Order 123456 has shipped and should arrive on Friday.",
                              "Is there anything else I can help you with?"]
+    # A yes/no question takes one key (1 = yes, 2 = no), no '#' needed.
+    assert isinstance(reply[-1], Listen)
+    assert (reply[-1].dtmf_max_digits, reply[-1].dtmf_terminator, reply[-1].dtmf_keys) == (
+        1, None, ["1", "2"])
     done = call.send(UserSaid(text="No, that's it."))
     assert spoken(done) == ["Thanks for calling Acme Outfitters. Goodbye!"]
     assert kinds(done)[-1] == "hangup"
@@ -123,8 +127,11 @@ def test_canned_intent_answer_stays_in_agent_node_and_escalate_tool_leaves_it() 
     assert call.state.node == "billing_agent"
     call.send(UserSaid(text="my invoice looks wrong"))
     call.send(IntentResult(intent=None, confidence=0.1))
-    out = call.send(AgentReply(tool_calls=[ToolCallRequest(id="e", name="escalate")]))
+    out = call.send(AgentReply(tool_calls=[ToolCallRequest(
+        id="e", name="escalate", arguments={"reason": "disputes a charge"})]))
     assert isinstance(out[-1], Escalate) and call.state.node == "to_human"
+    assert out[-1].summary["agent_reason"] == "disputes a charge"
+    assert out[-1].summary["path"][-2:] == ["billing_agent", "to_human"]
 
 
 def test_asking_for_a_human_anywhere_fires_the_handler() -> None:
