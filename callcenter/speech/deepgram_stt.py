@@ -99,9 +99,10 @@ class DeepgramSTT(STT):
         return params
 
     async def probe(self) -> None:
-        """One cheap authenticated REST call: list projects."""
+        """One cheap authenticated REST call: list projects. No SDK retries: the caller (a
+        health probe or `providers check`) decides when to try again."""
         try:
-            await self._client.manage.v1.projects.list()
+            await self._client.manage.v1.projects.list(request_options={"max_retries": 0})
         except ApiError as exc:
             raise self.map_api_error(exc) from None
         except Exception as exc:  # the SDK's HTTP stack raises its own transport errors

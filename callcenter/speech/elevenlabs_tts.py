@@ -97,7 +97,9 @@ class ElevenLabsTTS(TTS):
     async def probe(self, voice_id: str | None = None) -> None:
         """One cheap REST call through the SDK: fetch the voice (checks key and voice id)."""
         try:
-            await self._rest.voices.get(voice_id or self.voice_id)
+            await self._rest.voices.get(
+                voice_id or self.voice_id, request_options={"max_retries": 0}
+            )
         except ApiError as exc:
             raise error_for_status(
                 self.name, ENV_VAR, exc.status_code or 0, str(exc.body),
