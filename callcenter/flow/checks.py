@@ -169,6 +169,11 @@ class Checker:
         if node.expect == "choice" and not node.choices:
             self.add((*base, "expect"), "expect: choice needs a 'choices' list",
                      "e.g. choices: [morning, afternoon]", at_key=True)
+        keyed = all(not isinstance(c, str) and c.key for c in node.choices)
+        if node.input == ["dtmf"] and (node.expect == "text" or
+                                       (node.expect == "choice" and not keyed)):
+            self.add((*base, "input"), f"expect: {node.expect} cannot be answered on a keypad",
+                     "add speech to input, or give every choice a key")
         if node.min_length and node.max_length and node.min_length > node.max_length:
             self.add((*base, "min_length"), "min_length is larger than max_length")
 

@@ -149,3 +149,8 @@ def test_missing_field_and_duplicate_key_are_located() -> None:
     assert (4, "greet", "missing required field 'text'",
             "What to say; may use {{slot}} templates.") in problems
     assert any("'check' is written twice" in p[2] for p in problems)
+
+
+def test_keypad_only_text_question_is_reported() -> None:
+    text = GOOD.replace("expect: digits", "expect: text\n    input: [dtmf]")
+    assert [p[2] for p in _problems(text)] == ["expect: text cannot be answered on a keypad"]
