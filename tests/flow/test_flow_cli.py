@@ -108,3 +108,16 @@ def test_chat_reports_flow_problems_instead_of_running(tmp_path: Path) -> None:
     result = runner.invoke(app, ["chat", "--flow", str(bad)])
     assert result.exit_code == 1
     assert "unknown field 'sya' (did you mean 'say'?)" in result.output
+
+
+def test_chat_agent_node_escalates_a_frustrated_caller_with_minilm(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    result = runner.invoke(app, ["chat", "--flow", str(FLOWS / "customer_support.yaml"),
+                                 "--json", str(out)],
+                           input="billing\nthis is ridiculous, you people are useless\n")
+    assert result.exit_code == 0, result.output
+    assert "intent: frustrated" in result.output and "minilm" in result.output
+    assert "[escalate to queue support, priority high" in result.output
+    summary = json.loads(out.read_text())
+    assert summary["outcome"] == "escalated"
+    assert summary["nodes"][-2:] == ["billing_agent", "to_human"]
