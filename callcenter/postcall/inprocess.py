@@ -57,9 +57,10 @@ class EmbeddedWorker:
         )
         self._worker = worker
         app = self.app
+        # The solo pool and the ETA timer thread look tasks up on the current/default app.
+        app.set_default()
 
         def run() -> None:
-            # The solo pool looks tasks up on the thread's current app.
             app.set_current()
             worker.start()
 
@@ -90,6 +91,7 @@ class EmbeddedWorker:
             stale_after_s=self._settings.postcall_stale_after_s,
         )
         self._sweeper.start()
+        _adopt(self)
 
     def send_job(self, call_id: str, reprocess: bool = False) -> None:
         """Queue `process_call` on the embedded broker."""
@@ -112,26 +114,43 @@ class EmbeddedWorker:
                 log.warning("embedded post-call worker did not stop within %.0fs", timeout_s)
         self._worker = None
         self._thread = None
+        _release(self)
 
 
 _lock = threading.Lock()
 _embedded: EmbeddedWorker | None = None
 
 
-def ensure_started(settings: Settings) -> EmbeddedWorker:
-    """The process's embedded worker, started on first use."""
+def _adopt(worker: EmbeddedWorker) -> None:
+    # One memory broker per process: the first running worker is the one producers use.
     global _embedded
     with _lock:
         if _embedded is None or not _embedded.running:
-            _embedded = EmbeddedWorker(settings)
-            _embedded.start()
-        return _embedded
+            _embedded = worker
+
+
+def _release(worker: EmbeddedWorker) -> None:
+    global _embedded
+    with _lock:
+        if _embedded is worker:
+            _embedded = None
+
+
+def ensure_started(settings: Settings) -> EmbeddedWorker:
+    """The process's embedded worker, started on first use."""
+    with _lock:
+        current = _embedded
+    if current is not None and current.running:
+        return current
+    worker = EmbeddedWorker(settings)
+    worker.start()
+    with _lock:
+        return _embedded or worker
 
 
 def stop_embedded() -> None:
     """Stop the process's embedded worker, if any (tests, `callcenter dev` shutdown)."""
-    global _embedded
     with _lock:
-        if _embedded is not None:
-            _embedded.stop()
-            _embedded = None
+        current = _embedded
+    if current is not None:
+        current.stop()
