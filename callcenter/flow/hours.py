@@ -8,9 +8,10 @@ Pure: the caller passes the instant; nothing here reads the clock.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _ALIASES = {
@@ -48,10 +49,11 @@ def parse_zone(name: str) -> ZoneInfo:
     """An IANA timezone, or HoursError with a hint."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise HoursError(
-            f"unknown timezone {name!r}; use an IANA name such as America/New_York or UTC"
-        ) from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        close = difflib.get_close_matches(str(name), sorted(available_timezones()), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else (
+            "use an IANA name such as America/New_York or UTC")
+        raise HoursError(f"unknown timezone {name!r}; {hint}") from None
 
 
 def parse_days(key: str) -> list[int]:
