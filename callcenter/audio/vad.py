@@ -172,8 +172,11 @@ class VADStream:
         *,
         scorer: Scorer | None = None,
         on_event: VADCallback | None = None,
+        on_window: Callable[[VADStream, float], None] | None = None,
     ) -> None:
         self.sample_rate = sample_rate
+        # Called after every scored window with its end time (e.g. for barge-in checks).
+        self.on_window = on_window
         self.settings = settings or VADSettings()
         self.window_size_samples = _window_samples(sample_rate)
         self._window_ms = 1000.0 * self.window_size_samples / sample_rate
@@ -236,6 +239,11 @@ class VADStream:
 
     def on_probability(self, p: float, end_ms: float) -> None:
         """One scored window ending at media time `end_ms` (called by the scorer, in order)."""
+        self._update(p, end_ms)
+        if self.on_window is not None:
+            self.on_window(self, end_ms)
+
+    def _update(self, p: float, end_ms: float) -> None:
         self.probability = p
         start_ms = end_ms - self._window_ms
         s = self.settings
@@ -435,7 +443,8 @@ class BatchedSileroVAD:
                     for row, it in enumerate(model):
                         probs[id(it)] = float(out[row, 0])
                 for it in batch:
-                    self._inflight[it[0]] -= 1
+                    if it[0] in self._inflight:
+                        self._inflight[it[0]] -= 1
                     if it[2] is None:
                         self._ctx[it[0]] = 0.0
                     if id(it[1]) in self._slots:  # skip streams closed meanwhile

@@ -350,9 +350,6 @@ class LocalRoom(Room):
         self.name = name
         self.local_identity = agent_identity
         self.clock = clock or RealClock()
-        # Media time 0 sits on a tick boundary of the shared ticker, so every frame the room
-        # delivers covers exactly [t, t + 20 ms) of the time line.
-        self._t0 = int(self.clock.now() / (FRAME_MS / 1000.0)) * (FRAME_MS / 1000.0)
         self._output = LocalAudioOutput(output_rate, self.now_ms, self.frame_start_ms)
         self._participants: dict[str, LocalParticipant] = {}
         self._subs: dict[str, list[_Subscription]] = {}
@@ -360,6 +357,7 @@ class LocalRoom(Room):
         self.messages: list[tuple[str, str, str, tuple[str, ...] | None]] = []
         self.closed = False
         self._tick_ms = 0.0  # media time of the last tick: the current frame starts here
+        self._tick_clock = self.clock.now()  # clock time of the last tick
         self._tick_handle = self.clock.ticker(FRAME_MS / 1000.0).add(self._on_tick)
         self.listen_only = False
 
@@ -405,8 +403,14 @@ class LocalRoom(Room):
         return [p.info for p in self._participants.values()]
 
     def now_ms(self) -> float:
-        """The room's media time now."""
-        return 1000.0 * (self.clock.now() - self._t0)
+        """The room's media time now.
+
+        It runs from the ticks (the frames' own time line) and moves on with the clock
+        between them, so audio queued now lines up with the frames delivered, even when
+        ticks run late.
+        """
+        since = 1000.0 * (self.clock.now() - self._tick_clock)
+        return self._tick_ms + min(FRAME_MS, max(0.0, since))
 
     def frame_start_ms(self) -> float:
         """Start of the frame being filled now (the time of the last tick)."""
@@ -479,6 +483,7 @@ class LocalRoom(Room):
         # way a real-time sender packetizes audio.
         ts = self._tick_ms
         self._tick_ms += FRAME_MS
+        self._tick_clock = self.clock.now()
         sent: list[tuple[str, AudioFrame, bool]] = []
         for p in self._participants.values():
             n = p.sample_rate * 20 // 1000

@@ -52,7 +52,7 @@ def looks_unfinished(text: str, *, expected_digits: int | None = None) -> bool:
     # Digit strings are read in groups with pauses ("four eight two ... nine one three"):
     # ending on a digit after a few of them means the caller is probably still reading.
     tail_digit = words[-1] in _DIGIT_WORDS or words[-1].isdigit()
-    return expected_digits is None and tail_digit and 0 < n < 4 and not t.endswith(".")
+    return expected_digits is None and tail_digit and 2 <= n < 4 and not t.endswith(".")
 
 
 def endpoint_delay(

@@ -25,8 +25,10 @@ from callcenter.speech.base import STT, STTStream, TranscriptKind
 if TYPE_CHECKING:
     from callcenter.voice.session import VoiceSession
 
-# -40 dBFS: the level above which a sample counts as part of the voice when refining edges.
-_LEVEL = 328
+# ~-40 dBFS: the level above which a sample counts as voice when refining VAD edges.
+_LEVEL = 300
+# Silero's probability decays slowly after the last word: look this far back for the end.
+_END_SEARCH_MS = 350.0
 
 
 class ParticipantListener:
@@ -52,7 +54,10 @@ class ParticipantListener:
         self._rate = sample_rate
         self._stt_rate = stt.sample_rate
         self._to_stt: StreamResampler | None = None
-        keep = int((settings.vad.prefix_padding_ms + settings.vad.min_speech_ms + 100) / 20) + 2
+        v = settings.vad
+        # Pre-roll for the STT, and enough history to find the true end of speech.
+        keep_ms = max(v.prefix_padding_ms + v.min_speech_ms, v.min_silence_ms + _END_SEARCH_MS)
+        keep = int((keep_ms + 100) / 20) + 2
         self._ring: deque[AudioFrame] = deque(maxlen=keep)
         self.in_segment = False
         # Sample-accurate speech onset (VAD window start refined by level), for barge-in.
@@ -113,16 +118,22 @@ class ParticipantListener:
 
     def _refine(self, ev: VADEvent) -> float:
         """Move a VAD edge (32 ms window resolution) to the first/last loud sample near it."""
-        lo, hi = ev.timestamp_ms - 64.0, ev.timestamp_ms + 32.0
+        start = ev.kind is VADEventKind.SPEECH_START
+        lo = ev.timestamp_ms - (64.0 if start else _END_SEARCH_MS)
+        hi = ev.timestamp_ms + 32.0
+        frames = [f for f in self._ring if lo < f.end_ms and f.timestamp_ms < hi]
+        if not frames:
+            return ev.timestamp_ms
+        # Stay above the line noise: 4x the quietest frame's level, at least -40 dBFS.
+        floor = min(float(np.abs(f.samples).mean()) for f in frames)
+        level = max(_LEVEL, 4.0 * floor)
         best: float | None = None
-        for f in self._ring:
-            if f.end_ms <= lo or f.timestamp_ms >= hi:
-                continue
-            loud = np.flatnonzero(np.abs(f.samples) > _LEVEL)
+        for f in frames:
+            loud = np.flatnonzero(np.abs(f.samples) > level)
             if not len(loud):
                 continue
             ms_per = 1000.0 / f.sample_rate
-            if ev.kind is VADEventKind.SPEECH_START:
+            if start:
                 t = f.timestamp_ms + loud[0] * ms_per
                 if t >= lo and (best is None or t < best):
                     best = t

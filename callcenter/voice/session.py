@@ -95,6 +95,8 @@ class VoiceSession:
         self._tasks: set[asyncio.Task[None]] = set()
         self._speaker: asyncio.Task[None] | None = None
         self.closed = False
+        self.frames_seen = 0
+        self.late_frames = 0
 
     # ================================================================ public API
 
@@ -228,10 +230,14 @@ class VoiceSession:
             self._spawn(self.aclose())
 
     def observe_frame(self, frame: AudioFrame) -> None:
-        """Keep the media-time mapping: the smallest arrival lag is the truest."""
+        """Keep the media-time mapping (the smallest arrival lag is the truest) and count
+        frames that reached us more than one frame period late."""
         off = self.clock.now_ms() - frame.end_ms
+        self.frames_seen += 1
         if self._offset_ms is None or off < self._offset_ms:
             self._offset_ms = off
+        elif off - self._offset_ms > 20.0:
+            self.late_frames += 1
 
     def on_listener_ended(self, listener: ParticipantListener) -> None:
         self._turns.get(listener.identity, TurnState()).awaiting_finals = 0

@@ -49,7 +49,9 @@ class InterruptionSettings:
 class VoiceSettings:
     """Everything a `VoiceSession` can be tuned with."""
 
-    vad: VADSettings = field(default_factory=lambda: VADSettings(min_silence_ms=250.0))
+    # Short min silence: Silero's probability decays ~100-150 ms after the last word, so
+    # a speech end must be declared early enough to fit inside the endpointing delay.
+    vad: VADSettings = field(default_factory=lambda: VADSettings(min_silence_ms=150.0))
     endpointing: EndpointingSettings = field(default_factory=EndpointingSettings)
     interruption: InterruptionSettings = field(default_factory=InterruptionSettings)
     # Rate the session asks the room for (the VAD runs at 8 or 16 kHz).

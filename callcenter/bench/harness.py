@@ -1,0 +1,196 @@
+"""Benchmark calls: LocalRoom + scripted caller + VoiceSession, and what to measure on them.
+
+Every number comes from the caller's side of the room (ground truth): when its voice
+really stopped or started (from the samples it sent) and when the agent's audio really
+started or stopped (from the samples it heard).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from callcenter.rooms.clock import Clock
+from callcenter.rooms.local import LocalRoom
+from callcenter.speech.base import LLM, STT, TTS, ChatMessage
+from callcenter.testing.caller import CallerReport, ScriptedCaller
+from callcenter.testing.fakes import FakeLLM, FakeSTT, FakeTTS, SpeechBoard
+from callcenter.testing.script import CallerScript, CallerTurn
+from callcenter.testing.voices import CallerVoice
+from callcenter.voice import VoiceSession, VoiceSettings
+
+SHORT_LINES = ("check my order", "yes please", "the blue one", "thank you", "tomorrow works")
+LONG_ASK = "tell me about the delivery options"
+STOP_LINE = "no wait, stop"
+LONG_REPLY = (
+    "We have three delivery options. Standard delivery takes three to five days and is "
+    "free, express delivery takes one day, and you can also pick it up at a store near you."
+)
+
+
+def reply_for(messages: Sequence[ChatMessage]) -> str:
+    last = messages[-1].content if messages else ""
+    return LONG_REPLY if "tell me" in last else "Okay, got it."
+
+
+@dataclass(frozen=True, slots=True)
+class Latencies:
+    """Fake provider latencies (seconds)."""
+
+    stt_final: float = 0.0
+    llm_ttft: float = 0.0
+    tts_ttfb: float = 0.0
+
+    @property
+    def after_commit(self) -> float:
+        # STT finishes inside the endpointing wait; LLM and TTS come after the commit.
+        return self.llm_ttft + self.tts_ttfb
+
+
+REALISTIC = Latencies(stt_final=0.15, llm_ttft=0.35, tts_ttfb=0.12)
+ZERO = Latencies()
+
+
+@dataclass
+class CallResult:
+    report: CallerReport
+    frames: int = 0
+    late_frames: int = 0
+    min_delay_ms: float = 400.0
+    min_interruption_ms: float = 300.0
+    lead_ms: float = 0.0  # configured provider latency after the commit
+
+
+def script_for(turns: int, barge_ins: int, *, seed: int, pause: tuple[float, float]) -> (
+    CallerScript
+):
+    rnd = random.Random(seed)
+    out: list[CallerTurn] = [CallerTurn("wait", seconds=rnd.uniform(0.0, 1.0))]
+    for i in range(turns):
+        out.append(CallerTurn("say", text=SHORT_LINES[(seed + i) % len(SHORT_LINES)]))
+        out.append(CallerTurn("wait", agent_done=True))
+        out.append(CallerTurn("wait", seconds=rnd.uniform(*pause)))
+    for _ in range(barge_ins):
+        out.append(CallerTurn("say", text=LONG_ASK))
+        out.append(CallerTurn("say", text=STOP_LINE, barge_in_after=rnd.uniform(0.4, 1.2)))
+        out.append(CallerTurn("wait", agent_done=True))
+        out.append(CallerTurn("wait", seconds=rnd.uniform(*pause)))
+    return CallerScript(out, voice="espeak", channel="phone", timeout=30.0)
+
+
+class BenchCall:
+    """One simulated call. `run()` plays the script and returns what was measured."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        voice: CallerVoice,
+        script: CallerScript,
+        *,
+        latencies: Latencies = ZERO,
+        batched_vad: bool = True,
+        comfort_noise: int = 40,
+        stt: STT | None = None,
+        tts: TTS | None = None,
+        llm: LLM | None = None,
+        settings: VoiceSettings | None = None,
+    ) -> None:
+        self.room = LocalRoom(clock=clock, output_rate=8000)
+        self.board = SpeechBoard()
+        self.latencies = latencies
+        self.settings = settings or VoiceSettings(input_rate=8000, auto_reply=True)
+        self.session = VoiceSession(
+            self.room,
+            stt=stt or FakeSTT(self.board, clock=clock, sample_rate=8000,
+                               final_latency=latencies.stt_final),
+            tts=tts or FakeTTS(clock=clock, sample_rate=8000, ttfb=latencies.tts_ttfb),
+            llm=llm or FakeLLM(reply_for, clock=clock, ttft=latencies.llm_ttft),
+            settings=self.settings,
+            clock=clock,
+            batched_vad=batched_vad,
+        )
+        self.caller = ScriptedCaller(
+            self.room, script, board=self.board, voice=voice, comfort_noise=comfort_noise
+        )
+
+    async def run(self) -> CallResult:
+        await self.session.start()
+        try:
+            report = await self.caller.run()
+        finally:
+            await self.session.aclose()
+            self.room.close()
+        s = self.settings
+        return CallResult(
+            report,
+            frames=self.session.frames_seen,
+            late_frames=self.session.late_frames,
+            min_delay_ms=1000.0 * s.endpointing.min_delay,
+            min_interruption_ms=1000.0 * s.interruption.min_duration_speaking,
+            lead_ms=1000.0 * self.latencies.after_commit,
+        )
+
+
+@dataclass
+class Measured:
+    turn_overhead_ms: list[float] = field(default_factory=list)
+    barge_in_ms: list[float] = field(default_factory=list)
+    e2e_ms: list[float] = field(default_factory=list)
+    frames: int = 0
+    late_frames: int = 0
+    failed_calls: int = 0
+
+
+def measure(results: Sequence[CallResult | BaseException]) -> Measured:
+    """Turn overhead and barge-in times from the callers' ground truth."""
+    m = Measured()
+    for r in results:
+        if isinstance(r, BaseException):
+            m.failed_calls += 1
+            continue
+        m.frames += r.frames
+        m.late_frames += r.late_frames
+        agent = r.report.agent
+        for line in r.report.said:
+            if line.text == STOP_LINE:
+                seg = next(
+                    (a for a in agent if a.start_ms <= line.speech_start_ms <= a.end_ms + 1), None
+                )
+                if seg is not None:
+                    m.barge_in_ms.append(seg.end_ms - line.speech_start_ms - r.min_interruption_ms)
+                continue
+            if line.text == LONG_ASK:
+                continue  # its answer is cut short on purpose by the next line
+            seg = next((a for a in agent if a.start_ms >= line.speech_end_ms), None)
+            if seg is not None:
+                e2e = seg.start_ms - line.speech_end_ms
+                m.e2e_ms.append(e2e)
+                m.turn_overhead_ms.append(e2e - r.min_delay_ms - r.lead_ms)
+    return m
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    v = sorted(values)
+    k = min(len(v) - 1, max(0, round(q / 100.0 * (len(v) - 1))))
+    return round(v[k], 2)
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (Linux), in MB."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+    except (OSError, ValueError):  # pragma: no cover - non-Linux
+        import resource
+
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+async def run_calls(calls: Sequence[BenchCall]) -> list[CallResult | BaseException]:
+    return list(await asyncio.gather(*(c.run() for c in calls), return_exceptions=True))

@@ -1,0 +1,211 @@
+"""`callcenter bench voice`: turn overhead, barge-in, density and the offline stack, measured.
+
+Phases (all in real time, 20 ms frames, real Silero VAD, callers speaking over a phone
+channel into `LocalRoom`s):
+
+1. overhead: many concurrent calls with zero-latency fake providers. Turn overhead is
+   caller speech end -> first agent audio, minus the endpointing delay; barge-in is caller
+   speech onset -> agent audio stopped, minus `min_interruption_duration`.
+2. density: N calls at once (line noise on, so Silero scores every window) with realistic
+   fake provider latencies; late frames, CPU, RSS and turn overhead per N.
+3. offline: Silero + Whisper tiny.en + Piper, caller stopped -> first agent audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from callcenter.bench.harness import (
+    LONG_ASK,
+    REALISTIC,
+    SHORT_LINES,
+    STOP_LINE,
+    ZERO,
+    BenchCall,
+    CallResult,
+    measure,
+    percentile,
+    rss_mb,
+    run_calls,
+    script_for,
+)
+from callcenter.rooms.clock import RealClock
+from callcenter.testing.fakes import FakeLLM
+from callcenter.testing.script import CallerScript, CallerTurn
+from callcenter.testing.voices import CallerVoice
+
+Progress = Callable[[str], None]
+
+TARGETS = {
+    "turn_overhead_ms.p99": 10.0,
+    "barge_in_ms.p99": 40.0,
+    "density.max_calls": 100,
+    "offline_e2e_ms.p50": 1300.0,
+}
+# A density step passes with fewer late frames than this and this turn overhead p99.
+MAX_LATE_PCT = 0.5
+MAX_DENSITY_OVERHEAD_MS = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class BenchPlan:
+    overhead_calls: int
+    overhead_turns: int
+    overhead_barge_ins: int
+    density_ns: tuple[int, ...]
+    density_seconds: float
+    offline_turns: int
+
+    @classmethod
+    def for_mode(cls, quick: bool) -> BenchPlan:
+        if quick:
+            return cls(40, 5, 1, (10, 50, 100, 200), 7.0, 4)
+        return cls(50, 8, 2, (10, 50, 100, 150, 200, 300), 25.0, 12)
+
+
+async def bench_overhead(plan: BenchPlan, voice: CallerVoice, progress: Progress) -> dict[str, Any]:
+    progress(
+        f"overhead: {plan.overhead_calls} calls x {plan.overhead_turns} turns, zero-latency fakes"
+    )
+    clock = RealClock()
+    calls = [
+        BenchCall(clock, voice, script_for(plan.overhead_turns, plan.overhead_barge_ins, seed=i,
+                                           pause=(0.2, 0.6)), latencies=ZERO)
+        for i in range(plan.overhead_calls)
+    ]
+    m = measure(await run_calls(calls))
+    return {
+        "turn_overhead_ms": {
+            "p50": percentile(m.turn_overhead_ms, 50), "p99": percentile(m.turn_overhead_ms, 99),
+            "turns": len(m.turn_overhead_ms),
+        },
+        "barge_in_ms": {
+            "p50": percentile(m.barge_in_ms, 50), "p99": percentile(m.barge_in_ms, 99),
+            "count": len(m.barge_in_ms),
+        },
+        "failed_calls": m.failed_calls,
+    }
+
+
+async def bench_density_step(n: int, seconds: float, voice: CallerVoice) -> dict[str, Any]:
+    clock = RealClock()
+    # Enough turns to keep talking for the whole window; calls end when time is up.
+    turns = max(2, int(seconds / 2.5) + 1)
+    calls = [
+        BenchCall(clock, voice, script_for(turns, 0, seed=i, pause=(0.3, 1.5)),
+                  latencies=REALISTIC)
+        for i in range(n)
+    ]
+    t0, c0 = time.monotonic(), time.process_time()
+    tasks = [asyncio.get_running_loop().create_task(c.run()) for c in calls]
+    _, pending = await asyncio.wait(tasks, timeout=seconds)
+    wall, cpu = time.monotonic() - t0, time.process_time() - c0
+    rss = rss_mb()
+    for t in pending:
+        t.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    partial: list[CallResult | BaseException] = []
+    for c, r in zip(calls, results, strict=True):
+        if isinstance(r, asyncio.CancelledError):
+            # Cut off at the end of the window: what was measured so far still counts.
+            partial.append(CallResult(
+                c.caller.report, c.session.frames_seen, c.session.late_frames,
+                lead_ms=1000.0 * REALISTIC.after_commit,
+            ))
+            await c.session.aclose()
+            c.room.close()
+        else:
+            partial.append(r)
+    m = measure(partial)
+    late_pct = 100.0 * m.late_frames / m.frames if m.frames else 100.0
+    return {
+        "calls": n,
+        "late_frame_pct": round(late_pct, 3),
+        "cpu_pct": round(100.0 * cpu / wall, 1),
+        "rss_mb": rss,
+        "turn_overhead_p99_ms": percentile(m.turn_overhead_ms, 99),
+        "turns": len(m.turn_overhead_ms),
+        "frames": m.frames,
+        "failed_calls": m.failed_calls,
+    }
+
+
+async def bench_density(plan: BenchPlan, voice: CallerVoice, progress: Progress) -> dict[str, Any]:
+    steps: dict[str, Any] = {}
+    max_calls = 0
+    for n in plan.density_ns:
+        progress(f"density: {n} concurrent calls for {plan.density_seconds:g} s")
+        step = await bench_density_step(n, plan.density_seconds, voice)
+        steps[str(n)] = step
+        p99 = step["turn_overhead_p99_ms"]
+        late_ok = step["late_frame_pct"] < MAX_LATE_PCT
+        if late_ok and p99 is not None and p99 < MAX_DENSITY_OVERHEAD_MS:
+            max_calls = max(max_calls, n)
+        await asyncio.sleep(0.5)  # let the previous step's tasks wind down
+    return {"steps": steps, "max_calls": max_calls}
+
+
+async def bench_offline(plan: BenchPlan, progress: Progress) -> dict[str, Any]:
+    try:
+        from callcenter.speech.piper import PiperTTS
+        from callcenter.speech.whisper import WhisperSTT
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        return {"skipped": f"offline stack not installed ({exc}); pip install 'callcenter[local]'"}
+    progress(f"offline: Silero + Whisper tiny.en + Piper, {plan.offline_turns} turns")
+    stt, tts = WhisperSTT(), PiperTTS(8000)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, stt.warm_up)
+    await loop.run_in_executor(None, tts.warm_up)
+    voice = CallerVoice("piper", "phone")
+    lines = ["I want to check my order status", "my order number is four eight two nine",
+             "can you send it to my new address", "please put me through to a person"]
+    turns: list[CallerTurn] = []
+    for i in range(plan.offline_turns):
+        turns += [
+            CallerTurn("say", text=lines[i % len(lines)]),
+            CallerTurn("wait", agent_done=True),
+            CallerTurn("wait", seconds=0.3),
+        ]
+    for line in lines:  # synthesize before the clock starts
+        await loop.run_in_executor(None, voice.speak, line)
+    clock = RealClock()
+    call = BenchCall(
+        clock, voice, CallerScript(turns, voice="piper", channel="phone"),
+        stt=stt, tts=tts, llm=FakeLLM("Sure, one moment while I look that up.", clock=clock),
+        batched_vad=False, comfort_noise=0,
+    )
+    m = measure(await run_calls([call]))
+    await stt.aclose()
+    await tts.aclose()
+    return {
+        "p50": percentile(m.e2e_ms, 50), "p95": percentile(m.e2e_ms, 95), "turns": len(m.e2e_ms)
+    }
+
+
+async def run_voice_bench(*, quick: bool, progress: Progress = lambda _: None) -> dict[str, Any]:
+    """Run every phase and return the JSON-ready result."""
+    plan = BenchPlan.for_mode(quick)
+    voice = CallerVoice("espeak", "phone")
+    loop = asyncio.get_running_loop()
+    for line in (*SHORT_LINES, LONG_ASK, STOP_LINE):
+        await loop.run_in_executor(None, voice.speak, line)
+    t0 = time.monotonic()
+    result: dict[str, Any] = {"mode": "quick" if quick else "full"}
+    result.update(await bench_overhead(plan, voice, progress))
+    result["density"] = await bench_density(plan, voice, progress)
+    off = await bench_offline(plan, progress)
+    result["offline_e2e_ms"] = off
+    result["targets"] = TARGETS
+    result["elapsed_s"] = round(time.monotonic() - t0, 1)
+    return result
+
+
+def write_json(result: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")

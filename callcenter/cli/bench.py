@@ -1,0 +1,77 @@
+"""`callcenter bench ...`: measure the voice engine on this machine."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Benchmarks: latency, barge-in and calls per process.", no_args_is_help=True)
+console = Console()
+
+
+def _fmt(v: Any) -> str:
+    return "-" if v is None else f"{v:g}" if isinstance(v, float | int) else str(v)
+
+
+def _verdict(value: Any, target: float, *, higher_is_better: bool = False) -> str:
+    if value is None:
+        return "[yellow]n/a[/]"
+    ok = value >= target if higher_is_better else value <= target
+    return "[green]ok[/]" if ok else "[red]miss[/]"
+
+
+def render(result: dict[str, Any]) -> Table:
+    """The summary table (also what the README shows)."""
+    t = Table(title=f"callcenter bench voice ({result.get('mode')})")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_column("target", justify="right")
+    t.add_column("")
+    to, bi = result["turn_overhead_ms"], result["barge_in_ms"]
+    off = result.get("offline_e2e_ms", {})
+    dens = result["density"]
+    t.add_row("turn overhead p50 / p99 (ms)", f"{_fmt(to['p50'])} / {_fmt(to['p99'])}",
+              "p99 <= 10", _verdict(to["p99"], 10))
+    t.add_row("  turns measured", _fmt(to["turns"]), ">= 200",
+              _verdict(to["turns"], 200, higher_is_better=True))
+    t.add_row("barge-in p50 / p99 (ms)", f"{_fmt(bi['p50'])} / {_fmt(bi['p99'])}",
+              "p99 <= 40", _verdict(bi["p99"], 40))
+    for n, step in dens["steps"].items():
+        t.add_row(
+            f"  {n} calls: late % / CPU % / RSS MB / overhead p99",
+            f"{_fmt(step['late_frame_pct'])} / {_fmt(step['cpu_pct'])} / {_fmt(step['rss_mb'])}"
+            f" / {_fmt(step['turn_overhead_p99_ms'])}", "< 0.5 / - / - / < 20", "",
+        )
+    t.add_row("density max calls (one process)", _fmt(dens["max_calls"]), ">= 100",
+              _verdict(dens["max_calls"], 100, higher_is_better=True))
+    if "skipped" in off:
+        t.add_row("offline e2e", off["skipped"], "p50 <= 1300", "[yellow]n/a[/]")
+    else:
+        t.add_row("offline e2e p50 / p95 (ms)", f"{_fmt(off.get('p50'))} / {_fmt(off.get('p95'))}",
+                  "p50 <= 1300", _verdict(off.get("p50"), 1300))
+    return t
+
+
+@app.command("voice")
+def voice(
+    quick: Annotated[bool, typer.Option("--quick", help="Short run (under a minute)")] = False,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON to this file")
+    ] = None,
+) -> None:
+    """Turn overhead, barge-in latency, calls per process and the offline stack's latency."""
+    from callcenter.bench.voice import run_voice_bench, write_json
+
+    def progress(msg: str) -> None:
+        console.log(msg)
+
+    result = asyncio.run(run_voice_bench(quick=quick, progress=progress))
+    console.print(render(result))
+    if json_path is not None:
+        write_json(result, json_path)
+        console.print(f"wrote {json_path}")
