@@ -8,6 +8,9 @@ processes (offline summary, no LLM):
 2. load: calls hang up at random (Poisson) moments at `load_factor` x that throughput for
    `duration_s`. Each hang-up writes the call's rows (as the voice session flushes them)
    and enqueues it; `end_to_stored_ms` = `Call.processed_at - Call.ended_at`.
+
+`burst_end_to_stored_ms` is for reference only: it counts from each call's creation, so
+it includes seeding and queueing behind the whole burst.
 """
 
 from __future__ import annotations
@@ -109,9 +112,7 @@ def _latencies_ms(engine: Any, ids: set[str]) -> tuple[list[float], datetime | N
         rows = session.exec(
             select(Call.ended_at, Call.processed_at).where(col(Call.id).in_(ids))
         ).all()
-    out = [
-        (aware(p) - aware(e)).total_seconds() * 1000 for e, p in rows if e is not None and p
-    ]
+    out = [(aware(p) - aware(e)).total_seconds() * 1000 for e, p in rows if e is not None and p]
     last = max((aware(p) for _, p in rows if p is not None), default=None)
     return out, last
 

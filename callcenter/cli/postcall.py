@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -147,3 +148,57 @@ def status() -> None:
         for row in dead:
             table.add_row(row.call_id, row.url, str(row.attempts), row.last_error[:80])
         console.print(table)
+
+
+def bench_postcall(
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON to this file")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 2,
+    calls: Annotated[int, typer.Option(min=10, help="Calls in the throughput burst")] = 150,
+    load_factor: Annotated[
+        float, typer.Option(min=0.05, max=1.0, help="Arrival rate as a share of throughput")
+    ] = 0.5,
+    duration: Annotated[float, typer.Option(min=2.0, help="Seconds of steady load")] = 20.0,
+    redis_url: Annotated[
+        str | None, typer.Option(help="Broker; default REDIS_URL (use a DB you can spare)")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Database; default a fresh temporary SQLite file")
+    ] = None,
+) -> None:
+    """Post-call throughput with real Celery workers on Redis, and hang-up-to-stored p95."""
+    from callcenter.bench.postcall import TARGET_P95_MS, run_postcall_bench, write_json
+
+    broker = redis_url or get_settings().redis_url
+    if not broker:
+        console.print(
+            "[red]error:[/red] the post-call benchmark runs real Celery workers on Redis: set "
+            "REDIS_URL or pass --redis-url redis://127.0.0.1:6379/9",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    result = run_postcall_bench(
+        redis_url=broker,
+        database_url=database_url,
+        workers=workers,
+        calls=calls,
+        load_factor=load_factor,
+        duration_s=duration,
+        progress=console.log,
+    )
+    e2s = result["end_to_stored_ms"]
+    table = Table(title=f"callcenter bench postcall ({workers} workers, {result['database']})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row("throughput (calls/s)", f"{result['throughput_calls_per_s']:g}", "")
+    table.add_row(
+        f"hang-up to stored p50 / p95 (ms) at {result['load']['rate_calls_per_s']:g} calls/s",
+        f"{e2s['p50']} / {e2s['p95']}",
+        f"p95 <= {TARGET_P95_MS:g}",
+    )
+    console.print(table)
+    if json_path is not None:
+        write_json(result, json_path)
+        console.print(f"wrote {json_path}")

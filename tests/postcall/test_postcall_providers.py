@@ -186,5 +186,5 @@ def test_crm_webhook_that_keeps_failing_is_dead_lettered(
     assert dead is not None and dead.attempts == 1
 
 
-class _n:  # noqa: N801 - stand-in while the delivery row does not exist yet
+class _n:  # stand-in while the delivery row does not exist yet
     status = "pending"
