@@ -55,6 +55,11 @@ class VADSettings:
     prefix_padding_ms: float = 300.0
     # Windows whose peak is below this level are scored 0 without running the model.
     energy_gate_dbfs: float = -60.0
+    # Speech also ends after `min_silence_ms` of windows quieter than this once the model
+    # is below the activation threshold, without waiting for its probability to decay
+    # the rest of the way (it lags the last word by 100-250 ms).
+    # None: the model alone decides.
+    quiet_dbfs: float | None = -40.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.activation_threshold < 1.0:
@@ -186,6 +191,10 @@ class VADStream:
         self._fill = 0
         self._buf_end_ms = 0.0
         self._gate = self.settings.gate_level
+        q = self.settings.quiet_dbfs
+        self._quiet = -1.0 if q is None else float(10.0 ** (q / 20.0))
+        self._peaks: deque[float] = deque(maxlen=64)  # peak of windows awaiting a score
+        self._quiet_since_ms: float | None = None
         self._on = self.settings.activation_threshold
         self._off = self.settings.off_threshold
         # State machine (media ms).
@@ -228,6 +237,7 @@ class VADStream:
 
     def _submit(self, end_ms: float) -> None:
         peak = max(float(self._buf.max()), -float(self._buf.min()))
+        self._peaks.append(peak)
         gated = peak < self._gate
         if gated:
             self.windows_gated += 1
@@ -247,8 +257,14 @@ class VADStream:
         self.probability = p
         start_ms = end_ms - self._window_ms
         s = self.settings
+        peak = self._peaks.popleft() if self._peaks else 1.0
+        if peak < self._quiet:
+            if self._quiet_since_ms is None:
+                self._quiet_since_ms = start_ms
+        else:
+            self._quiet_since_ms = None
         if not self.speaking:
-            if p >= self._on:
+            if p >= self._on and self._quiet_since_ms is None:
                 if self._run_start_ms is None:
                     self._run_start_ms = start_ms
                 if end_ms - self._run_start_ms >= s.min_speech_ms:
@@ -266,6 +282,10 @@ class VADStream:
             else:
                 self._run_start_ms = None
             return
+        quiet = self._quiet_since_ms
+        if quiet is not None and p < self._on and end_ms - quiet >= s.min_silence_ms:
+            self._silence_start_ms = min(quiet, self._silence_start_ms or quiet)
+            p = 0.0  # quiet long enough: end now, whatever the model says
         if p < self._off:
             if self._silence_start_ms is None:
                 self._silence_start_ms = start_ms

@@ -50,7 +50,9 @@ class Latencies:
         return self.llm_ttft + self.tts_ttfb
 
 
-REALISTIC = Latencies(stt_final=0.15, llm_ttft=0.35, tts_ttfb=0.12)
+# A streaming STT's final arrives ~50 ms after the speaker stops (inside the endpointing
+# wait); a hosted LLM's first token after ~350 ms; a streaming TTS's first audio ~120 ms.
+REALISTIC = Latencies(stt_final=0.05, llm_ttft=0.35, tts_ttfb=0.12)
 ZERO = Latencies()
 
 
