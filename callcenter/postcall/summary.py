@@ -8,6 +8,7 @@ call is usually early) and the agent's last substantive answer, then states the 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ _STOP_WORDS = """a an the and or but if so to of in on at by for with from as is
 _STOP = frozenset(_STOP_WORDS.split())
 _SENTENCE = re.compile(r"[^.!?]+[.!?]?")
 _WORD = re.compile(r"[a-z][a-z']+")
+_TAG = re.compile(r"\[[A-Z]+\]")
 _GREETING = re.compile(
     r"\b(thank you for calling|how can i help|goodbye|bye|anything else)\b", re.I
 )
@@ -57,6 +59,8 @@ def _sentences(text: str) -> list[str]:
 
 
 def _content(text: str) -> list[str]:
+    # Redaction tags ([PHONE]) say nothing about why the caller called.
+    text = _TAG.sub(" ", text)
     return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
 
 
@@ -64,17 +68,23 @@ def offline_summary(
     lines: Sequence[TranscriptLine], disposition: Disposition, outcome_detail: str = ""
 ) -> str:
     """Extractive summary: the caller's key sentences, the agent's answer, the outcome."""
-    weights = Counter(w for line in lines for w in _content(line.shown_text))
+    # Rarity across utterances: words said in many turns ("restart", "okay") carry little.
+    spread = Counter(w for line in lines for w in set(_content(line.shown_text)))
+    n_lines = max(len(lines), 1)
     caller = [line for line in lines if line.speaker == SpeakerRole.CALLER]
     candidates: list[tuple[float, int, str]] = []
+    seen: set[str] = set()
     for pos, line in enumerate(caller):
         for sentence in _sentences(line.text):
             words = _content(sentence)
-            if not words:
+            key = " ".join(words)
+            if not words or key in seen:
                 continue
-            score = sum(weights[w] for w in set(words)) / (len(words) ** 0.5)
+            seen.add(key)
+            score = sum(math.log(1 + n_lines / spread[w]) for w in set(words))
+            score /= len(words) ** 0.5
             # The reason for calling tends to come first.
-            score *= 1.0 + 1.0 / (1 + pos)
+            score *= 1.0 + 2.0 / (1 + pos)
             candidates.append((score, pos, sentence))
     best = sorted(candidates, key=lambda c: (-c[0], c[1]))[:2]
     parts = []
@@ -82,7 +92,8 @@ def offline_summary(
         picked = " ".join(s for _, _, s in sorted(best, key=lambda c: c[1]))
         parts.append(f"Caller: {picked}")
     for line in reversed(lines):
-        if line.speaker != SpeakerRole.CALLER and line.shown_text:
+        # A cut-off reply is a poor summary of what the agent did; take a whole one.
+        if line.speaker != SpeakerRole.CALLER and line.shown_text and not line.interrupted:
             sentences = [s for s in _sentences(line.shown_text) if not _GREETING.search(s)]
             if sentences:
                 parts.append(f"{line.speaker.title()}: {max(sentences, key=len)}")
