@@ -96,7 +96,7 @@ async def _close(obj: object) -> None:
             await aclose()
 
 
-async def close_quietly(obj: object) -> None:
+def close_quietly(obj: object) -> None:
     """Close an abandoned stream in the background: a stalled server may never answer our
     close handshake, and the caller must not wait for it."""
     task = asyncio.get_running_loop().create_task(_close(obj))
@@ -164,7 +164,7 @@ class FallbackLLM(LLM):
                 return
             health.mark_failed(err)
             errors.append(str(err))
-            await close_quietly(it)
+            close_quietly(it)
         raise self.pool.all_failed(errors)
 
     async def aclose(self) -> None:

@@ -160,7 +160,7 @@ class FallbackSTTStream(STTStream):
                             self._after_final(event)
                         yield event
                         if event.kind is not TranscriptKind.INTERIM and self._better_recovered():
-                            await close_quietly(inner)
+                            close_quietly(inner)
                             self._open(pool.candidates())
                             break
                         nxt = asyncio.ensure_future(anext(it))
@@ -175,7 +175,7 @@ class FallbackSTTStream(STTStream):
                 continue  # moved back to a recovered provider
             pool.health[i].mark_failed(failure)
             errors.append(str(failure))
-            await close_quietly(inner)
+            close_quietly(inner)
             if not self._open(pool.candidates(after=i)):
                 raise pool.all_failed(errors)
         raise pool.all_failed(errors)

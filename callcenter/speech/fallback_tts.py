@@ -5,6 +5,12 @@ alignment, so it knows how far into that text the caller has been sent audio. If
 provider drops (or stalls) mid-utterance, the next provider gets only the text after the
 last fully produced word; its audio is shifted in time (and resampled if its rate differs)
 so the voice session sees one continuous utterance.
+
+Warm standby: when the active provider has produced nothing after `warm_after` of the
+stall timeout (default half), the next provider's stream is opened (connection and
+handshake only, no text, so nothing is billed). If the stall is confirmed, the fallback
+starts from a ready connection: the switch costs the stall timeout plus one first-audio
+time, not a connect on top.
 """
 
 from __future__ import annotations
@@ -39,10 +45,14 @@ class FallbackTTS(TTS):
         providers: Sequence[TTS],
         *,
         stall_timeout: float = 1.0,
+        warm_standby: bool = True,
+        warm_after: float = 0.5,
         probes: Sequence[Probe | None] | None = None,
         base_backoff: float = 1.0,
         max_backoff: float = 60.0,
     ) -> None:
+        self.warm_standby = warm_standby
+        self.warm_after = warm_after  # fraction of the stall timeout before warming up
         self.pool: ProviderPool[TTS] = ProviderPool(
             "tts", providers, probes=probes, base_backoff=base_backoff, max_backoff=max_backoff
         )
@@ -79,6 +89,8 @@ class FallbackTTSStream(TTSStream):
         self._got_audio = False
         self._last_chunk_at = 0.0
         self._switch_at = 0.0
+        self._standby: tuple[int, TTSStream] | None = None
+        self._warmed = False  # a standby was opened for the active provider's stall window
         self._open(owner.pool.candidates())
 
     # -- input: recorded, then forwarded to the active provider
@@ -107,19 +119,41 @@ class FallbackTTSStream(TTSStream):
         self._changed.set()
 
     async def aclose(self) -> None:
+        self._drop_standby()
         if self._inner is not None:
             await self._inner.aclose()
             self._inner = None
+
+    def _drop_standby(self) -> None:
+        if self._standby is not None:
+            close_quietly(self._standby[1])
+            self._standby = None
+
+    def _warm_up(self, after: int) -> None:
+        """Open the next provider's stream ahead of need (no text is sent)."""
+        self._warmed = True
+        pool = self._owner.pool
+        for i in pool.candidates(after=after):
+            try:
+                self._standby = (i, pool.providers[i].stream(voice=None))
+            except Exception:
+                continue
+            return
 
     # -- provider switching
     def _open(self, candidates: list[int]) -> bool:
         pool = self._owner.pool
         for i in candidates:
-            try:
-                inner = pool.providers[i].stream(voice=self._voice if i == 0 else None)
-            except Exception as exc:  # a provider that cannot even open a stream
-                pool.health[i].mark_failed(as_speech_error(pool.health[i].name, exc))
-                continue
+            if self._standby is not None and self._standby[0] == i:
+                inner, self._standby = self._standby[1], None
+            else:
+                try:
+                    inner = pool.providers[i].stream(voice=self._voice if i == 0 else None)
+                except Exception as exc:  # a provider that cannot even open a stream
+                    pool.health[i].mark_failed(as_speech_error(pool.health[i].name, exc))
+                    continue
+            self._drop_standby()
+            self._warmed = False
             self._inner, self._index = inner, i
             self.providers_used.append(pool.health[i].name)
             rate = pool.providers[i].sample_rate
@@ -137,6 +171,7 @@ class FallbackTTSStream(TTSStream):
                 inner.flush()
             self._switch_at = time.monotonic()  # each provider gets a full stall window
             return True
+        self._drop_standby()
         self._inner = None
         return False
 
@@ -155,6 +190,13 @@ class FallbackTTSStream(TTSStream):
             # Only accept a match close by: a far-away match would skip unspoken text.
             if at != -1 and not full[self._cursor:at].strip():
                 self._cursor = at + len(token)
+
+    def _warm_deadline(self) -> float | None:
+        if (not self._owner.warm_standby or self._warmed or self._got_audio
+                or self._asked_at is None):
+            return None
+        owner = self._owner
+        return max(self._asked_at, self._switch_at) + owner.stall_timeout * owner.warm_after
 
     def _deadline(self) -> float | None:
         stall = self._owner.stall_timeout
@@ -176,8 +218,9 @@ class FallbackTTSStream(TTSStream):
             failure: SpeechError | None = None
             try:
                 while failure is None:
-                    deadline = self._deadline()
-                    timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    deadline, warm_at = self._deadline(), self._warm_deadline()
+                    wake = min((t for t in (deadline, warm_at) if t is not None), default=None)
+                    timeout = None if wake is None else max(0.0, wake - time.monotonic())
                     changed = asyncio.ensure_future(self._changed.wait())
                     done, _ = await asyncio.wait({nxt, changed}, timeout=timeout,
                                                  return_when=asyncio.FIRST_COMPLETED)
@@ -188,12 +231,15 @@ class FallbackTTSStream(TTSStream):
                             chunk = nxt.result()
                         except StopAsyncIteration:
                             pool.health[i].mark_ok()
+                            self._drop_standby()
                             return
                         except Exception as exc:
                             failure = as_speech_error(pool.health[i].name, exc)
                             break
                         yield self._emit(chunk)
                         nxt = asyncio.ensure_future(anext(it))
+                    elif not done and (deadline is None or time.monotonic() < deadline):
+                        self._warm_up(after=i)
                     elif not done:
                         what = "first audio" if not self._got_audio else "audio"
                         failure = stall_error(pool.health[i].name, what, self._owner.stall_timeout)
@@ -201,7 +247,7 @@ class FallbackTTSStream(TTSStream):
                 nxt.cancel()
             pool.health[i].mark_failed(failure)
             errors.append(str(failure))
-            await close_quietly(inner)
+            close_quietly(inner)
             if not self._open(pool.candidates(after=i)):
                 raise pool.all_failed(errors)
         raise pool.all_failed(errors)
@@ -213,6 +259,7 @@ class FallbackTTSStream(TTSStream):
             if self.metrics.ttfb_s is None and self._asked_at is not None:
                 self.metrics.ttfb_s = now - self._asked_at
             self._owner.pool.health[self._index].mark_ok()
+            self._drop_standby()
         self._last_chunk_at = now
         frame = chunk.frame
         if self._resampler is not None:

@@ -230,3 +230,35 @@ async def test_no_key_in_logs_when_every_provider_rejects_its_key(
     assert "401" in caplog.text  # the failures were logged...
     for key in keys:
         assert key not in caplog.text  # ...without the keys
+
+
+async def _first_audio_after(tts: FallbackTTS) -> tuple[float, list[str]]:
+    stream = tts.stream()
+    stream.push_text("Please hold on.")
+    stream.flush()
+    due = time.monotonic()
+    await asyncio.wait_for(anext(aiter(stream)), 3)
+    waited = time.monotonic() - due
+    await stream.aclose()
+    return waited, stream.providers_used
+
+
+async def test_warm_standby_hides_the_fallbacks_connect_time() -> None:
+    connect = 0.12  # a TLS websocket handshake to a cloud region (scaled like the stall)
+    async with FakeElevenLabs(EL_KEY) as a, FakeElevenLabs(EL_KEY, accept_delay=connect) as b:
+        a.inject(Fault(FaultKind.STALL, times=-1))
+        warm, used = await _first_audio_after(FallbackTTS([el(a), el(b)], stall_timeout=STALL))
+        cold, _ = await _first_audio_after(
+            FallbackTTS([el(a), el(b)], stall_timeout=STALL, warm_standby=False))
+    print(f"\nfallback with {connect * 1000:.0f} ms connect: warm standby {warm * 1000:.0f} ms, "
+          f"cold {cold * 1000:.0f} ms (stall timeout {STALL * 1000:.0f} ms)")
+    assert used == ["elevenlabs#1", "elevenlabs#2"]
+    assert warm <= STALL + 0.05 < STALL + connect <= cold
+
+
+async def test_standby_of_a_slow_but_working_primary_costs_no_characters() -> None:
+    async with FakeElevenLabs(EL_KEY, first_audio_delay=0.2) as a, FakeElevenLabs(EL_KEY) as b:
+        waited, used = await _first_audio_after(FallbackTTS([el(a), el(b)], stall_timeout=STALL))
+        await asyncio.sleep(0.1)
+    assert used == ["elevenlabs#1"] and 0.2 <= waited < STALL
+    assert b.requests == 1 and b.received == [""]  # connected as standby, never sent text

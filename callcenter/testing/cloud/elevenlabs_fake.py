@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from typing import Any
 
@@ -21,6 +22,7 @@ from aiohttp import WSMsgType, web
 from callcenter.audio.g711 import mulaw_encode
 from callcenter.testing.cloud.faults import (
     FakeServer,
+    Fault,
     FaultKind,
     cut_connection,
     stall_until_disconnect,
@@ -35,8 +37,11 @@ class FakeElevenLabs(FakeServer):
 
     def __init__(self, api_key: str = "el-test-fake-elevenlabs-key-0123456789", *,
                  ms_per_char: float = 30.0, chunk_delay: float = 0.0,
+                 accept_delay: float = 0.0, first_audio_delay: float = 0.0,
                  voices: tuple[str, ...] = ("voice-a", "voice-b")) -> None:
         super().__init__(api_key)
+        self.accept_delay = accept_delay  # network + TLS + handshake time of a real service
+        self.first_audio_delay = first_audio_delay  # model time before the first chunk
         self.ms_per_char = ms_per_char
         self.chunk_delay = chunk_delay
         self.voices = voices
@@ -61,6 +66,8 @@ class FakeElevenLabs(FakeServer):
         if fault is not None and fault.kind is FaultKind.STATUS:
             return status_response(fault, "fake failure")
         fmt = request.query.get("output_format", "mp3_44100_128")
+        if self.accept_delay:
+            await asyncio.sleep(self.accept_delay)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         if request.headers.get("xi-api-key") != self.api_key:
@@ -75,6 +82,14 @@ class FakeElevenLabs(FakeServer):
             return ws
         if fault is not None and fault.kind is FaultKind.STALL:
             await stall_until_disconnect(request)
+            return ws
+        # The client may go away mid-reply: normal in failover tests.
+        with contextlib.suppress(ConnectionResetError):
+            await self._session(request, ws, fmt, fault)
+        return ws
+
+    async def _session(self, request: web.Request, ws: web.WebSocketResponse, fmt: str,
+                       fault: Fault | None) -> None:
         drop_after = fault.after if fault is not None and fault.kind is FaultKind.DROP else None
         text, buffer = "", ""
         sent: list[str] = []
@@ -102,9 +117,11 @@ class FakeElevenLabs(FakeServer):
                 if not data.get("flush") and len(buffer.split()) < 3:
                     continue
             for word in buffer.split():
+                if not sent and self.first_audio_delay:
+                    await asyncio.sleep(self.first_audio_delay)
                 if drop_after is not None and len(sent) >= drop_after:
                     cut_connection(request)
-                    return ws
+                    return
                 await ws.send_str(json.dumps(self._chunk(word, fmt)))
                 sent.append(word)
                 if self.chunk_delay:
@@ -114,7 +131,6 @@ class FakeElevenLabs(FakeServer):
                 await ws.send_json({"isFinal": True})
                 await ws.close()
                 break
-        return ws
 
     def _chunk(self, word: str, fmt: str) -> dict[str, Any]:
         chars = [*word, " "]
