@@ -18,9 +18,9 @@ from typing import Any, Literal
 import httpx
 from sqlalchemy.engine import Engine
 
+from callcenter.callsession.effects import IntentService
 from callcenter.callsession.providers import offline_stt, offline_tts
 from callcenter.callsession.recorder import CallInfo, CallRecorder, MemoryRecorder, SqlRecorder
-from callcenter.callsession.services import minilm_intents
 from callcenter.callsession.session import CallOutcome, CallSession, CallSetup
 from callcenter.flow.schema import Flow
 from callcenter.models import new_call_id
@@ -117,7 +117,7 @@ async def run_local_call(
                 dialed_number=attrs.get("sip.trunkPhoneNumber", ""),
             ),
             # Agent nodes use the offline intent classifier in both modes: it is cheap.
-            flow=flow, stt=stt, tts=tts, intents=minilm_intents,
+            flow=flow, stt=stt, tts=tts, intents=IntentService(),
             recorder=_Tee(memory, sql),  # type: ignore[arg-type]
             voice_settings=VoiceSettings(input_rate=rate), clock=clock, started_at=started_at,
             http=http,

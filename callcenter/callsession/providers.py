@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from callcenter.callsession.services import IntentFactory, minilm_intents
+from callcenter.callsession.effects import IntentService
 from callcenter.config import LLMProvider, Settings, STTProvider, TTSProvider
 from callcenter.speech.base import LLM, STT, TTS
 
@@ -20,7 +20,7 @@ class Speech:
     stt: STT
     tts: TTS
     llm: LLM | None
-    intents: IntentFactory | None
+    intents: IntentService
 
     async def aclose(self) -> None:
         for p in (self.stt, self.tts, self.llm):
@@ -58,7 +58,7 @@ def build_speech(settings: Settings, *, sample_rate: int = 16000) -> Speech:
     if settings.llm_provider == LLMProvider.OPENAI:
         llm = _cloud_llm(settings)
     # Agent nodes fall back to intents when there is no LLM (or it fails).
-    return Speech(stt=stt, tts=tts, llm=llm, intents=minilm_intents)
+    return Speech(stt=stt, tts=tts, llm=llm, intents=IntentService())
 
 
 def _require(settings: Settings, var: str) -> str:

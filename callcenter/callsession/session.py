@@ -19,16 +19,10 @@ from typing import Any
 import httpx
 from pydantic import TypeAdapter
 
+from callcenter.callsession.effects import IntentService, call_webhook, run_agent_turn
 from callcenter.callsession.listen import listen
 from callcenter.callsession.recorder import CallInfo, CallRecorder
-from callcenter.callsession.services import (
-    EscalationBroker,
-    IntentCache,
-    IntentFactory,
-    NoSupervisors,
-    call_webhook,
-    run_agent_turn,
-)
+from callcenter.callsession.services import EscalationBroker, NoSupervisors
 from callcenter.flow.actions import (
     Action,
     AgentTurn,
@@ -42,9 +36,9 @@ from callcenter.flow.actions import (
     Transfer,
 )
 from callcenter.flow.events import (
+    AgentReply,
     CallStarted,
     Event,
-    IntentResult,
     MaxDuration,
     ProviderFailure,
 )
@@ -54,7 +48,7 @@ from callcenter.flow.state import RunnerState
 from callcenter.models import CallStatus
 from callcenter.rooms.base import ParticipantKind, Room
 from callcenter.rooms.clock import Clock, RealClock
-from callcenter.speech.base import LLM, STT, TTS, SpeechError
+from callcenter.speech.base import LLM, STT, TTS
 from callcenter.voice import SpeechHandle, VoiceSession, VoiceSettings
 from callcenter.voice.events import Utterance as VoiceUtterance
 
@@ -76,7 +70,8 @@ class CallSetup:
     tts: TTS
     recorder: CallRecorder
     llm: LLM | None = None
-    intents: IntentFactory | None = None
+    # None: agent nodes cannot classify (a ProviderFailure follows the flow's error route).
+    intents: IntentService | None = None
     voice_settings: VoiceSettings | None = None
     clock: Clock | None = None
     batched_vad: bool = False
@@ -109,7 +104,7 @@ class CallSession:
             setup.room, stt=setup.stt, tts=setup.tts, llm=setup.llm,
             settings=setup.voice_settings, clock=self.clock, batched_vad=setup.batched_vad,
         )
-        self.intents = IntentCache(setup.intents) if setup.intents else None
+        self.intents = setup.intents
         self.state = self.runner.new_state()
         self._utt_seq = 0
         self._event_seq = 0
@@ -235,11 +230,8 @@ class CallSession:
     async def _classify(self, action: ClassifyIntent) -> Event:
         if self.intents is None:
             return ProviderFailure(component="intents", message="no intent classifier configured")
-        matcher = await self.clock.run_blocking(
-            self.intents.get, action.intents, action.min_confidence
-        )
-        intent, confidence = await self.clock.run_blocking(matcher.classify, action.text)
-        return IntentResult(intent=intent, confidence=confidence)
+        # Embedding is CPU work (~20 ms, more on first use): keep it off the event loop.
+        return await self.clock.run_blocking(self.intents.classify, action)
 
     async def _agent_turn(self, action: AgentTurn) -> Event:
         llm = self.s.llm
@@ -255,12 +247,11 @@ class CallSession:
         handle = self.voice.say(text())
         self._last_handle = handle
         try:
-            reply = await run_agent_turn(llm, action, deltas.put_nowait)
-        except (SpeechError, TimeoutError) as exc:
+            reply = await run_agent_turn(action, llm, on_text=deltas.put_nowait)
+        finally:
             deltas.put_nowait(None)
-            return ProviderFailure(component="llm", message=str(exc))
-        deltas.put_nowait(None)
-        self._spoken_stream = reply.text
+        if isinstance(reply, AgentReply):
+            self._spoken_stream = reply.text
         return reply
 
     async def _escalate(self, action: Escalate) -> Event:

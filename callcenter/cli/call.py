@@ -5,44 +5,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
+from callcenter.callsession.effects import WebhookFixtures
+from callcenter.cli.flows import print_problems
 from callcenter.testing.script import CallerScript, ScriptError
 
 console = Console(highlight=False)
-
-
-class _WebhookFixtures(httpx.AsyncBaseTransport):
-    """Canned webhook answers: a YAML list of {match: regex on 'METHOD URL', status, json}.
-
-    Example flows call systems (order lookup, scheduling) that do not exist on a laptop;
-    this answers them so a demo call follows the happy path. Unmatched requests get 502.
-    """
-
-    def __init__(self, path: Path) -> None:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-        if not isinstance(data, list) or not all(isinstance(r, dict) and "match" in r
-                                                 for r in data):
-            raise typer.BadParameter(
-                f"{path}: expected a YAML list of {{match: REGEX, status: 200, json: ...}}"
-            )
-        self.rules = [(re.compile(str(r["match"])), int(r.get("status", 200)), r.get("json"))
-                      for r in data]
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        probe = f"{request.method} {request.url}"
-        for pattern, status, body in self.rules:
-            if pattern.search(probe):
-                return httpx.Response(status, json=body)
-        return httpx.Response(502, json={"error": f"no fixture matches {probe!r}"})
 
 
 def call(
@@ -67,8 +42,7 @@ def call(
         raise typer.BadParameter("--speech must be offline or fake")
     flow_obj, problems = check_flow_text(flow.read_text(encoding="utf-8"), str(flow))
     if flow_obj is None:
-        for p in problems:
-            console.print(f"[red]{p}[/red]")
+        print_problems(problems)
         raise typer.Exit(1)
     try:
         script = CallerScript.from_file(caller)
@@ -77,7 +51,10 @@ def call(
         raise typer.Exit(1) from None
     started = dt.datetime.fromisoformat(at.replace("Z", "+00:00")) if at else None
     engine = _engine() if record else None
-    http = httpx.AsyncClient(transport=_WebhookFixtures(webhooks)) if webhooks else None
+    try:
+        http = httpx.AsyncClient(transport=WebhookFixtures(webhooks)) if webhooks else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--webhooks") from None
 
     async def go() -> Any:
         try:

@@ -19,10 +19,15 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 
+from callcenter.callsession.effects import (
+    IntentService,
+    WebhookFixtures,
+    call_webhook,
+    run_agent_turn,
+)
 from callcenter.flow.actions import (
     Action,
     AgentTurn,
@@ -35,7 +40,6 @@ from callcenter.flow.actions import (
     Say,
     Transfer,
 )
-from callcenter.flow.effects import IntentService, call_webhook, run_agent_turn
 from callcenter.flow.events import (
     CallerHungUp,
     CallStarted,
@@ -45,7 +49,6 @@ from callcenter.flow.events import (
     NoInput,
     ProviderFailure,
     UserSaid,
-    WebhookResult,
 )
 from callcenter.flow.runner import FlowRunner
 from callcenter.flow.schema import Flow
@@ -57,32 +60,11 @@ console = Console(highlight=False)
 _DTMF = re.compile(r"^[0-9*#]+$")
 
 
-class WebhookMocks:
-    """Canned webhook replies from YAML: a list of {match: regex on 'METHOD URL', status, json}."""
-
-    def __init__(self, path: Path) -> None:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-        if not isinstance(data, list):
-            raise typer.BadParameter(f"{path}: expected a list of {{match, status, json}}")
-        self.rules = [(re.compile(str(r["match"])), int(r.get("status", 200)), r.get("json"))
-                      for r in data]
-
-    def reply(self, action: CallWebhook) -> WebhookResult:
-        probe = f"{action.method} {action.url}"
-        for pattern, status, body in self.rules:
-            if pattern.search(probe):
-                ok = 200 <= status < 300
-                return WebhookResult(request_id=action.request_id, ok=ok, status=status,
-                                     data=body, error=None if ok else f"HTTP {status}")
-        return WebhookResult(request_id=action.request_id, ok=False,
-                             error=f"no mock matches {probe!r}")
-
-
 class ChatSession:
     """Drives a FlowRunner from typed lines and prints what the agent does."""
 
     def __init__(self, flow: Flow, *, read: Callable[[], str | None], llm: LLM | None,
-                 mocks: WebhookMocks | None, escalation: str, clock: Callable[[], dt.datetime],
+                 mocks: Path | None, escalation: str, clock: Callable[[], dt.datetime],
                  verbose: bool, intents: IntentService) -> None:
         self.runner = FlowRunner(flow)
         self.state: RunnerState = self.runner.new_state()
@@ -96,7 +78,9 @@ class ChatSession:
         self.queue: deque[Event] = deque()
 
     async def run(self) -> RunnerState:
-        async with httpx.AsyncClient() as client:
+        # Fixtures answer the flow's webhooks locally (same YAML as `callcenter call`).
+        transport = WebhookFixtures(self.mocks) if self.mocks else None
+        async with httpx.AsyncClient(transport=transport) as client:
             self.queue.append(CallStarted(now=self.clock(), call_id="chat", caller_id="chat"))
             while self.queue:
                 event = self.queue.popleft()
@@ -137,8 +121,7 @@ class ChatSession:
             self.queue.append(await self.agent_turn(action))
         elif isinstance(action, CallWebhook):
             self.note(f"webhook {action.method} {action.url} (attempt {action.attempt})")
-            hook = (self.mocks.reply(action) if self.mocks
-                    else await call_webhook(action, client))
+            hook = await call_webhook(action, client)
             self.note(f"webhook result: ok={hook.ok} status={hook.status} {hook.error or ''}")
             self.queue.append(hook.model_copy(update={"now": self.clock()}))
         elif isinstance(action, Escalate):
@@ -220,7 +203,7 @@ def chat(
     console.print(f"[dim]flow {flow.name}: intents by {backend}; LLM: "
                   f"{llm.name if llm else 'none (agent nodes answer from intents)'}[/dim]")
     session = ChatSession(flow, read=_read_line, llm=llm,
-                          mocks=WebhookMocks(webhooks) if webhooks else None,
+                          mocks=webhooks,
                           escalation=escalation, clock=clock, verbose=verbose, intents=intents)
     state = asyncio.run(session.run())
     if intents.backend == "keywords" and not keyword_intents:

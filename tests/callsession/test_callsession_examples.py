@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from callcenter.callsession.effects import WebhookFixtures
 from callcenter.callsession.local_call import run_local_call
-from callcenter.cli.call import _WebhookFixtures
 from callcenter.flow.validate import load_flow_file
 from callcenter.testing.script import CallerScript
 
@@ -64,7 +64,7 @@ def _check(result: dict[str, Any], outcome: str, slots: dict[str, Any], nodes: l
 async def test_example_flow_reaches_its_outcome_with_fake_speech(
     flow: str, at: str, outcome: str, slots: dict[str, Any], nodes: list[str]
 ) -> None:
-    http = httpx.AsyncClient(transport=_WebhookFixtures(CALLERS / "webhooks.yaml"))
+    http = httpx.AsyncClient(transport=WebhookFixtures(CALLERS / "webhooks.yaml"))
     result = await run_local_call(
         load_flow_file(FLOWS / f"{flow}.yaml"),
         CallerScript.from_file(CALLERS / f"{flow}.yaml"),

@@ -1,8 +1,8 @@
 """Carrying out the runner's side-effect actions: intents, LLM turns, webhooks.
 
-The runner stays pure; whoever hosts a call (the voice session, `callcenter chat`) performs
-ClassifyIntent / AgentTurn / CallWebhook with these helpers and feeds the resulting event
-back. Each has a timeout and turns failures into events, never exceptions.
+The runner stays pure (no IO in `flow/`); whoever hosts a call (`CallSession`, `callcenter
+chat`) performs ClassifyIntent / AgentTurn / CallWebhook with these helpers and feeds the
+resulting event back. Each has a timeout and turns failures into events, never exceptions.
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from callcenter.flow.actions import AgentTurn, CallWebhook, ClassifyIntent
 from callcenter.flow.events import AgentReply, IntentResult, ProviderFailure, ToolCallRequest
@@ -105,9 +107,16 @@ async def call_webhook(action: CallWebhook, client: httpx.AsyncClient) -> Webhoo
 
 
 async def run_agent_turn(
-    action: AgentTurn, llm: LLM, *, timeout: float = 20.0
+    action: AgentTurn,
+    llm: LLM,
+    *,
+    timeout: float = 20.0,
+    on_text: Callable[[str], None] | None = None,
 ) -> AgentReply | ProviderFailure:
-    """One LLM call over the action's history; failures become ProviderFailure(llm)."""
+    """One LLM call over the action's history; failures become ProviderFailure(llm).
+
+    `on_text` gets each text delta as it arrives, so speech can start before the reply ends.
+    """
 
     async def collect() -> AgentReply:
         text: list[str] = []
@@ -115,6 +124,8 @@ async def run_agent_turn(
         stream = llm.chat(action.chat_messages(), tools=action.tool_specs())
         async for chunk in stream:
             text.append(chunk.text)
+            if chunk.text and on_text is not None:
+                on_text(chunk.text)
             if chunk.tool_call is not None:
                 try:
                     args = json.loads(chunk.tool_call.arguments or "{}")
@@ -130,3 +141,35 @@ async def run_agent_turn(
         return ProviderFailure(component="llm", message=f"{llm.name}: no reply in {timeout:g}s")
     except SpeechError as exc:
         return ProviderFailure(component="llm", message=str(exc))
+
+
+class WebhookFixtures(httpx.AsyncBaseTransport):
+    """Canned webhook answers: a YAML list of {match: regex on 'METHOD URL', status, json}.
+
+    Example flows call systems (order lookup, scheduling) that do not exist on a laptop;
+    this answers them so a demo call or chat follows the happy path. Unmatched requests
+    get a 502 that says no fixture matched.
+    """
+
+    def __init__(self, path: Path) -> None:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        if not isinstance(data, list) or not all(
+            isinstance(r, dict) and "match" in r for r in data
+        ):
+            raise ValueError(
+                f"{path}: expected a YAML list of {{match: REGEX, status: 200, json: ...}}"
+            )
+        try:
+            self.rules = [
+                (re.compile(str(r["match"])), int(r.get("status", 200)), r.get("json"))
+                for r in data
+            ]
+        except (re.error, ValueError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        probe = f"{request.method} {request.url}"
+        for pattern, status, body in self.rules:
+            if pattern.search(probe):
+                return httpx.Response(status, json=body)
+        return httpx.Response(502, json={"error": f"no fixture matches {probe!r}"})
