@@ -75,3 +75,8 @@ def voice(
     if json_path is not None:
         write_json(result, json_path)
         console.print(f"wrote {json_path}")
+
+
+from callcenter.cli.postcall import bench_postcall as _bench_postcall  # noqa: E402
+
+app.command("postcall")(_bench_postcall)
