@@ -23,6 +23,15 @@ from callcenter.testing.script import CallerScript, CallerTurn
 from callcenter.testing.voices import CallerVoice, SpokenAudio, audio_file, channel_rate
 
 
+def _edge(frame: AudioFrame, *, first: bool) -> float:
+    """Sample-accurate start/end of the audible part of a frame (audio may start mid-frame)."""
+    loud = np.flatnonzero(np.abs(frame.samples) > 100)
+    ms_per = 1000.0 / frame.sample_rate
+    if not len(loud):
+        return frame.timestamp_ms if first else frame.end_ms
+    return float(frame.timestamp_ms + (loud[0] if first else loud[-1] + 1) * ms_per)
+
+
 class CallerTimeout(TimeoutError):
     """The agent did not do what the script waited for in time."""
 
@@ -83,6 +92,7 @@ class ScriptedCaller:
         self.report = CallerReport()
         self._open: AgentSegment | None = None
         self._last_agent_ms = -1e9
+        self._last_frame: AudioFrame | None = None
         self._watch: tuple[Callable[[], bool], asyncio.Future[None]] | None = None
         self.participant: LocalParticipant = room.join(
             script.identity, kind, sample_rate=self.rate, attributes=script.attributes,
@@ -94,18 +104,18 @@ class ScriptedCaller:
 
     def _on_audio(self, frame: AudioFrame, who: tuple[str, ...]) -> None:
         if self.room.local_identity in who:
-            # Sample-accurate edges: the agent's audio may start or stop mid-frame.
-            nz = np.flatnonzero(np.abs(frame.samples) > 100)
-            ms_per = 1000.0 / frame.sample_rate
-            first = frame.timestamp_ms + (nz[0] if len(nz) else 0) * ms_per
-            last = frame.timestamp_ms + (nz[-1] + 1 if len(nz) else len(frame.samples)) * ms_per
             if self._open is None:
-                self._open = AgentSegment(float(first), float(last))
+                self._open = AgentSegment(_edge(frame, first=True), frame.end_ms)
                 self.report.agent.append(self._open)
-            self._open.end_ms = float(last)
-            self._last_agent_ms = float(last)
+            self._last_frame = frame
+            self._last_agent_ms = frame.end_ms
             if self.keep_audio:
                 self._open.chunks.append(frame.samples.copy())
+        elif self._last_frame is not None:
+            # The agent's audio stopped in (or at the end of) the last frame that had it.
+            assert self._open is not None
+            self._open.end_ms = self._last_agent_ms = _edge(self._last_frame, first=False)
+            self._last_frame = None
         elif self._open is not None and frame.end_ms - self._last_agent_ms >= self.gap_ms:
             self._open = None
         if self._watch is not None and self._watch[0]():

@@ -11,6 +11,7 @@ so a test on a `VirtualClock` runs much faster than real time.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -115,7 +116,7 @@ class FakeSTTStream(STTStream):
         self._finalized_until = -1.0
         self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._env: dict[int, float] = {}
+        self._frames: deque[AudioFrame] = deque(maxlen=1500)  # 30 s
 
     def push_frame(self, frame: AudioFrame) -> None:
         if self._closed or frame.end_ms <= self._finalized_until:
@@ -123,7 +124,7 @@ class FakeSTTStream(STTStream):
         if self._seg_start is None:
             self._seg_start = frame.timestamp_ms
         self._seg_end = frame.end_ms
-        self._env[round(frame.timestamp_ms / 20.0)] = _rms(frame.samples)
+        self._frames.append(frame)  # loudness is computed only if speakers overlap
         if self._stt.interim:
             words = self._heard_words(self._seg_start, self._seg_end)
             n = sum(1 for w in words if w.end_ms <= self._seg_end)
@@ -140,7 +141,8 @@ class FakeSTTStream(STTStream):
         found = self._stt.board.overlapping(start, end)
         if len({u.identity for u in found}) > 1 and all(u.envelope for u in found):
             # Several speakers at once: keep the one whose loudness this stream followed.
-            best = max(found, key=lambda u: _correlation(u.envelope, self._env)).identity
+            env = {round(f.timestamp_ms / 20.0): _rms(f.samples) for f in self._frames}
+            best = max(found, key=lambda u: _correlation(u.envelope, env)).identity
             found = [u for u in found if u.identity == best]
         for u in found:
             words.extend(w for w in u.words() if w.end_ms > self._finalized_until)
