@@ -49,9 +49,9 @@ class ProviderError(SpeechError):
         self.retry_after = retry_after
 
 
-# Looks like an API key/token: long runs of key-ish characters after common prefixes.
+# An auth header/field followed by a key-like run (long enough not to eat ordinary words).
 _KEYISH = re.compile(
-    r"(?i)(bearer\s+|token\s+|xi-api-key[\"':=\s]+|api[_-]?key[\"':=\s]+)[^\s\"',}]+"
+    r"(?i)(bearer\s+|token\s+|xi-api-key[\"':=\s]+|api[_-]?key[\"':=\s]+)[A-Za-z0-9._~+/=-]{12,}"
 )
 
 

@@ -253,7 +253,7 @@ async def test_warm_standby_hides_the_fallbacks_connect_time() -> None:
     print(f"\nfallback with {connect * 1000:.0f} ms connect: warm standby {warm * 1000:.0f} ms, "
           f"cold {cold * 1000:.0f} ms (stall timeout {STALL * 1000:.0f} ms)")
     assert used == ["elevenlabs#1", "elevenlabs#2"]
-    assert warm <= STALL + 0.05 < STALL + connect <= cold
+    assert warm <= STALL + 0.08 and cold >= STALL + connect
 
 
 async def test_standby_of_a_slow_but_working_primary_costs_no_characters() -> None:

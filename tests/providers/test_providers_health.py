@@ -90,3 +90,16 @@ async def test_stt_returns_to_the_recovered_primary_at_an_utterance_boundary() -
         await stt.aclose()
     assert texts == ["first from fallback", "second from primary"]
     assert stream.providers_used == ["deepgram#1", "deepgram#2", "deepgram#1"]
+
+
+def test_masking_hides_known_keys_and_auth_header_values_but_not_prose() -> None:
+    from callcenter.speech.cloud_errors import mask_secrets
+
+    key = "sk-proj-AbCdEf0123456789xyz"
+    assert mask_secrets(f"Incorrect API key provided: {key}", [key]) == (
+        "Incorrect API key provided: ***")
+    assert mask_secrets("Authorization: Token 0123456789abcdef0123") == (
+        "Authorization: Token ***")
+    assert mask_secrets("headers={'xi-api-key': 'el-secret-0123456789'}") == (
+        "headers={'xi-api-key': '***'}")
+    assert mask_secrets("the token limit was reached") == "the token limit was reached"
