@@ -193,7 +193,7 @@ class VADStream:
         self._gate = self.settings.gate_level
         q = self.settings.quiet_dbfs
         self._quiet = -1.0 if q is None else float(10.0 ** (q / 20.0))
-        self._peaks: deque[float] = deque(maxlen=64)  # peak of windows awaiting a score
+        self._peaks: deque[float] = deque()  # peaks of windows awaiting their score, in order
         self._quiet_since_ms: float | None = None
         self._on = self.settings.activation_threshold
         self._off = self.settings.off_threshold

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -45,6 +44,7 @@ from callcenter.voice.events import (
 from callcenter.voice.listener import ParticipantListener
 from callcenter.voice.replies import llm_text
 from callcenter.voice.settings import VoiceSettings
+from callcenter.voice.speaker import AgentSpeaker
 from callcenter.voice.speech import SpeechHandle, TextSource
 from callcenter.voice.turns import EventQueue, TurnState, wait_event
 
@@ -85,15 +85,15 @@ class VoiceSession:
         self.stt_timeout = 5.0
         self._hooks: list[UtteranceHook] = []
         self._events = EventQueue(self.clock)
-        self._queue: deque[SpeechHandle] = deque()
-        self.current: SpeechHandle | None = None
-        self._speech_wake = asyncio.Event()
+        self._speaker = AgentSpeaker(
+            tts, room.audio_output, self.clock, self.media_now, self._finished,
+            chunk_ms=self.settings.playout_chunk_ms,
+        )
         self._offset_ms: float | None = None
         self._false_timer: asyncio.Task[None] | None = None
         self._carry_text = ""  # user text whose reply was cancelled by more user speech
         self._unanswered: TurnMetrics | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._speaker: asyncio.Task[None] | None = None
         self.closed = False
         self.frames_seen = 0
         self.late_frames = 0
@@ -106,7 +106,7 @@ class VoiceSession:
         self.room.on_event(self._on_room_event)
         for p in self.room.participants():
             self._listen(p)
-        self._speaker = asyncio.get_running_loop().create_task(self._speech_loop())
+        self._speaker.start()
 
     def on_utterance(self, hook: UtteranceHook) -> None:
         """Call `hook` with every finished utterance (agent and participants), in order."""
@@ -119,8 +119,7 @@ class VoiceSession:
         if self.listen_only or self.closed:
             handle.interrupt(self.media_now())
             return handle
-        self._queue.append(handle)
-        self._speech_wake.set()
+        self._speaker.enqueue(handle)
         return handle
 
     def reply(
@@ -135,8 +134,7 @@ class VoiceSession:
         if self.listen_only or self.closed:
             handle.interrupt(self.media_now())
             return handle
-        self._queue.append(handle)
-        self._speech_wake.set()
+        self._speaker.enqueue(handle)
         return handle
 
     async def next_event(self, timeout: float | None = None) -> SessionEvent | None:
@@ -178,6 +176,11 @@ class VoiceSession:
         await self.room.set_listen_only(listen_only)
 
     @property
+    def current(self) -> SpeechHandle | None:
+        """The agent utterance playing (or being prepared) now."""
+        return self._speaker.current
+
+    @property
     def state(self) -> AgentState:
         cur = self.current
         if cur is not None and not cur.done():
@@ -194,11 +197,11 @@ class VoiceSession:
         if self.current is not None and not self.current.done():
             self._interrupt(self.current)
         me = asyncio.current_task()
-        tasks = [t for t in [*self._tasks, self._speaker] if t is not None and t is not me]
+        tasks = [t for t in self._tasks if t is not me]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        cur, self.current = self.current, None
+        cur = await self._speaker.aclose()
         if cur is not None:
             # The speech loop was cancelled before it recorded this one (e.g. a goodbye that
             # finished just before the hang-up): the transcript must still have it.
@@ -384,32 +387,9 @@ class VoiceSession:
             self._push_event(AgentInterrupted(cur.heard_text, cur.planned_text))
 
     def _drop_queued(self) -> None:
-        while self._queue:
-            h = self._queue.popleft()
-            if h.interruptible or self.listen_only or self.closed:
-                h.interrupt(self.media_now())
-            else:
-                self._queue.appendleft(h)
-                break
+        self._speaker.drop_queued(everything=self.listen_only or self.closed)
 
     # ================================================================ speaking
-
-    async def _speech_loop(self) -> None:
-        while True:
-            while not self._queue:
-                self._speech_wake.clear()
-                await self._speech_wake.wait()
-            handle = self._queue.popleft()
-            if handle.done():
-                continue
-            self.current = handle
-            handle.start(
-                self.tts, self.room.audio_output, self.clock, self.media_now,
-                chunk_ms=self.settings.playout_chunk_ms,
-            )
-            await handle.wait()
-            self._finished(handle)
-            self.current = None
 
     def _finished(self, h: SpeechHandle) -> None:
         text = h.heard_text if h.interrupted else h.planned_text.strip()
