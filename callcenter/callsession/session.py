@@ -55,6 +55,13 @@ from callcenter.voice.events import Utterance as VoiceUtterance
 _ACTIONS: TypeAdapter[list[Action]] = TypeAdapter(list[Action])
 Checkpointer = Callable[[dict[str, Any]], Awaitable[Any]]
 
+_END_REASONS = {
+    "completed": "completed",
+    "transferred": "transferred",
+    "escalated": "escalated",
+    "hangup": "caller_hangup",
+    "error": "error",
+}
 RECOVERY_LINE = "Sorry about that, we had a brief technical problem. I'm back with you."
 APOLOGY_LINE = "I'm sorry, I'm having technical difficulties right now."
 
@@ -137,10 +144,9 @@ class CallSession:
                     break
                 self.state, actions = self.runner.step(self.state, self._stamp(event))
                 await self._save(actions)
-            if self.state.ended:
-                reason = self.state.end_reason or self.state.outcome or "completed"
-            else:
-                reason = "caller_hangup"
+            # One vocabulary for end reasons, shared with post-call dispositions; the
+            # flow's own words stay on the `call_ended` timeline event.
+            reason = _END_REASONS.get(self.state.outcome or "", "caller_hangup")
         except asyncio.CancelledError:
             status, reason = CallStatus.FAILED, "cancelled"
             raise
@@ -270,7 +276,7 @@ class CallSession:
     async def _transfer(self, action: Transfer) -> None:
         if self._last_handle is not None:
             await self._last_handle.wait()
-        await self._record("transfer_requested", {"target": action.target})
+        await self._record("transferred", {"to": action.target})
         transfer = getattr(self.s.room, "transfer", None)
         if transfer is None:
             await self._record("transfer_unsupported", {"room": type(self.s.room).__name__})

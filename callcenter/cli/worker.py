@@ -10,8 +10,8 @@ import typer
 from callcenter.config import get_settings
 from callcenter.dispatch.process import WorkerOptions, serve
 
-# The lead's CallSession replaces the scripted handler as the default once it lands.
-DEFAULT_HANDLER = "callcenter.dispatch.demo:scripted_call"
+# The production handler: the flow published for the dialed number, run by a CallSession.
+DEFAULT_HANDLER = "callcenter.callsession.job:handle_call"
 DEFAULT_CONNECTOR = "callcenter.rooms.livekit:connect_livekit_room"
 
 

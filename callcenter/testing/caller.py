@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from callcenter.audio.frame import PCM16, AudioFrame
-from callcenter.rooms.base import ParticipantKind
+from callcenter.rooms.base import ParticipantKind, RoomClosed, RoomEvent
 from callcenter.rooms.local import LocalParticipant, LocalRoom
 from callcenter.testing.fakes import SpeechBoard
 from callcenter.testing.script import CallerScript, CallerTurn
@@ -99,6 +99,18 @@ class ScriptedCaller:
             on_audio=self._on_audio, comfort_noise=comfort_noise,
         )
         self._mark_ms = room.next_frame_ms()
+        room.on_event(self._on_room_event)
+
+    def _on_room_event(self, event: RoomEvent) -> None:
+        # The agent hung up: whatever it was saying is finished, and nothing more will come,
+        # so a `wait: agent_done` must not wait for a pause that can never be heard.
+        if isinstance(event, RoomClosed):
+            self._open = None
+            if self._watch is not None:
+                fut = self._watch[1]
+                self._watch = None
+                if not fut.done():
+                    fut.set_result(None)
 
     # ------------------------------------------------------------------ hearing
 

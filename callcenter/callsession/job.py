@@ -1,0 +1,111 @@
+"""The production call handler: what a worker runs for each job (LiveKit or local).
+
+It finds the caller in the room, picks the flow published for the dialed number, and runs
+a `CallSession` with the worker's checkpoint store, so a crashed worker's call resumes on
+another worker. Unknown numbers are answered (never left ringing in silence) with a short
+notice, and recorded with the reason, so an admin sees what to map.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import lru_cache
+from typing import Any
+
+from callcenter.callsession.providers import Speech, build_speech
+from callcenter.callsession.recorder import CallInfo, SqlRecorder
+from callcenter.callsession.session import CallSession, CallSetup
+from callcenter.config import get_settings
+from callcenter.db import get_engine, session_scope
+from callcenter.dispatch.job import JobContext
+from callcenter.flowstore import FlowStore, PublishedFlow
+from callcenter.models import Call, CallStatus, utcnow
+from callcenter.rooms.base import Participant, ParticipantKind, Room
+
+log = logging.getLogger(__name__)
+
+NOT_IN_SERVICE = "Sorry, this number is not in service. Please check the number and try again."
+CALLER_WAIT_S = 20.0
+
+
+@lru_cache(maxsize=1)
+def process_speech() -> Speech:
+    """Models load once per worker process and are shared by all its calls."""
+    return build_speech(get_settings())
+
+
+async def wait_for_caller(room: Room, timeout_s: float = CALLER_WAIT_S) -> Participant | None:
+    """The caller (a SIP participant) once it is in the room."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        for p in room.participants():
+            if p.kind == ParticipantKind.CALLER:
+                return p
+        if asyncio.get_running_loop().time() >= deadline:
+            return None
+        await asyncio.sleep(0.05)
+
+
+def _published_for(number: str) -> PublishedFlow | None:
+    with session_scope() as s:
+        return FlowStore(s).flow_for_number(number)
+
+
+def _record_unanswerable(info: CallInfo, reason: str) -> None:
+    with session_scope() as s:
+        call = s.get(Call, info.call_id) or Call(id=info.call_id, room_name=info.room_name)
+        call.caller_number, call.dialed_number = info.caller_number, info.dialed_number
+        call.status, call.end_reason, call.ended_at = CallStatus.FAILED, reason, utcnow()
+        s.add(call)
+
+
+async def handle_call(ctx: JobContext) -> None:
+    """Run one call to its end (the worker's `JobHandler`)."""
+    caller = await wait_for_caller(ctx.room)
+    attrs: dict[str, Any] = dict(caller.attributes) if caller else {}
+    info = CallInfo(
+        call_id=ctx.call_id, room_name=ctx.job.room_name,
+        caller_number=str(attrs.get("sip.phoneNumber", "")),
+        dialed_number=str(attrs.get("sip.trunkPhoneNumber", "")),
+        worker_id=ctx.worker_id,
+    )
+    if caller is None:
+        await asyncio.to_thread(_record_unanswerable, info, "no caller joined the room")
+        return
+    published = await asyncio.to_thread(_published_for, info.dialed_number)
+    speech = process_speech()
+    if published is None:
+        log.warning("no published flow for dialed number %r (call %s): map it with "
+                    "`callcenter flows publish FILE --number %s`",
+                    info.dialed_number, info.call_id, info.dialed_number or "+1...")
+        await _not_in_service(ctx.room, speech)
+        await asyncio.to_thread(_record_unanswerable, info, "unknown_number")
+        return
+    info.flow_version_id = published.version.id
+    resume = ctx.resume.data if ctx.resume is not None else None
+    session = CallSession(CallSetup(
+        room=ctx.room, info=info, flow=published.flow, stt=speech.stt, tts=speech.tts,
+        llm=speech.llm, intents=speech.intents, recorder=SqlRecorder(get_engine()),
+        batched_vad=True, checkpoint=ctx.save_checkpoint, resume=resume,
+        on_turn_latency=ctx.record_turn_latency,
+    ))
+    try:
+        await session.run()
+    finally:
+        from callcenter.postcall import enqueue_process_call
+
+        await asyncio.to_thread(enqueue_process_call, info.call_id)
+
+
+async def _not_in_service(room: Room, speech: Speech) -> None:
+    from callcenter.voice import VoiceSession
+
+    voice = VoiceSession(room, stt=speech.stt, tts=speech.tts)
+    await voice.start()
+    try:
+        await asyncio.wait_for(voice.say(NOT_IN_SERVICE, interruptible=False).wait(), 15)
+        await room.audio_output.wait_for_playout()
+    finally:
+        await voice.aclose()
+        await room.hangup()
