@@ -59,6 +59,17 @@ class IntentService:
         self.backend = "minilm" if prefer_minilm else "keywords"
         self._cache: dict[tuple[Any, ...], Any] = {}
 
+    def warm_up(self) -> None:
+        """Load the MiniLM encoder now (about 0.5 s) instead of on the first classification."""
+        if self.backend != "minilm":
+            return
+        try:
+            from callcenter.speech.intents import load_encoder
+
+            load_encoder()
+        except (ImportError, SpeechError, OSError):
+            self.backend = "keywords"
+
     def _key(self, action: ClassifyIntent) -> tuple[Any, ...]:
         return (tuple((k, tuple(v)) for k, v in sorted(action.intents.items())),
                 action.min_confidence)

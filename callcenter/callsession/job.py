@@ -32,7 +32,9 @@ CALLER_WAIT_S = 20.0
 @lru_cache(maxsize=1)
 def process_speech() -> Speech:
     """Models load once per worker process and are shared by all its calls."""
-    return build_speech(get_settings())
+    speech = build_speech(get_settings())
+    speech.warm_up()
+    return speech
 
 
 async def wait_for_caller(room: Room, timeout_s: float = CALLER_WAIT_S) -> Participant | None:
@@ -74,7 +76,7 @@ async def handle_call(ctx: JobContext) -> None:
         await asyncio.to_thread(_record_unanswerable, info, "no caller joined the room")
         return
     published = await asyncio.to_thread(_published_for, info.dialed_number)
-    speech = process_speech()
+    speech = await asyncio.to_thread(process_speech)  # first call in a process loads models
     if published is None:
         log.warning("no published flow for dialed number %r (call %s): map it with "
                     "`callcenter flows publish FILE --number %s`",

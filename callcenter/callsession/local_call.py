@@ -19,7 +19,7 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from callcenter.callsession.effects import IntentService
-from callcenter.callsession.providers import offline_stt, offline_tts
+from callcenter.callsession.providers import offline_stt, offline_tts, warm_up
 from callcenter.callsession.recorder import CallInfo, CallRecorder, MemoryRecorder, SqlRecorder
 from callcenter.callsession.session import CallOutcome, CallSession, CallSetup
 from callcenter.flow.schema import Flow
@@ -101,6 +101,10 @@ async def run_local_call(
         stt = stt or offline_stt()
         tts = tts or offline_tts(16000)
 
+    intents = IntentService()
+    if speech == "offline":
+        # Models load before the phone rings, as in a worker process.
+        await asyncio.to_thread(warm_up, stt, tts, intents)
     call_id = new_call_id()
     room = LocalRoom(f"call-{call_id[:12]}", clock=clock)
     caller = ScriptedCaller(room, script, board=board)
@@ -117,7 +121,7 @@ async def run_local_call(
                 dialed_number=attrs.get("sip.trunkPhoneNumber", ""),
             ),
             # Agent nodes use the offline intent classifier in both modes: it is cheap.
-            flow=flow, stt=stt, tts=tts, intents=IntentService(),
+            flow=flow, stt=stt, tts=tts, intents=intents,
             recorder=_Tee(memory, sql),  # type: ignore[arg-type]
             voice_settings=VoiceSettings(input_rate=rate), clock=clock, started_at=started_at,
             http=http,

@@ -22,10 +22,24 @@ class Speech:
     llm: LLM | None
     intents: IntentService
 
+    def warm_up(self) -> None:
+        """Load models now (blocking, ~1-2 s) so the first caller does not wait for them."""
+        warm_up(self.stt, self.tts, self.intents)
+
     async def aclose(self) -> None:
         for p in (self.stt, self.tts, self.llm):
             if p is not None:
                 await p.aclose()
+
+
+def warm_up(stt: STT, tts: TTS, intents: IntentService | None) -> None:
+    """Load what loads lazily: Whisper, the Piper voice, the MiniLM encoder."""
+    for engine in (stt, tts):
+        hook = getattr(engine, "warm_up", None)
+        if hook is not None:
+            hook()
+    if intents is not None:
+        intents.warm_up()
 
 
 def offline_stt() -> STT:

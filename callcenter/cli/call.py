@@ -33,6 +33,9 @@ def call(
     at: Annotated[str | None, typer.Option(help="Pretend the call starts at this ISO time "
                                                 "(business hours), e.g. 2026-11-24T15:00Z")] = None,
     record: Annotated[bool, typer.Option(help="Store the call in the database")] = True,
+    postcall: Annotated[bool, typer.Option(help="Then run post-call processing (transcript, "
+                                                "summary, disposition) and show the record")
+                        ] = False,
 ) -> None:
     """Run a whole voice call on a local room: a flow, a scripted caller, the offline stack."""
     from callcenter.callsession.local_call import run_local_call
@@ -74,6 +77,41 @@ def call(
         console.print(f"wrote {json_out}")
     if result.caller_error:
         console.print(f"[yellow]caller script stopped early: {result.caller_error}[/yellow]")
+    if postcall and engine is not None:
+        _postcall(result.call_id)
+
+
+def _postcall(call_id: str, timeout_s: float = 60.0) -> None:
+    """Enqueue post-call processing (embedded Celery worker without REDIS_URL) and wait."""
+    import time
+
+    from callcenter.db import session_scope
+    from callcenter.models import Call
+    from callcenter.postcall import enqueue_process_call
+
+    enqueue_process_call(call_id)
+    deadline = time.monotonic() + timeout_s
+    with console.status("post-call processing..."):
+        while time.monotonic() < deadline:
+            with session_scope() as s:
+                call = s.get(Call, call_id)
+                if call is not None and call.processed_at is not None:
+                    console.print(f"disposition: {call.disposition}   sentiment: "
+                                  f"{call.sentiment if call.sentiment is not None else '-'}")
+                    console.print(f"summary: {call.summary}")
+                    _stop_embedded()
+                    return
+            time.sleep(0.2)
+    _stop_embedded()
+    console.print(
+        "[yellow]post-call record not ready yet: see `callcenter postcall status`[/yellow]"
+    )
+
+
+def _stop_embedded() -> None:
+    from callcenter.postcall.inprocess import stop_embedded
+
+    stop_embedded()
 
 
 def _engine() -> Any:
