@@ -39,6 +39,7 @@ from callcenter.rooms.clock import RealClock
 from callcenter.testing.fakes import FakeLLM
 from callcenter.testing.script import CallerScript, CallerTurn
 from callcenter.testing.voices import CallerVoice
+from callcenter.voice.runtime import settle_gc
 
 Progress = Callable[[str], None]
 
@@ -66,7 +67,7 @@ class BenchPlan:
     @classmethod
     def for_mode(cls, quick: bool) -> BenchPlan:
         if quick:
-            return cls(40, 5, 1, (10, 50, 100, 200), 7.0, 4)
+            return cls(50, 4, 1, (10, 50, 100, 200), 4.0, 3)
         return cls(50, 8, 2, (10, 50, 100, 150, 200, 300), 25.0, 12)
 
 
@@ -107,6 +108,8 @@ async def bench_density_step(n: int, seconds: float, voice: CallerVoice) -> dict
     # Warm-up: starting N calls in the same instant is a burst no real system sees; count
     # frames, CPU and turns only after it.
     await asyncio.sleep(WARMUP_S)
+    settle_gc()  # what a worker does after admitting calls (see voice.runtime)
+    await asyncio.sleep(0.5)
     for c in calls:
         c.session.frames_seen = c.session.late_frames = 0
     t0, c0 = time.monotonic(), time.process_time()
