@@ -70,7 +70,7 @@ def script_for(turns: int, barge_ins: int, *, seed: int, pause: tuple[float, flo
     CallerScript
 ):
     rnd = random.Random(seed)
-    out: list[CallerTurn] = [CallerTurn("wait", seconds=rnd.uniform(0.0, 1.0))]
+    out: list[CallerTurn] = [CallerTurn("wait", seconds=rnd.uniform(0.0, 0.5))]
     for i in range(turns):
         out.append(CallerTurn("say", text=SHORT_LINES[(seed + i) % len(SHORT_LINES)]))
         out.append(CallerTurn("wait", agent_done=True))

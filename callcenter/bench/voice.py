@@ -29,6 +29,7 @@ from callcenter.bench.harness import (
     ZERO,
     BenchCall,
     CallResult,
+    Latencies,
     measure,
     percentile,
     rss_mb,
@@ -52,7 +53,7 @@ TARGETS = {
 # A density step passes with fewer late frames than this and this turn overhead p99.
 MAX_LATE_PCT = 0.5
 MAX_DENSITY_OVERHEAD_MS = 20.0
-WARMUP_S = 1.5
+WARMUP_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ class BenchPlan:
     @classmethod
     def for_mode(cls, quick: bool) -> BenchPlan:
         if quick:
-            return cls(50, 4, 1, (10, 50, 100, 200), 4.0, 3)
+            return cls(50, 4, 1, (10, 50, 100, 200), 3.5, 3)
         return cls(50, 8, 2, (10, 50, 100, 150, 200, 300), 25.0, 12)
 
 
@@ -78,7 +79,7 @@ async def bench_overhead(plan: BenchPlan, voice: CallerVoice, progress: Progress
     clock = RealClock()
     calls = [
         BenchCall(clock, voice, script_for(plan.overhead_turns, plan.overhead_barge_ins, seed=i,
-                                           pause=(0.2, 0.6)), latencies=ZERO)
+                                           pause=(0.1, 0.3)), latencies=ZERO)
         for i in range(plan.overhead_calls)
     ]
     m = measure(await run_calls(calls))
@@ -109,7 +110,7 @@ async def bench_density_step(n: int, seconds: float, voice: CallerVoice) -> dict
     # frames, CPU and turns only after it.
     await asyncio.sleep(WARMUP_S)
     settle_gc()  # what a worker does after admitting calls (see voice.runtime)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.3)
     for c in calls:
         c.session.frames_seen = c.session.late_frames = 0
     t0, c0 = time.monotonic(), time.process_time()
@@ -206,13 +207,24 @@ async def run_voice_bench(*, quick: bool, progress: Progress = lambda _: None) -
         await loop.run_in_executor(None, voice.speak, line)
     t0 = time.monotonic()
     result: dict[str, Any] = {"mode": "quick" if quick else "full"}
+    phases: dict[str, float] = {}
     result.update(await bench_overhead(plan, voice, progress))
+    phases["overhead"] = round(time.monotonic() - t0, 1)
     result["density"] = await bench_density(plan, voice, progress)
-    off = await bench_offline(plan, progress)
-    result["offline_e2e_ms"] = off
+    phases["density"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
+    result["offline_e2e_ms"] = await bench_offline(plan, progress)
+    phases["offline"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
+    result["phase_s"] = phases
+    result["provider_latencies_s"] = {
+        "overhead": vars_of(ZERO), "density": vars_of(REALISTIC)
+    }
     result["targets"] = TARGETS
     result["elapsed_s"] = round(time.monotonic() - t0, 1)
     return result
+
+
+def vars_of(lat: Latencies) -> dict[str, float]:
+    return {"stt_final": lat.stt_final, "llm_ttft": lat.llm_ttft, "tts_ttfb": lat.tts_ttfb}
 
 
 def write_json(result: dict[str, Any], path: Path) -> None:
