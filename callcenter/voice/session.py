@@ -29,6 +29,7 @@ from callcenter.rooms.base import (
 )
 from callcenter.rooms.clock import Clock, RealClock
 from callcenter.speech.base import LLM, STT, TTS, ChatMessage, Transcript, TranscriptKind
+from callcenter.voice.bargein import BargeIn
 from callcenter.voice.endpointing import endpoint_delay
 from callcenter.voice.events import (
     AgentInterrupted,
@@ -90,7 +91,7 @@ class VoiceSession:
             chunk_ms=self.settings.playout_chunk_ms,
         )
         self._offset_ms: float | None = None
-        self._false_timer: asyncio.Task[None] | None = None
+        self._barge = BargeIn(self)
         self._carry_text = ""  # user text whose reply was cancelled by more user speech
         self._unanswered: TurnMetrics | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -170,9 +171,9 @@ class VoiceSession:
         """Escalation: stop speaking (and publishing audio) but keep transcribing everyone."""
         self.listen_only = listen_only
         if listen_only:
-            self._drop_queued()
+            self.drop_queued()
             if self.current is not None and not self.current.done():
-                self._interrupt(self.current)
+                self._barge.stop(self.current)
         await self.room.set_listen_only(listen_only)
 
     @property
@@ -193,9 +194,9 @@ class VoiceSession:
 
     async def aclose(self) -> None:
         self.closed = True
-        self._drop_queued()
+        self.drop_queued()
         if self.current is not None and not self.current.done():
-            self._interrupt(self.current)
+            self._barge.stop(self.current)
         me = asyncio.current_task()
         tasks = [t for t in self._tasks if t is not me]
         for task in tasks:
@@ -208,7 +209,7 @@ class VoiceSession:
             self._finished(cur)
         for lst in list(self.listeners.values()):
             await lst.aclose()
-        self._push_event(CallEnded("closed"))
+        self.push_event(CallEnded("closed"))
 
     # ================================================================ room side
 
@@ -226,11 +227,11 @@ class VoiceSession:
         if isinstance(ev, ParticipantJoined):
             self._listen(ev.participant)
         elif isinstance(ev, DtmfReceived):
-            self._push_event(DtmfInput(ev.identity, ev.digit))
+            self.push_event(DtmfInput(ev.identity, ev.digit))
         elif isinstance(ev, ParticipantLeft):
-            self._push_event(ParticipantGone(ev.participant.identity))
+            self.push_event(ParticipantGone(ev.participant.identity))
         elif isinstance(ev, RoomClosed):
-            self._spawn(self.aclose())
+            self.spawn(self.aclose())
 
     def observe_frame(self, frame: AudioFrame) -> None:
         """Keep the media-time mapping (the smallest arrival lag is the truest) and count
@@ -259,27 +260,14 @@ class VoiceSession:
         self.on_speaking(listener, listener.last_frame_end_ms - ev.timestamp_ms)
 
     def on_speaking(self, listener: ParticipantListener, speech_ms: float) -> None:
-        """Called for every VAD window while `listener` speaks: the barge-in check."""
-        cur = self.current
-        if cur is None or cur.done() or cur.paused or not cur.interruptible:
-            return
-        s = self.settings.interruption
-        if not s.enabled or self.listen_only:
-            return
-        words = self._turns[listener.identity].interim_words
-        if cur.started:
-            if speech_ms < 1000 * s.min_duration_speaking or words < s.min_words_speaking:
-                return
-            cur.pause(self.media_now())
-            self._record_barge_in(listener, cur)
-            self._false_timer = self._spawn(self._false_interruption(cur, listener.identity))
-        else:
-            if speech_ms < 1000 * s.min_duration_thinking or words < s.min_words_thinking:
-                return
-            # Still thinking: drop the reply; the caller's new words extend their turn.
-            self._carry_text = self._last_user_text()
-            self._drop_queued()
-            cur.interrupt(self.media_now())
+        """Called for every frame while `listener` speaks: the barge-in check."""
+        self._barge.check(listener, speech_ms, self._turns[listener.identity].interim_words)
+
+    def cancel_reply(self, cur: SpeechHandle) -> None:
+        """More caller speech while thinking: drop the reply, merge the turns for the LLM."""
+        self._carry_text = self._last_user_text()
+        self.drop_queued()
+        cur.interrupt(self.media_now())
 
     def on_speech_end(self, listener: ParticipantListener, ev: VADEvent) -> None:
         turn = self._turns[listener.identity]
@@ -289,7 +277,7 @@ class VoiceSession:
         turn.eos_at = self.clock.now()
         if turn.endpoint is not None:
             turn.endpoint.cancel()
-        turn.endpoint = self._spawn(self._endpoint(listener))
+        turn.endpoint = self.spawn(self._endpoint(listener))
 
     def on_transcript(self, listener: ParticipantListener, t: Transcript) -> None:
         turn = self._turns[listener.identity]
@@ -301,9 +289,8 @@ class VoiceSession:
             turn.awaiting_finals = max(0, turn.awaiting_finals - 1)
             turn.stt_latency_ms = 1000.0 * (self.clock.now() - turn.eos_at)
             turn.final_arrived.set()
-        cur = self.current
-        if words and cur is not None and cur.paused and not cur.done():
-            self._interrupt(cur)  # the barge-in has words: it is real
+        if words:
+            self._barge.words_heard()  # the barge-in has words: it is real
 
     async def _endpoint(self, listener: ParticipantListener) -> None:
         turn = self._turns[listener.identity]
@@ -343,50 +330,16 @@ class VoiceSession:
         role = listener.participant.kind.value
         self._record(Utterance(role, listener.identity, text, start, turn.speech_end_ms))
         self.history.append(ChatMessage("user", llm_text_in, name=listener.identity))
-        self._push_event(
+        self.push_event(
             UserTurn(listener.identity, text, start, turn.speech_end_ms, turn.overlapped)
         )
-        self._spawn(self.room.publish_transcript(listener.identity, text, final=True))
+        self.spawn(self.room.publish_transcript(listener.identity, text, final=True))
         if self.settings.auto_reply and self.llm is not None and not self.listen_only:
             self.reply()
 
     # ================================================================ interruptions
 
-    def _record_barge_in(self, listener: ParticipantListener, cur: SpeechHandle) -> None:
-        onset = listener.speech_start_ms
-        m = cur.turn_metrics
-        if m is not None:
-            m.extra["barge_in_ms"] = self.media_now() - onset
-
-    async def _false_interruption(self, cur: SpeechHandle, identity: str) -> None:
-        await self.clock.sleep(self.settings.interruption.false_interruption_timeout)
-        if cur.done() or not cur.paused:
-            return
-        listener = self.listeners.get(identity)
-        if listener is not None and listener.vad.speaking:
-            # Still talking but no words yet: keep waiting, do not talk over them.
-            self._false_timer = self._spawn(self._false_interruption(cur, identity))
-            return
-        if self.settings.interruption.resume_false_interruption:
-            cur.resume()
-        else:
-            self._interrupt(cur)
-
-    def _interrupt(self, cur: SpeechHandle) -> None:
-        if self._false_timer is not None:
-            self._false_timer.cancel()
-            self._false_timer = None
-        self._drop_queued()
-        was_started = cur.started
-        cur.interrupt(self.media_now())
-        if was_started:
-            m = cur.turn_metrics
-            if m is not None:
-                m.interrupted = True
-                m.interruptions += 1
-            self._push_event(AgentInterrupted(cur.heard_text, cur.planned_text))
-
-    def _drop_queued(self) -> None:
+    def drop_queued(self) -> None:
         self._speaker.drop_queued(everything=self.listen_only or self.closed)
 
     # ================================================================ speaking
@@ -415,7 +368,7 @@ class VoiceSession:
         for hook in self._hooks:
             hook(u)
 
-    def _push_event(self, ev: SessionEvent) -> None:
+    def push_event(self, ev: SessionEvent) -> None:
         self._events.push(ev)
 
     def _last_user_text(self) -> str:
@@ -430,7 +383,7 @@ class VoiceSession:
                 del self.history[i]
                 return
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
