@@ -170,7 +170,10 @@ class ScriptedCaller:
             if not turn.agent_done:
                 await clock.sleep(turn.seconds)
                 return
-            mark = self._mark_ms
+            # The agent is talking now: wait for it to finish. Otherwise wait for its next
+            # utterance (after our last action) to start and finish.
+            talking = self._open is not None and self._last_frame is not None
+            mark = self._open.start_ms if talking and self._open else self._mark_ms
             await self._until(
                 lambda: any(s is not self._open for s in self.agent_segments_since(mark)),
                 timeout, f"in turn {i} for the agent to speak and finish (wait: agent_done)",

@@ -27,7 +27,7 @@ from callcenter.rooms.base import (
     RoomClosed,
     RoomEvent,
 )
-from callcenter.rooms.clock import Clock, RealClock
+from callcenter.rooms.clock import Clock, RealClock, VirtualClock
 from callcenter.speech.base import LLM, STT, TTS, ChatMessage, Transcript, TranscriptKind
 from callcenter.voice.bargein import BargeIn
 from callcenter.voice.endpointing import endpoint_delay
@@ -52,6 +52,12 @@ from callcenter.voice.turns import EventQueue, TurnState, wait_event
 UtteranceHook = Callable[[Utterance], None]
 
 
+def _has_onnxruntime() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
 class VoiceSession:
     """Real-time voice I/O for one call. See `callcenter.voice` for the API overview."""
 
@@ -64,12 +70,16 @@ class VoiceSession:
         llm: LLM | None = None,
         settings: VoiceSettings | None = None,
         clock: Clock | None = None,
-        batched_vad: bool = False,
+        batched_vad: bool | None = None,
     ) -> None:
         self.room = room
         self.stt, self.tts, self.llm = stt, tts, llm
         self.settings = settings or VoiceSettings()
         self.clock = clock or getattr(room, "clock", None) or RealClock()
+        if batched_vad is None:
+            # Share one batched VAD across the process's calls when ONNX Runtime is there;
+            # on a virtual clock score inline, so tests stay deterministic.
+            batched_vad = not isinstance(self.clock, VirtualClock) and _has_onnxruntime()
         self._scorer: Scorer | None = (
             BatchedSileroVAD.shared(self.settings.input_rate) if batched_vad else None
         )

@@ -218,3 +218,42 @@ turns:
     assert next(m[2] for m in call.room.messages if m[1] == "lk.transcription") == (
         "caller: my package never arrived"
     )
+
+
+async def test_min_words_keeps_the_agent_talking_through_wordless_noise(make_call) -> None:
+    settings = VoiceSettings(
+        input_rate=8000, auto_reply=True,
+        interruption=InterruptionSettings(min_words_speaking=2),
+    )
+    call = make_call(replies=LONG_REPLY, settings=settings)
+    await call.session.start()
+    rep = await call.play("""
+turns:
+  - say: "where is my order"
+  - noise: 0.8
+    barge_in_after: 1.0
+  - wait: agent_done
+""")
+    assert len(rep.agent) == 1  # never paused: noise has no words
+    agent = [u for u in call.utterances if u.role == "agent"]
+    assert agent[0].text == LONG_REPLY and not agent[0].interrupted
+
+
+async def test_caller_hangup_ends_the_participant_and_agent_audio_is_recorded(make_call) -> None:
+    call = make_call(auto_reply=False)
+    await call.session.start()
+    call.session.say("Hello, thanks for calling.")
+    caller = call.caller("""
+turns:
+  - wait: agent_done
+  - hangup: true
+""", keep_audio=True)
+    rep = await caller.run()
+    seg = rep.agent[0]
+    audio = seg.audio(8000)
+    assert abs(audio.duration_ms - (seg.end_ms - seg.start_ms)) <= 20
+    assert rep.hung_up_ms is not None and rep.hung_up_ms >= seg.end_ms
+    events = [await call.session.next_event(0) for _ in range(1)]
+    from callcenter.voice import ParticipantGone
+
+    assert events == [ParticipantGone("caller")]
