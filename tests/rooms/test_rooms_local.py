@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ from callcenter.rooms.local import LocalRoom
 
 
 @pytest.fixture
-async def clock() -> VirtualClock:
+async def clock() -> AsyncIterator[VirtualClock]:
     c = VirtualClock()
     yield c
     await c.aclose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+
 import numpy as np
 
 from callcenter.audio.frame import AudioFrame
@@ -52,7 +54,8 @@ async def test_fake_llm_streams_and_counts_cancellation() -> None:
     llm = FakeLLM(["first reply here", "second"], clock=clock, ttft=0.3, token_interval=0.1)
     out = [c.text async for c in llm.chat([])]
     assert "".join(out) == "first reply here" and clock.now() == 0.5
-    it = llm.chat([]).__aiter__()
+    it = llm.chat([])
+    assert isinstance(it, AsyncGenerator)
     assert (await it.__anext__()).text == "second"
     await it.aclose()
     assert llm.cancelled == 1

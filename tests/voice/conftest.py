@@ -32,7 +32,6 @@ class Call:
         return await self.caller(yaml_text).run()
 
 
-MakeCall = Callable[..., "AsyncIterator[Call]"]
 
 
 @pytest.fixture

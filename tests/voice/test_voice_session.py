@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -16,13 +18,16 @@ from callcenter.voice import (
     VoiceSettings,
 )
 
+# The `make_call` fixture (conftest.py) returns a `Call`; conftest is not importable here.
+MakeCall = Callable[..., Any]
+
 LONG_REPLY = (
     "Sure, I can help with that. Your order shipped yesterday and should arrive "
     "on Thursday, and you will get a text message when it is out for delivery."
 )
 
 
-async def test_turn_ends_after_min_delay_and_agent_answers_at_once(make_call) -> None:
+async def test_turn_ends_after_min_delay_and_agent_answers_at_once(make_call: MakeCall) -> None:
     call = make_call(replies="Let me check that for you.")
     await call.session.start()
     rep = await call.play("""
@@ -44,7 +49,7 @@ turns:
     assert agent[0].text == "Let me check that for you." and not agent[0].interrupted
 
 
-async def test_barge_in_stops_agent_and_stores_only_the_heard_text(make_call) -> None:
+async def test_barge_in_stops_agent_and_stores_only_the_heard_text(make_call: MakeCall) -> None:
     call = make_call(replies=[LONG_REPLY, "Okay, connecting you."])
     await call.session.start()
     rep = await call.play("""
@@ -72,7 +77,7 @@ turns:
     assert isinstance(ev, AgentInterrupted) and ev.heard_text == u.text
 
 
-async def test_false_interruption_resumes_the_reply(make_call) -> None:
+async def test_false_interruption_resumes_the_reply(make_call: MakeCall) -> None:
     settings = VoiceSettings(
         input_rate=8000, auto_reply=True,
         interruption=InterruptionSettings(false_interruption_timeout=0.8),
@@ -96,7 +101,9 @@ turns:
     assert not [u for u in call.utterances if u.role == "caller" and not u.text]
 
 
-async def test_uninterruptible_prompt_plays_to_the_end_and_records_caller(make_call) -> None:
+async def test_uninterruptible_prompt_plays_to_the_end_and_records_caller(
+    make_call: MakeCall,
+) -> None:
     call = make_call(auto_reply=False)
     await call.session.start()
     prompt = "This call may be recorded for quality and training purposes, thank you."
@@ -118,7 +125,7 @@ turns:
     assert isinstance(ev, UserTurn) and ev.overlapped_agent
 
 
-async def test_dtmf_digits_arrive_as_events_and_answer_ask(make_call) -> None:
+async def test_dtmf_digits_arrive_as_events_and_answer_ask(make_call: MakeCall) -> None:
     call = make_call(auto_reply=False)
     await call.session.start()
     caller = call.caller("""
@@ -135,7 +142,7 @@ turns:
     assert await call.session.next_event(0.5) is None  # timeout
 
 
-async def test_unfinished_utterance_waits_for_the_rest(make_call) -> None:
+async def test_unfinished_utterance_waits_for_the_rest(make_call: MakeCall) -> None:
     settings = VoiceSettings(
         input_rate=8000, auto_reply=True, endpointing=EndpointingSettings(0.4, 2.5)
     )
@@ -152,7 +159,9 @@ turns:
     assert caller == ["my account number is four eight two nine one three"]
 
 
-async def test_speech_while_thinking_cancels_the_reply_and_merges_the_turn(make_call) -> None:
+async def test_speech_while_thinking_cancels_the_reply_and_merges_the_turn(
+    make_call: MakeCall,
+) -> None:
     call = make_call(replies="Okay.", llm_ttft=1.5)
     await call.session.start()
     await call.play("""
@@ -169,7 +178,7 @@ turns:
     assert [a.text for a in agent] == ["Okay."]
 
 
-async def test_llm_text_reaches_tts_clause_by_clause(make_call) -> None:
+async def test_llm_text_reaches_tts_clause_by_clause(make_call: MakeCall) -> None:
     call = make_call(auto_reply=False, replies=LONG_REPLY, token_interval=0.1)
     await call.session.start()
     caller = call.caller("turns:\n  - wait: 20\n")
@@ -186,7 +195,7 @@ async def test_llm_text_reaches_tts_clause_by_clause(make_call) -> None:
     task.cancel()
 
 
-async def test_listen_only_transcribes_two_speakers_with_labels(make_call) -> None:
+async def test_listen_only_transcribes_two_speakers_with_labels(make_call: MakeCall) -> None:
     call = make_call(auto_reply=True)
     await call.session.start()
     await call.session.set_listen_only(True)
@@ -220,7 +229,9 @@ turns:
     )
 
 
-async def test_min_words_keeps_the_agent_talking_through_wordless_noise(make_call) -> None:
+async def test_min_words_keeps_the_agent_talking_through_wordless_noise(
+    make_call: MakeCall,
+) -> None:
     settings = VoiceSettings(
         input_rate=8000, auto_reply=True,
         interruption=InterruptionSettings(min_words_speaking=2),
@@ -239,7 +250,9 @@ turns:
     assert agent[0].text == LONG_REPLY and not agent[0].interrupted
 
 
-async def test_caller_hangup_ends_the_participant_and_agent_audio_is_recorded(make_call) -> None:
+async def test_caller_hangup_ends_the_participant_and_agent_audio_is_recorded(
+    make_call: MakeCall,
+) -> None:
     call = make_call(auto_reply=False)
     await call.session.start()
     call.session.say("Hello, thanks for calling.")

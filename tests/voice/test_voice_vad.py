@@ -29,7 +29,7 @@ def _speech(text: str, rate: int) -> np.ndarray:
     pcm = np.frombuffer(raw[44:], dtype="<i2").astype(np.float32)
     idx = np.arange(0, len(pcm), 22050 / rate)
     out = np.interp(idx, np.arange(len(pcm)), pcm)
-    return out.astype(np.int16)
+    return np.asarray(out, dtype=np.int16)
 
 
 def _frames(samples: np.ndarray, rate: int, start_ms: float = 0.0) -> list[AudioFrame]:
