@@ -9,7 +9,8 @@ turns:
   - dtmf: "482913#"
   - say: "no, put me through to a person"
     barge_in_after: 0.8   # seconds after the agent starts its next utterance
-  - noise: 0.6            # a cough: speech-like sound with no words
+  - noise: 0.6            # a cough: speech-like sound with no words (barge_in_after works
+                          # for noise and dtmf too)
   - hangup: true
 ```
 """
@@ -142,7 +143,10 @@ def _turn(raw: Any, i: int, base_dir: Path | None, name: str) -> CallerTurn:
         bad = [d for d in digits if d not in "0123456789*#ABCD"]
         if not digits or bad:
             raise ScriptError(f"{where}: dtmf digits are 0-9 * # A-D, got {digits!r}")
-        return CallerTurn("dtmf", digits=digits)
+        bia = raw.get("barge_in_after")
+        return CallerTurn(
+            "dtmf", digits=digits, barge_in_after=None if bia is None else float(bia)
+        )
     if kind == "noise":
         if not isinstance(value, int | float) or not 0 < value <= 5:
             raise ScriptError(f"{where}: noise is a duration in seconds (0-5], got {value!r}")

@@ -1,4 +1,4 @@
-"""LLM replies as a stream of text deltas for a `SpeechHandle` (tool calls are the flow's job)."""
+"""LLM replies as text deltas for a `SpeechHandle` (tool calls are the flow's job); history."""
 
 from __future__ import annotations
 
@@ -28,3 +28,17 @@ async def llm_text(
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+def last_user_text(history: Sequence[ChatMessage]) -> str:
+    for msg in reversed(history):
+        if msg.role == "user":
+            return msg.content
+    return ""
+
+
+def drop_last_user_message(history: list[ChatMessage]) -> None:
+    for i in range(len(history) - 1, -1, -1):
+        if history[i].role == "user":
+            del history[i]
+            return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -43,13 +44,14 @@ from callcenter.voice.events import (
     Utterance,
 )
 from callcenter.voice.listener import ParticipantListener
-from callcenter.voice.replies import llm_text
+from callcenter.voice.replies import drop_last_user_message, last_user_text, llm_text
 from callcenter.voice.settings import VoiceSettings
 from callcenter.voice.speaker import AgentSpeaker
 from callcenter.voice.speech import SpeechHandle, TextSource
 from callcenter.voice.turns import EventQueue, TurnState, wait_event
 
 UtteranceHook = Callable[[Utterance], None]
+log = logging.getLogger(__name__)
 
 
 def _has_onnxruntime() -> bool:
@@ -237,6 +239,12 @@ class VoiceSession:
         if isinstance(ev, ParticipantJoined):
             self._listen(ev.participant)
         elif isinstance(ev, DtmfReceived):
+            cur = self.current
+            if (
+                self.settings.interruption.dtmf_interrupts and cur is not None
+                and cur.interruptible and cur.started and not cur.done()
+            ):
+                self._barge.stop(cur)  # type-ahead: a key press ends the prompt
             self.push_event(DtmfInput(ev.identity, ev.digit))
         elif isinstance(ev, ParticipantLeft):
             self.push_event(ParticipantGone(ev.participant.identity))
@@ -275,7 +283,7 @@ class VoiceSession:
 
     def cancel_reply(self, cur: SpeechHandle) -> None:
         """More caller speech while thinking: drop the reply, merge the turns for the LLM."""
-        self._carry_text = self._last_user_text()
+        self._carry_text = last_user_text(self.history)
         self.drop_queued()
         cur.interrupt(self.media_now())
 
@@ -328,7 +336,7 @@ class VoiceSession:
         if self._carry_text:
             # The reply to the previous turn was dropped: the model sees both as one turn.
             llm_text_in, self._carry_text = f"{self._carry_text} {text}", ""
-            self._drop_last_user_history()
+            drop_last_user_message(self.history)
         start = turn.start_ms if turn.start_ms is not None else turn.speech_end_ms
         m = TurnMetrics(
             listener.identity, turn.speech_end_ms,
@@ -376,22 +384,14 @@ class VoiceSession:
     def _record(self, u: Utterance) -> None:
         self.utterances.append(u)
         for hook in self._hooks:
-            hook(u)
+            try:
+                hook(u)
+            except Exception:
+                # A failing transcript store must not take the call's audio down with it.
+                log.exception("on_utterance hook failed for %s utterance", u.role)
 
     def push_event(self, ev: SessionEvent) -> None:
         self._events.push(ev)
-
-    def _last_user_text(self) -> str:
-        for msg in reversed(self.history):
-            if msg.role == "user":
-                return msg.content
-        return ""
-
-    def _drop_last_user_history(self) -> None:
-        for i in range(len(self.history) - 1, -1, -1):
-            if self.history[i].role == "user":
-                del self.history[i]
-                return
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)

@@ -43,6 +43,8 @@ class InterruptionSettings:
     min_words_thinking: int = 0
     false_interruption_timeout: float = 1.5
     resume_false_interruption: bool = True
+    # A key press during an interruptible prompt stops it (IVR type-ahead).
+    dtmf_interrupts: bool = True
 
 
 @dataclass(frozen=True, slots=True)

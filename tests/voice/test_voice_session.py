@@ -270,3 +270,36 @@ turns:
     from callcenter.voice import ParticipantGone
 
     assert events == [ParticipantGone("caller")]
+
+
+async def test_a_key_press_stops_an_interruptible_prompt(make_call: MakeCall) -> None:
+    call = make_call(auto_reply=False)
+    await call.session.start()
+    handle = call.session.say(LONG_REPLY)
+    rep = await call.play("""
+turns:
+  - dtmf: "1"
+    barge_in_after: 0.5
+  - wait: 1
+""")
+    await handle.wait()
+    assert handle.interrupted and LONG_REPLY.startswith(handle.heard_text)
+    assert rep.agent[0].end_ms - rep.agent[0].start_ms < 700
+
+
+async def test_a_failing_utterance_hook_does_not_break_the_call(make_call: MakeCall) -> None:
+    call = make_call(replies="Sure.")
+    seen: list[str] = []
+
+    def broken(_: object) -> None:
+        raise RuntimeError("database is down")
+
+    call.session.on_utterance(broken)
+    call.session.on_utterance(lambda u: seen.append(u.text))
+    await call.session.start()
+    await call.play("""
+turns:
+  - say: "check my order"
+  - wait: agent_done
+""")
+    assert seen == ["check my order", "Sure."]
