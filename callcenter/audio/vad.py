@@ -377,6 +377,8 @@ class BatchedSileroVAD:
         self._queue: deque[tuple[int, VADStream, F32 | None, float]] = deque()
         self._inflight: dict[int, int] = {}
         self._running = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"vad{sample_rate}")
         self.batches = 0
         self.windows = 0
@@ -411,6 +413,12 @@ class BatchedSileroVAD:
         return slot
 
     def score(self, stream: VADStream, window: F32, end_ms: float, gated: bool) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # A new event loop (e.g. the next test): work queued on the old one is gone.
+            self._loop, self._running = loop, False
+            self._queue.clear()
+            self._inflight.clear()
         slot = self._slot(stream)
         if gated and not self._inflight.get(slot):
             self._ctx[slot] = 0.0
@@ -420,7 +428,7 @@ class BatchedSileroVAD:
         self._queue.append((slot, stream, None if gated else window.copy(), end_ms))
         if not self._running:
             self._running = True
-            asyncio.get_running_loop().create_task(self._drain())
+            self._task = loop.create_task(self._drain())  # keep a reference: no early GC
 
     def release(self, stream: VADStream) -> None:
         slot = self._slots.pop(id(stream), None)

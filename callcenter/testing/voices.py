@@ -18,7 +18,6 @@ from callcenter.audio.frame import PCM16, AudioFrame
 from callcenter.audio.phone import PHONE_RATE, phone_channel
 from callcenter.audio.resample import resample_pcm
 from callcenter.audio.wav import read_wav_frame
-from callcenter.speech._clause_tts import voiced_span_ms
 
 Channel = Literal["phone", "wideband"]
 WIDEBAND_RATE = 16000
@@ -77,6 +76,14 @@ class CallerVoice:
                 pcm: PCM16 = clause.samples  # type: ignore[attr-defined]
                 hit = self._cache[text] = to_channel(pcm, 16000, self.channel)
             return hit
+
+
+def voiced_span_ms(samples: PCM16, rate: int, level: int = 300) -> tuple[float, float]:
+    """Where the voice starts and ends in `samples` (first/last sample above ~-40 dBFS)."""
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > level)
+    if not len(loud):
+        return 0.0, 1000.0 * len(samples) / rate
+    return 1000.0 * float(loud[0]) / rate, 1000.0 * float(loud[-1] + 1) / rate
 
 
 def to_channel(samples: PCM16, rate: int, channel: Channel) -> SpokenAudio:
