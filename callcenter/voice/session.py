@@ -221,6 +221,7 @@ class VoiceSession:
             self._finished(cur)
         for lst in list(self.listeners.values()):
             await lst.aclose()
+        self.listeners.clear()
         self.push_event(CallEnded("closed"))
 
     # ================================================================ room side
@@ -261,13 +262,21 @@ class VoiceSession:
         elif off - self._offset_ms > 20.0:
             self.late_frames += 1
 
+    def _turn(self, listener: ParticipantListener) -> TurnState:
+        return self._turns.setdefault(listener.identity, TurnState())
+
     def on_listener_ended(self, listener: ParticipantListener) -> None:
-        self._turns.get(listener.identity, TurnState()).awaiting_finals = 0
+        """The participant's audio ended (they left): forget them, so a rejoin is heard."""
+        if self.listeners.get(listener.identity) is listener:
+            del self.listeners[listener.identity]
+        self._turns.pop(listener.identity, None)
+        if not self.closed:
+            self.spawn(listener.aclose())
 
     # ================================================================ turn-taking
 
     def on_speech_start(self, listener: ParticipantListener, ev: VADEvent) -> None:
-        turn = self._turns[listener.identity]
+        turn = self._turn(listener)
         if turn.endpoint is not None:
             turn.endpoint.cancel()  # speaking again: the same turn goes on
             turn.endpoint = None
@@ -279,7 +288,7 @@ class VoiceSession:
 
     def on_speaking(self, listener: ParticipantListener, speech_ms: float) -> None:
         """Called for every frame while `listener` speaks: the barge-in check."""
-        self._barge.check(listener, speech_ms, self._turns[listener.identity].interim_words)
+        self._barge.check(listener, speech_ms, self._turn(listener).interim_words)
 
     def cancel_reply(self, cur: SpeechHandle) -> None:
         """More caller speech while thinking: drop the reply, merge the turns for the LLM."""
@@ -288,7 +297,7 @@ class VoiceSession:
         cur.interrupt(self.media_now())
 
     def on_speech_end(self, listener: ParticipantListener, ev: VADEvent) -> None:
-        turn = self._turns[listener.identity]
+        turn = self._turn(listener)
         turn.speech_end_ms = ev.timestamp_ms
         turn.awaiting_finals += 1
         turn.final_arrived.clear()
@@ -298,7 +307,7 @@ class VoiceSession:
         turn.endpoint = self.spawn(self._endpoint(listener))
 
     def on_transcript(self, listener: ParticipantListener, t: Transcript) -> None:
-        turn = self._turns[listener.identity]
+        turn = self._turn(listener)
         words = len(t.words) if t.words else len(t.text.split())
         if t.kind is TranscriptKind.INTERIM:
             turn.interim_words = words
@@ -311,7 +320,7 @@ class VoiceSession:
             self._barge.words_heard()  # the barge-in has words: it is real
 
     async def _endpoint(self, listener: ParticipantListener) -> None:
-        turn = self._turns[listener.identity]
+        turn = self._turn(listener)
         s = self.settings.endpointing
         while turn.awaiting_finals > 0:
             turn.final_arrived.clear()

@@ -303,3 +303,22 @@ turns:
   - wait: agent_done
 """)
     assert seen == ["check my order", "Sure."]
+
+
+async def test_a_caller_who_rejoins_is_heard_again(make_call: MakeCall) -> None:
+    call = make_call(replies="Welcome back.")
+    await call.session.start()
+    await call.play("""
+turns:
+  - say: "check my order"
+  - wait: agent_done
+  - hangup: true
+""")
+    await call.clock.sleep(0.5)
+    await call.play("""
+turns:
+  - say: "I got cut off"
+  - wait: agent_done
+""")
+    caller = [u.text for u in call.utterances if u.role == "caller"]
+    assert caller == ["check my order", "I got cut off"]
