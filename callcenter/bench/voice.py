@@ -68,7 +68,7 @@ class BenchPlan:
     @classmethod
     def for_mode(cls, quick: bool) -> BenchPlan:
         if quick:
-            return cls(50, 4, 1, (10, 50, 100, 200), 3.5, 3)
+            return cls(50, 4, 1, (10, 50, 100, 200), 3.0, 3)
         return cls(50, 8, 2, (10, 50, 100, 150, 200, 300), 25.0, 12)
 
 
