@@ -214,11 +214,9 @@ class VoiceSession:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        cur = await self._speaker.aclose()
-        if cur is not None:
-            # The speech loop was cancelled before it recorded this one (e.g. a goodbye that
-            # finished just before the hang-up): the transcript must still have it.
-            self._finished(cur)
+        # An utterance cut off by the close is recorded as it ends (SpeechHandle.on_done),
+        # so a goodbye that finished just before the hang-up is in the transcript too.
+        await self._speaker.aclose(self.media_now())
         for lst in list(self.listeners.values()):
             await lst.aclose()
         self.listeners.clear()

@@ -60,17 +60,18 @@ class AgentSpeaker:
             if handle.done():
                 continue
             self.current = handle
+            handle.on_done = self._on_finished
             handle.start(
                 self._tts, self._output, self._clock, self._media_now, chunk_ms=self._chunk_ms
             )
             await handle.wait()
-            self._on_finished(handle)
             self.current = None
 
-    async def aclose(self) -> SpeechHandle | None:
-        """Stop the loop; returns the utterance that was cut off, if any."""
+    async def aclose(self, media_now: float) -> None:
+        """Stop the loop; an utterance still playing is cut off (and so recorded)."""
+        if self.current is not None:
+            self.current.interrupt(media_now)
+            self.current = None
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        cur, self.current = self.current, None
-        return cur

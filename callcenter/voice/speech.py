@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from callcenter.voice.events import TurnMetrics
 from callcenter.voice.splitter import ClauseSplitter
 
 _ids = itertools.count(1)
+log = logging.getLogger(__name__)
 TextSource = str | AsyncIterable[str]
 
 
@@ -46,6 +48,11 @@ class SpeechHandle:
         # The caller turn this speech answers (the session fills in e2e latency).
         self.turn_metrics: TurnMetrics | None = None
         self.paused = False
+        # Set when the text source or the TTS failed; what could be spoken was spoken.
+        self.error: Exception | None = None
+        # Called once when the utterance ends (finished or interrupted), before `wait()`
+        # returns; the speaker uses it to record the utterance.
+        self.on_done: Callable[[SpeechHandle], None] | None = None
         self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._resume = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -128,8 +135,12 @@ class SpeechHandle:
         self._finish()
 
     def _finish(self) -> None:
-        if not self._done.done():
-            self._done.set_result(None)
+        if self._done.done():
+            return
+        on_done, self.on_done = self.on_done, None
+        if on_done is not None:
+            on_done(self)  # record it before anyone awaiting `wait()` looks
+        self._done.set_result(None)
 
     # ------------------------------------------------------------------ running
 
@@ -192,6 +203,14 @@ class SpeechHandle:
                     self.first_text_at = clock.now()
                 stream.push_text(clause)
             stream.end_input()
+        except Exception as exc:
+            # The text source (LLM) failed mid-reply: speak what already arrived, end
+            # cleanly, and let the caller of `say`/`reply` see the error.
+            log.warning("agent speech source failed: %s", exc)
+            self.error = exc
+            for clause in splitter.flush():
+                stream.push_text(clause)
+            stream.end_input()
         finally:
             aclose = getattr(it, "aclose", None)
             if aclose is not None:
@@ -204,6 +223,9 @@ class SpeechHandle:
                 if self.tts_ttfb_ms is None and self.first_text_at is not None:
                     self.tts_ttfb_ms = 1000.0 * (clock.now() - self.first_text_at)
                 self._append(chunk.frame, chunk.words)
+        except Exception as exc:
+            log.warning("TTS failed during agent speech: %s", exc)
+            self.error = exc
         finally:
             self._tts_done = True
             self._new_audio.set()

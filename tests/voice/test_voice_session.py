@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from callcenter.rooms.base import ParticipantKind
+from callcenter.testing.fakes import FakeLLM
 from callcenter.voice import (
     AgentInterrupted,
     DtmfInput,
@@ -322,3 +323,26 @@ turns:
 """)
     caller = [u.text for u in call.utterances if u.role == "caller"]
     assert caller == ["check my order", "I got cut off"]
+
+
+async def test_an_llm_failure_mid_reply_speaks_what_arrived_and_reports_it(
+    make_call: MakeCall,
+) -> None:
+    from collections.abc import AsyncIterator, Sequence
+
+    from callcenter.speech.base import ChatMessage, LLMChunk, SpeechError
+
+    class FailingLLM(FakeLLM):
+        async def chat(  # type: ignore[override]
+            self, messages: Sequence[ChatMessage], **_: object
+        ) -> AsyncIterator[LLMChunk]:
+            yield LLMChunk(text="Let me check that. ")
+            raise SpeechError("fake-llm", "connection reset")
+
+    call = make_call(auto_reply=False)
+    call.session.llm = FailingLLM(clock=call.clock)
+    await call.session.start()
+    handle = call.session.reply()
+    await handle.wait()
+    assert isinstance(handle.error, SpeechError)
+    assert [u.text for u in call.utterances] == ["Let me check that."]
