@@ -6,7 +6,7 @@ A flow runner (or any caller of this package) needs only this surface::
     await session.start()                      # listen to everyone in the room
     session.on_utterance(store)                # every finished utterance, for the transcript
     handle = session.say("Hello!", interruptible=True)   # queue speech; returns a SpeechHandle
-    await handle.wait()                        # handle.interrupted / handle.heard_text
+    await handle.wait()                        # handle.interrupted / .heard_text / .error
     ev = await session.ask("Your order number?", timeout=8.0)  # say, then the answer
     ev = await session.next_event(timeout=5)   # UserTurn | DtmfInput | AgentInterrupted |
                                                # ParticipantGone | CallEnded | None (timeout)
@@ -17,7 +17,14 @@ A flow runner (or any caller of this package) needs only this surface::
     await session.aclose()
 
 Times in `Utterance`, `UserTurn` and `TurnMetrics` are milliseconds on the room's media
-time line (call start = 0). Nothing here imports LiveKit, a web framework, Redis or SQL.
+time line (call start = 0). Utterances are recorded (hook called) before `wait()` returns.
+A key press stops an interruptible prompt (`InterruptionSettings.dtmf_interrupts`).
+
+A worker carrying many calls should call `callcenter.voice.runtime.settle_gc()` after
+loading models and after admitting calls (see that module). With `onnxruntime` installed,
+sessions on a real clock share one batched Silero VAD per process.
+
+Nothing here imports LiveKit, a web framework, Redis or SQL.
 """
 
 from callcenter.voice.endpointing import endpoint_delay, looks_unfinished
