@@ -13,6 +13,8 @@ import logging
 from functools import lru_cache
 from typing import Any
 
+from callcenter.audio.frame import AudioFrame
+from callcenter.callsession.apology import render_apology
 from callcenter.callsession.providers import Speech, build_speech
 from callcenter.callsession.recorder import CallInfo, SqlRecorder
 from callcenter.callsession.session import CallSession, CallSetup
@@ -35,6 +37,16 @@ def process_speech() -> Speech:
     speech = build_speech(get_settings())
     speech.warm_up()
     return speech
+
+
+_apology: list[AudioFrame | None] = []
+
+
+async def process_apology() -> AudioFrame | None:
+    """The pre-rendered outage apology, made once per process."""
+    if not _apology:
+        _apology.append(await render_apology())
+    return _apology[0]
 
 
 async def wait_for_caller(room: Room, timeout_s: float = CALLER_WAIT_S) -> Participant | None:
@@ -90,7 +102,7 @@ async def handle_call(ctx: JobContext) -> None:
         room=ctx.room, info=info, flow=published.flow, stt=speech.stt, tts=speech.tts,
         llm=speech.llm, intents=speech.intents, recorder=SqlRecorder(get_engine()),
         batched_vad=True, checkpoint=ctx.save_checkpoint, resume=resume,
-        on_turn_latency=ctx.record_turn_latency,
+        on_turn_latency=ctx.record_turn_latency, apology=await process_apology(),
     ))
     try:
         await session.run()

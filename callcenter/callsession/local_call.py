@@ -18,6 +18,7 @@ from typing import Any, Literal
 import httpx
 from sqlalchemy.engine import Engine
 
+from callcenter.callsession.apology import render_apology
 from callcenter.callsession.effects import IntentService
 from callcenter.callsession.providers import offline_stt, offline_tts, warm_up
 from callcenter.callsession.recorder import CallInfo, CallRecorder, MemoryRecorder, SqlRecorder
@@ -105,6 +106,7 @@ async def run_local_call(
     if speech == "offline":
         # Models load before the phone rings, as in a worker process.
         await asyncio.to_thread(warm_up, stt, tts, intents)
+    apology = await render_apology()
     call_id = new_call_id()
     room = LocalRoom(f"call-{call_id[:12]}", clock=clock)
     caller = ScriptedCaller(room, script, board=board)
@@ -124,7 +126,7 @@ async def run_local_call(
             flow=flow, stt=stt, tts=tts, intents=intents,
             recorder=_Tee(memory, sql),  # type: ignore[arg-type]
             voice_settings=VoiceSettings(input_rate=rate), clock=clock, started_at=started_at,
-            http=http,
+            http=http, apology=apology,
         )
     )
     run = asyncio.ensure_future(session.run())

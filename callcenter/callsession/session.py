@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 from pydantic import TypeAdapter
 
+from callcenter.audio.frame import AudioFrame
+from callcenter.callsession.apology import play
 from callcenter.callsession.effects import IntentService, call_webhook, run_agent_turn
 from callcenter.callsession.listen import listen
 from callcenter.callsession.recorder import CallInfo, CallRecorder
@@ -90,6 +92,8 @@ class CallSetup:
     started_at: dt.datetime | None = None
     variables: dict[str, Any] = field(default_factory=dict)
     on_turn_latency: Callable[[float], None] | None = None
+    # Played when the TTS fails outright (see apology.py); rendered once per process.
+    apology: AudioFrame | None = None
 
 
 @dataclass
@@ -203,6 +207,9 @@ class CallSession:
                         action.text, interruptible=action.interruptible
                     )
                 case Listen():
+                    failure = await self._speech_failed()
+                    if failure is not None:
+                        return failure
                     result, self._swallow = await listen(
                         self.voice, action, self._last_handle, self._is_caller, self._swallow
                     )
@@ -232,6 +239,23 @@ class CallSession:
         )
 
     # ------------------------------------------------------------------ actions
+
+    async def _speech_failed(self) -> Event | None:
+        """If the prompt could not be spoken (every TTS failed), apologise and tell the flow.
+
+        The caller must never wait in silence for an answer to a question never heard.
+        """
+        handle = self._last_handle
+        if handle is None:
+            return None
+        await handle.wait()
+        if handle.error is None or handle.heard_text.strip() == handle.planned_text.strip():
+            return None
+        await self._record("provider_failure", {"component": "tts", "error": str(handle.error)})
+        if self.s.apology is not None:
+            await play(self.s.room.audio_output, self.s.apology)
+        self._last_handle = None
+        return ProviderFailure(component="tts", message=str(handle.error))
 
     async def _classify(self, action: ClassifyIntent) -> Event:
         if self.intents is None:

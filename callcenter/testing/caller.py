@@ -105,7 +105,9 @@ class ScriptedCaller:
         # The agent hung up: whatever it was saying is finished, and nothing more will come,
         # so a `wait: agent_done` must not wait for a pause that can never be heard.
         if isinstance(event, RoomClosed):
-            self._open = None
+            if self._open is not None and self._last_frame is not None:
+                self._open.end_ms = self._last_agent_ms = _edge(self._last_frame, first=False)
+            self._open, self._last_frame = None, None
             if self._watch is not None:
                 fut = self._watch[1]
                 self._watch = None

@@ -170,7 +170,13 @@ class SpeechHandle:
         try:
             await self._play(output, clock, media_now, chunk_ms)
             if not self.interrupted:
-                self.heard_text = self.planned_text.strip()
+                # After a TTS failure only the audio that was made got played: the record
+                # must say what the caller heard, not what was planned.
+                played = 1000.0 * self._total / self._rate
+                self.heard_text = (
+                    self.planned_text.strip() if self.error is None
+                    else " ".join(w.text for w in self.heard_words(played))
+                )
                 self.end_ms = media_now()
         finally:
             for t in (feed, read):
