@@ -23,6 +23,7 @@ def worker(
     health_port: int = typer.Option(8081, help="Port of /healthz and /metrics (0: any)"),
     handler: str = typer.Option(DEFAULT_HANDLER, help="Call handler, module:attribute"),
     room_connector: str = typer.Option(DEFAULT_CONNECTOR, help="Room connector, module:attr"),
+    redis_prefix: str = typer.Option("cc:", help="Key prefix in Redis (one per deployment)"),
 ) -> None:
     """Register with LiveKit as the agent and run calls until SIGTERM (drain) or 2x SIGTERM."""
     s = get_settings()
@@ -38,6 +39,7 @@ def worker(
         api_secret=s.livekit_api_secret.get_secret_value(),
         agent_name=s.agent_name,
         redis_url=s.redis_url,
+        redis_prefix=redis_prefix,
         handler=handler,
         room_connector=room_connector,
         max_calls=max_calls,

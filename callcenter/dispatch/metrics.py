@@ -29,9 +29,7 @@ class WorkerMetrics:
         self.call_slots = Gauge("callcenter_worker_call_slots", "Max concurrent calls", registry=r)
         self.cpu_load = Gauge("callcenter_worker_cpu", "Process CPU in cores", registry=r)
         self.draining = Gauge("callcenter_worker_draining", "1 while draining", registry=r)
-        self.jobs = Counter(
-            "callcenter_worker_jobs", "Jobs by outcome", ["outcome"], registry=r
-        )
+        self.jobs = Counter("callcenter_worker_jobs", "Jobs by outcome", ["outcome"], registry=r)
         self.turn_latency = Histogram(
             "callcenter_turn_latency_seconds",
             "End of caller turn to first agent audio",

@@ -40,6 +40,7 @@ class WorkerOptions:
     redis_url: str | None
     handler: str
     room_connector: str
+    redis_prefix: str = "cc:"
     max_calls: int = 20
     cpu_threshold: float = 0.85
     drain_timeout_s: float = 300.0
@@ -63,9 +64,11 @@ def load_object(path: str, what: str) -> Any:
         raise ValueError(f"{what} {path!r}: {module_name} has no attribute {attr!r}") from None
 
 
-def make_store(redis_url: str | None, timing: RunnerTiming) -> CheckpointStore:
+def make_store(redis_url: str | None, timing: RunnerTiming, prefix: str = "cc:") -> CheckpointStore:
     if redis_url:
-        return RedisCheckpointStore.from_url(redis_url, lease_ttl_s=timing.lease_ttl_s)
+        return RedisCheckpointStore.from_url(
+            redis_url, prefix=prefix, lease_ttl_s=timing.lease_ttl_s
+        )
     log.warning("REDIS_URL is not set: checkpoints stay in this process, no failover")
     return MemoryCheckpointStore()
 
@@ -74,7 +77,7 @@ async def serve(opts: WorkerOptions) -> int:
     """Run until drained or stopped; returns the process exit code."""
     handler: JobHandler = load_object(opts.handler, "--handler")
     connector: RoomConnector = load_object(opts.room_connector, "--room-connector")
-    store = make_store(opts.redis_url, opts.timing)
+    store = make_store(opts.redis_url, opts.timing, opts.redis_prefix)
     metrics = WorkerMetrics()
     runner = CallRunner(
         handler=handler,
@@ -127,11 +130,10 @@ async def serve(opts: WorkerOptions) -> int:
             loop.remove_signal_handler(sig)
         if watch_task is not None:
             watch_task.cancel()
-        await runner.aclose()
-        await health.stop()
-        await lkapi.aclose()
-        with contextlib.suppress(Exception):
-            await store.aclose()
+        # Each step is bounded: a stuck socket must not keep a drained worker alive.
+        for step in (runner.aclose(), health.stop(), lkapi.aclose(), store.aclose()):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(step, 5.0)
     return exit_code
 
 

@@ -37,14 +37,19 @@ local function owns()
 end
 """
 
-_RENEW = _OWNS + """
+_RENEW = (
+    _OWNS
+    + """
 if not owns() then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
 """
+)
 
 # KEYS: lease, fence, ckpt. ARGV: holder, token, ttl_ms, data_json, worker, now.
-_SAVE = _OWNS + """
+_SAVE = (
+    _OWNS
+    + """
 if not owns() then return -1 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3], 'NX')
 local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
@@ -52,9 +57,12 @@ redis.call('HSET', KEYS[3], 'data', ARGV[4], 'token', ARGV[2], 'worker', ARGV[5]
 redis.call('HSET', KEYS[3], 'saved_at', ARGV[6])
 return seq
 """
+)
 
 # KEYS: lease, fence, ckpt, active, done. ARGV: holder, token, retention_ms, call_id.
-_FINISH = _OWNS + """
+_FINISH = (
+    _OWNS
+    + """
 if not owns() then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HDEL', KEYS[4], ARGV[4])
@@ -62,12 +70,16 @@ redis.call('SET', KEYS[5], '1', 'PX', ARGV[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 return 1
 """
+)
 
-_RELEASE = _OWNS + """
+_RELEASE = (
+    _OWNS
+    + """
 if not owns() then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
 """
+)
 
 # Checkpoints of a call that never finishes (lost for good) still expire eventually.
 _CHECKPOINT_MAX_AGE_MS = 24 * 3600 * 1000

@@ -32,6 +32,7 @@ class JobOutcome(StrEnum):
     LOST = "lost"  # the lease moved to another worker
     RELEASED = "released"  # drain timeout: handed back for re-dispatch
     DECLINED = "declined"  # another worker holds the call
+    ABANDONED = "abandoned"  # the runner died: nothing recorded, leases just expire
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,9 @@ class CallRunner:
         Raises if the room cannot be joined (the lease is then released for a retry).
         """
         self.start()
+        if any(c.job.call_id == job.call_id for c in self.calls.values()):
+            self.metrics.jobs.labels(JobOutcome.DECLINED).inc()
+            return JobOutcome.DECLINED
         lease = await self.store.acquire(
             job.call_id,
             self.worker_id,
@@ -191,6 +195,16 @@ class CallRunner:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), 5.0)
 
+    async def abandon(self) -> None:
+        """Stop like a killed process: heartbeats stop, calls stop, nothing is recorded.
+
+        The local dispatcher uses this to exercise failover without a second process.
+        """
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+        await self.stop_now(JobOutcome.ABANDONED)
+
     async def aclose(self) -> None:
         await self.stop_now()
         if self._heartbeat is not None:
@@ -215,6 +229,11 @@ class CallRunner:
                 log.error("call %s failed", job.call_id, exc_info=exc)
         else:
             outcome = JobOutcome.SUCCESS
+        if outcome is JobOutcome.ABANDONED:
+            self.calls.pop(job.job_id, None)
+            if not self.calls:
+                self._idle.set()
+            return
         try:
             if outcome in (JobOutcome.SUCCESS, JobOutcome.FAILED, JobOutcome.TERMINATED):
                 await self.store.finish(running.lease)
@@ -224,12 +243,10 @@ class CallRunner:
             outcome = JobOutcome.LOST
         except Exception:  # the store being down must not leave the call counted as active
             log.exception("call %s: could not record the outcome %s", job.call_id, outcome)
-        # Leave the room (not hang up: on a hand-over the caller stays for the next worker).
-        with contextlib.suppress(Exception):
-            if (aclose := getattr(room, "aclose", None)) is not None:
-                await aclose()
-            elif (close := getattr(room, "close", None)) is not None:
-                close()
+        # Leave the room (never hang up: on a hand-over the caller stays for the next worker).
+        if (leave := getattr(room, "aclose", None)) is not None:
+            with contextlib.suppress(Exception):
+                await leave()
         self.calls.pop(job.job_id, None)
         self.metrics.active_calls.set(self.active)
         self.metrics.jobs.labels(outcome).inc()

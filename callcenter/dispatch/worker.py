@@ -34,6 +34,7 @@ _OUTCOME_STATUS = {
     JobOutcome.LOST: agent.JS_FAILED,
     JobOutcome.RELEASED: agent.JS_FAILED,
     JobOutcome.DECLINED: agent.JS_FAILED,
+    JobOutcome.ABANDONED: agent.JS_FAILED,
 }
 
 

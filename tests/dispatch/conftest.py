@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -16,12 +17,13 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 @pytest.fixture
 def redis11_url() -> Iterator[str]:
-    """Redis DB 11, flushed before and after (never FLUSHALL: other suites share Redis)."""
+    """Redis DB 11. Not flushed: two runs of this suite may share it at once, so each
+    test works under its own key prefix (`redis_prefix`) and deletes only its own keys."""
     import redis
 
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
     try:
-        client.flushdb()
+        client.ping()
     except redis.exceptions.ConnectionError as exc:
         msg = (
             f"Redis unreachable at {REDIS_URL} ({exc}); start it with "
@@ -33,8 +35,21 @@ def redis11_url() -> Iterator[str]:
     try:
         yield REDIS_URL
     finally:
-        client.flushdb()
         client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis11_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"cctest:{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    client = redis.Redis.from_url(redis11_url)
+    keys = list(client.scan_iter(match=prefix + "*", count=500))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 @pytest.fixture

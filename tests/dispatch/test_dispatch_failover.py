@@ -27,8 +27,8 @@ FAST = RunnerTiming(heartbeat_s=0.05, lease_ttl_s=0.4, worker_ttl_s=1.0)
 class Node:
     """One worker process's parts, in-process."""
 
-    def __init__(self, server: FakeLiveKitServer, url: str, handler: object) -> None:
-        self.store = RedisCheckpointStore.from_url(url, lease_ttl_s=FAST.lease_ttl_s)
+    def __init__(self, server: FakeLiveKitServer, url: str, prefix: str, handler: object) -> None:
+        self.store = RedisCheckpointStore.from_url(url, prefix=prefix, lease_ttl_s=FAST.lease_ttl_s)
         self.rooms = LocalRoomConnector()
         self.runner = CallRunner(
             handler=handler,  # type: ignore[arg-type]
@@ -96,10 +96,10 @@ async def nodes(fake_livekit: FakeLiveKitServer, redis11_url: str) -> AsyncItera
 
 
 async def test_call_resumes_on_another_worker_with_one_recovery_line_and_no_repeats(
-    fake_livekit: FakeLiveKitServer, redis11_url: str, nodes: list[Node]
+    fake_livekit: FakeLiveKitServer, redis11_url: str, redis_prefix: str, nodes: list[Node]
 ) -> None:
     fa = fake_livekit.agents
-    a = Node(fake_livekit, redis11_url, scripted_call)
+    a = Node(fake_livekit, redis11_url, redis_prefix, scripted_call)
     nodes.append(a)
     await fa.wait_for(lambda: len(fa.workers) == 1)
     job = await fa.dispatch("call-f1", agent_name="callcenter", metadata="")
@@ -110,7 +110,7 @@ async def test_call_resumes_on_another_worker_with_one_recovery_line_and_no_repe
         if ck is not None and ck.data["turn"] >= 2:
             break
         await asyncio.sleep(0.02)
-    b = Node(fake_livekit, redis11_url, scripted_call)
+    b = Node(fake_livekit, redis11_url, redis_prefix, scripted_call)
     nodes.append(b)
     await fa.wait_for(lambda: len(fa.workers) == 2)
     await a.crash()
@@ -133,7 +133,7 @@ async def test_call_resumes_on_another_worker_with_one_recovery_line_and_no_repe
 
 
 async def test_zombie_worker_cannot_write_after_takeover_and_stops_its_copy(
-    fake_livekit: FakeLiveKitServer, redis11_url: str, nodes: list[Node]
+    fake_livekit: FakeLiveKitServer, redis11_url: str, redis_prefix: str, nodes: list[Node]
 ) -> None:
     errors: list[BaseException] = []
     started = asyncio.Event()
@@ -149,7 +149,7 @@ async def test_zombie_worker_cannot_write_after_takeover_and_stops_its_copy(
             raise
 
     fa = fake_livekit.agents
-    a = Node(fake_livekit, redis11_url, stubborn)
+    a = Node(fake_livekit, redis11_url, redis_prefix, stubborn)
     nodes.append(a)
     await fa.wait_for(lambda: len(fa.workers) == 1)
     job = await fa.dispatch("call-z", agent_name="callcenter")

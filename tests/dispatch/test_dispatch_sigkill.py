@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 
 
 class Procs:
-    def __init__(self, server: FakeLiveKitServer, redis_url: str) -> None:
-        self.server, self.redis_url = server, redis_url
+    def __init__(self, server: FakeLiveKitServer, redis_url: str, prefix: str) -> None:
+        self.server, self.redis_url, self.prefix = server, redis_url, prefix
         self.procs: list[asyncio.subprocess.Process] = []
 
     async def spawn(self) -> asyncio.subprocess.Process:
@@ -43,6 +43,11 @@ class Procs:
             "0",
             "--room-connector",
             "callcenter.testing.livekit.rooms:redis_transcript_rooms",
+            "--redis-prefix",
+            self.prefix,
+            # The scripted handler needs no caller audio, so the call can span processes.
+            "--handler",
+            "callcenter.dispatch.demo:scripted_call",
             env=env,
         )
         self.procs.append(proc)
@@ -50,8 +55,10 @@ class Procs:
 
 
 @pytest.fixture
-async def procs(fake_livekit: FakeLiveKitServer, redis11_url: str) -> AsyncIterator[Procs]:
-    p = Procs(fake_livekit, redis11_url)
+async def procs(
+    fake_livekit: FakeLiveKitServer, redis11_url: str, redis_prefix: str
+) -> AsyncIterator[Procs]:
+    p = Procs(fake_livekit, redis11_url, redis_prefix)
     yield p
     for proc in p.procs:
         if proc.returncode is None:
@@ -59,9 +66,9 @@ async def procs(fake_livekit: FakeLiveKitServer, redis11_url: str) -> AsyncItera
             await proc.wait()
 
 
-async def _worker_pids(r: aioredis.Redis) -> dict[str, int]:
+async def _worker_pids(r: aioredis.Redis, prefix: str) -> dict[str, int]:
     out = {}
-    async for key in r.scan_iter(match="cc:worker:*"):
+    async for key in r.scan_iter(match=prefix + "worker:*"):
         info = json.loads(str(await r.get(key)))
         out[info["worker_id"]] = info["pid"]
     return out
@@ -85,19 +92,21 @@ async def test_sigkilled_worker_call_continues_on_another_worker_from_checkpoint
     await procs.spawn()
     await procs.spawn()
     await fa.wait_for(lambda: len(fa.workers) == 2, timeout=30)
-    job = await fa.dispatch("call-kill", agent_name="callcenter")
+    room = f"call-kill-{procs.prefix.split(':')[1]}"
+    ckpt = f"{procs.prefix}ckpt:{room}"
+    job = await fa.dispatch(room, agent_name="callcenter")
     assert job is not None
 
     async def two_turns() -> bool:
-        data = await r.hget("cc:ckpt:call-kill", "data")
+        data = await r.hget(ckpt, "data")
         return data is not None and json.loads(data)["turn"] >= 2
 
     await _until(two_turns, 15, "two answered turns")
-    owner = await r.hget("cc:ckpt:call-kill", "worker")
-    pid = (await _worker_pids(r))[str(owner)]
+    owner = await r.hget(ckpt, "worker")
+    pid = (await _worker_pids(r, procs.prefix))[str(owner)]
     os.kill(pid, signal.SIGKILL)
     t_kill = time.monotonic()
-    key = TRANSCRIPT_KEY.format(room="call-kill")
+    key = TRANSCRIPT_KEY.format(room=room)
 
     async def recovered() -> bool:
         return RECOVERY_LINE in await r.lrange(key, 0, -1)
@@ -113,9 +122,9 @@ async def test_sigkilled_worker_call_continues_on_another_worker_from_checkpoint
     for _slot, question in QUESTIONS:
         assert said.count(question) == 1, said
     assert said.count(RECOVERY_LINE) == 1
-    data = json.loads(str(await r.hget("cc:ckpt:call-kill", "data")))
+    data = json.loads(str(await r.hget(ckpt, "data")))
     assert set(data["slots"]) == {s for s, _ in QUESTIONS}
-    assert await r.hget("cc:ckpt:call-kill", "worker") != owner
+    assert await r.hget(ckpt, "worker") != owner
     print(f"failover_s={failover_s:.2f}")
     assert failover_s <= 3.0
     await r.aclose()
@@ -141,8 +150,8 @@ async def test_sigterm_drains_and_a_second_sigterm_stops_at_once(
     code = await asyncio.wait_for(proc.wait(), 10)
     assert code == 1 and time.monotonic() - t0 < 5
     # The call was handed over, not dropped: it is waiting for the watchdog.
-    assert await r.hexists("cc:active", "call-long")
-    assert not await r.exists("cc:lease:call-long")
+    assert await r.hexists(procs.prefix + "active", "call-long")
+    assert not await r.exists(procs.prefix + "lease:call-long")
     await r.aclose()
 
 
@@ -153,4 +162,4 @@ async def test_sigterm_with_no_calls_exits_cleanly(
     proc = await procs.spawn()
     await fa.wait_for(lambda: len(fa.workers) == 1, timeout=30)
     proc.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(proc.wait(), 10) == 0
+    assert await asyncio.wait_for(proc.wait(), 30) == 0

@@ -20,7 +20,8 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[CheckpointStore
         yield MemoryCheckpointStore()
         return
     url = request.getfixturevalue("redis11_url")
-    s = RedisCheckpointStore.from_url(url, lease_ttl_s=TTL)
+    prefix = request.getfixturevalue("redis_prefix")
+    s = RedisCheckpointStore.from_url(url, prefix=prefix, lease_ttl_s=TTL)
     yield s
     await s.aclose()
 

@@ -18,6 +18,13 @@ from callcenter.rooms.local import LocalRoom
 TRANSCRIPT_KEY = "cc:test:transcript:{room}"
 
 
+class _OwnRoom(LocalRoom):
+    """A room that exists for one job: the agent leaving ends it."""
+
+    async def aclose(self) -> None:
+        self.close("agent left")
+
+
 class LocalRoomConnector:
     """Joins every assignment to a fresh LocalRoom and remembers them (for assertions)."""
 
@@ -27,7 +34,7 @@ class LocalRoomConnector:
 
     async def __call__(self, ticket: RoomTicket) -> Room:
         self.tickets.append(ticket)
-        room = LocalRoom(ticket.room_name, agent_identity=ticket.identity)
+        room = _OwnRoom(ticket.room_name, agent_identity=ticket.identity)
         self.rooms.append(room)
         return room
 
