@@ -51,6 +51,7 @@ from callcenter.models import CallStatus
 from callcenter.rooms.base import ParticipantKind, Room
 from callcenter.rooms.clock import Clock, RealClock
 from callcenter.speech.base import LLM, STT, TTS
+from callcenter.speech.cloud_usage import CALL_USAGE, UsageRecorder
 from callcenter.voice import SpeechHandle, VoiceSession, VoiceSettings
 from callcenter.voice.events import Utterance as VoiceUtterance
 
@@ -128,12 +129,15 @@ class CallSession:
         self._caller_gone = False
         self._callers: set[str] = set()
         self._swallow: str | None = None
+        self.usage = UsageRecorder()
         self._own_http = setup.http is None
         self.http = setup.http or httpx.AsyncClient()
 
     # ------------------------------------------------------------------ main loop
 
     async def run(self) -> CallOutcome:
+        # Every provider stream this call's tasks open reports its usage here (cost records).
+        CALL_USAGE.set(self.usage)
         status, reason = CallStatus.ENDED, "completed"
         resumed = self.s.resume is not None
         self.voice.on_utterance(self._on_utterance)
@@ -384,6 +388,6 @@ class CallSession:
         await self.voice.aclose()
         if self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
-        await self.s.recorder.call_ended(status, reason, self.metrics(), {})
+        await self.s.recorder.call_ended(status, reason, self.metrics(), self.usage.totals())
         if self._own_http:
             await self.http.aclose()

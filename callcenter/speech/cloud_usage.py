@@ -7,6 +7,7 @@ stores `recorder.records` (or `recorder.totals()`) with the call.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -54,6 +55,21 @@ class STTMetrics:
 _BILLED = ("prompt_tokens", "completion_tokens", "characters", "audio_s")
 
 Metrics = LLMMetrics | TTSMetrics | STTMetrics
+
+
+# The usage of the call whose task is running. Providers are shared by every call in a
+# process, so per-call usage follows the asyncio task tree (contextvars are inherited by the
+# tasks a call creates) rather than the provider object.
+CALL_USAGE: ContextVar[UsageRecorder | None] = ContextVar("callcenter_call_usage", default=None)
+
+
+def report(metrics: Metrics, recorder: UsageRecorder | None) -> None:
+    """Record a finished stream's metrics with the provider's recorder and the current call."""
+    if recorder is not None:
+        recorder.record(metrics)
+    call = CALL_USAGE.get()
+    if call is not None and call is not recorder:
+        call.record(metrics)
 
 
 class UsageRecorder:

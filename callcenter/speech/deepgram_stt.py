@@ -29,7 +29,7 @@ from callcenter.speech.cloud_errors import (
     error_for_status,
     mask_secrets,
 )
-from callcenter.speech.cloud_usage import STTMetrics, UsageRecorder
+from callcenter.speech.cloud_usage import STTMetrics, UsageRecorder, report
 
 ENV_VAR = "DEEPGRAM_API_KEY"
 Encoding = Literal["linear16", "mulaw"]
@@ -202,8 +202,7 @@ class DeepgramSTTStream(STTStream):
                 self._out.put_nowait(ProviderError(
                     stt.name, f"stream dropped ({detail})", reason=FailureReason.DROPPED))
         finally:
-            if stt.recorder is not None:
-                stt.recorder.record(self.metrics)
+            report(self.metrics, stt.recorder)
 
     async def _sender(self, sock: Any) -> None:
         while True:

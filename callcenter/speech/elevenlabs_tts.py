@@ -37,7 +37,7 @@ from callcenter.speech.cloud_errors import (
     error_for_status,
     mask_secrets,
 )
-from callcenter.speech.cloud_usage import TTSMetrics, UsageRecorder
+from callcenter.speech.cloud_usage import TTSMetrics, UsageRecorder, report
 from callcenter.speech.elevenlabs_align import WordAligner
 
 ENV_VAR = "ELEVENLABS_API_KEY"
@@ -195,8 +195,7 @@ class ElevenLabsTTSStream(TTSStream):
                 await sender
             await ws.close()
             self.metrics.audio_s = self._aligner.audio_ms / 1000.0
-            if tts.recorder is not None:
-                tts.recorder.record(self.metrics)
+            report(self.metrics, tts.recorder)
 
     async def _sender(self, ws: websockets.ClientConnection) -> None:
         init: dict[str, Any] = {"text": " "}

@@ -21,7 +21,7 @@ from callcenter.speech.cloud_errors import (
     error_for_status,
     mask_secrets,
 )
-from callcenter.speech.cloud_usage import LLMMetrics, UsageRecorder
+from callcenter.speech.cloud_usage import LLMMetrics, UsageRecorder, report
 
 ENV_VAR = "OPENAI_API_KEY"
 
@@ -205,8 +205,7 @@ class OpenAIChatStream(AsyncIterator[LLMChunk]):
             raise llm.map_error(exc, streaming=streaming) from None
         finally:
             self.metrics.duration_s = time.monotonic() - started
-            if llm.recorder is not None:
-                llm.recorder.record(self.metrics)
+            report(self.metrics, llm.recorder)
 
     def _drain(self, pending: dict[int, list[Any]]) -> list[ToolCall]:
         calls = []
