@@ -80,3 +80,7 @@ def voice(
 from callcenter.cli.postcall import bench_postcall as _bench_postcall  # noqa: E402
 
 app.command("postcall")(_bench_postcall)
+
+from callcenter.cli.worker import bench_dispatch as _bench_dispatch  # noqa: E402
+
+app.command("dispatch")(_bench_dispatch)

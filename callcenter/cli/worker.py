@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import typer
 
@@ -49,3 +50,41 @@ def worker(
         health_port=health_port,
     )
     raise typer.Exit(asyncio.run(serve(opts)))
+
+
+def bench_dispatch(
+    json_path: Path | None = typer.Option(None, "--json", help="Write results as JSON here"),  # noqa: B008
+    rate: float = typer.Option(100.0, help="Call arrivals per second"),
+    seconds: float = typer.Option(10.0, help="Seconds of arrivals"),
+    failover_runs: int = typer.Option(3, min=1, help="Worker SIGKILLs to time"),
+    redis_url: str | None = typer.Option(None, help="Redis for failover; default REDIS_URL"),
+) -> None:
+    """Dispatch latency (local dispatcher), failover after SIGKILL, and a lossless drain."""
+    from rich.console import Console
+
+    from callcenter.bench.dispatch import run_dispatch_bench, write_json
+
+    console = Console()
+    url = redis_url or get_settings().redis_url
+    result = asyncio.run(
+        run_dispatch_bench(
+            redis_url=url,
+            rate=rate,
+            seconds=seconds,
+            failover_runs=failover_runs,
+            progress=console.log,
+        )
+    )
+    d, f = result["dispatch_ms"], result["failover_s"]
+    console.print(f"dispatch_ms p50 {d['p50']} p99 {d['p99']} (target p99 <= 20)")
+    if "skipped" in f:
+        console.print(f"failover_s skipped: {f['skipped']}")
+    else:
+        console.print(
+            f"failover_s p50 {f['p50']} max {f['max']} context kept {f['context_kept']} "
+            "(target max <= 3.0)"
+        )
+    console.print(f"drain_ok {result['drain_ok']} {result['drain']}")
+    if json_path is not None:
+        write_json(result, json_path)
+        console.print(f"wrote {json_path}")

@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from callcenter.dispatch.admission import Admission
 from callcenter.dispatch.job import JobContext, JobHandler, JobInfo
+from callcenter.dispatch.loops import raise_if_cancelled
 from callcenter.dispatch.metrics import WorkerMetrics
 from callcenter.dispatch.store import CheckpointStore, Lease, LeaseLost
 from callcenter.rooms.base import Room
@@ -269,6 +270,7 @@ class CallRunner:
                         running.task.cancel()
                 await self.store.worker_heartbeat(self.worker_id, self.status(), t.worker_ttl_s)
             except Exception:  # keep beating: a Redis blip must not kill the loop
+                raise_if_cancelled()
                 log.exception("heartbeat failed")
             await asyncio.sleep(t.heartbeat_s)
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from livekit import api
 
 from callcenter.dispatch.job import CALL_ID_KEY
+from callcenter.dispatch.loops import raise_if_cancelled
 from callcenter.dispatch.store import ActiveCall, CheckpointStore
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Watchdog:
             try:
                 await self.scan_once()
             except Exception:  # keep watching through store hiccups
+                raise_if_cancelled()
                 log.exception("watchdog scan failed")
             await asyncio.sleep(self._interval)
 

@@ -22,6 +22,7 @@ from livekit import api
 from livekit.protocol import agent
 
 from callcenter.dispatch.job import JobInfo, RoomConnector, RoomTicket, call_id_for
+from callcenter.dispatch.loops import raise_if_cancelled
 from callcenter.dispatch.runner import CallRunner, JobOutcome
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class AgentWorker:
                     session.result()
                     attempt = 0
                 except Exception as exc:  # any failure: back off and reconnect
+                    raise_if_cancelled()
                     log.warning("agent connection to %s failed: %r", self._agent_url, exc)
                 self.registered.clear()
                 if self._stopping.is_set():

@@ -72,6 +72,7 @@ class Node:
     async def close(self) -> None:
         for t in self.tasks:
             t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.worker.stop()
         await self.lkapi.aclose()
 

@@ -102,13 +102,14 @@ async def test_a_lost_runner_call_resumes_on_another_with_context_kept(
 ) -> None:
     a = runner(dispatcher, scripted_call)
     room = LocalRoom("call-f")
-    await dispatcher.dispatch(room, metadata={"answer_delay_s": 0.1})
+    await dispatcher.dispatch(room, metadata={"answer_delay_s": 0.3})
     b = runner(dispatcher, scripted_call)
-    for _ in range(200):
+    for _ in range(500):
         ck = await dispatcher.store.load("call-f")
         if ck is not None and ck.data["turn"] >= 2:
             break
         await asyncio.sleep(0.01)
+    assert ck is not None and 2 <= ck.data["turn"] < len(QUESTIONS), "call ended too soon"
     a.admission.max_calls = 1  # keep the new runner the only one with room
     await dispatcher.remove_runner(a, drain_timeout_s=None)
     for _ in range(500):
