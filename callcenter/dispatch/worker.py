@@ -83,8 +83,13 @@ class AgentWorker:
                 # The session runs as a task so stop() ends it wherever it is (even mid-connect).
                 session = asyncio.ensure_future(self._session(http))
                 stopped = asyncio.ensure_future(self._stopping.wait())
-                await asyncio.wait({session, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                stopped.cancel()
+                try:
+                    await asyncio.wait({session, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                except asyncio.CancelledError:
+                    session.cancel()  # never leave the control connection behind
+                    raise
+                finally:
+                    stopped.cancel()
                 if not session.done():
                     session.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

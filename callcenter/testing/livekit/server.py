@@ -43,7 +43,8 @@ class FakeLiveKitServer:
         app = web.Application()
         self.twirp.add_routes(app)
         self.agents.add_routes(app)
-        self._runner = web.AppRunner(app, handle_signals=False)
+        # Handlers are ours and short: don't wait a minute for them on shutdown.
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
