@@ -101,10 +101,11 @@ class LocalDispatcher:
         return ok
 
     async def aclose(self) -> None:
+        self.watchdog.stop()
         if self._watch_task is not None:
             self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch_task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._watch_task, 5.0)
         for runner in self.runners:
             await runner.aclose()
 

@@ -128,6 +128,7 @@ async def serve(opts: WorkerOptions) -> int:
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        watchdog.stop()
         if watch_task is not None:
             watch_task.cancel()
         # Each step is bounded: a stuck socket must not keep a drained worker alive.

@@ -82,6 +82,7 @@ class CallRunner:
         self.calls: dict[str, RunningCall] = {}
         self.draining = False
         self._heartbeat: asyncio.Task[None] | None = None
+        self._beating = True
         self._idle = asyncio.Event()
         self._idle.set()
         self.metrics.call_slots.set(self.admission.max_calls)
@@ -113,6 +114,7 @@ class CallRunner:
 
     def start(self) -> None:
         if self._heartbeat is None:
+            self._beating = True
             self.admission.cpu.reset()
             self._heartbeat = asyncio.get_running_loop().create_task(self._heartbeat_loop())
 
@@ -201,6 +203,7 @@ class CallRunner:
 
         The local dispatcher uses this to exercise failover without a second process.
         """
+        self._beating = False
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             self._heartbeat = None
@@ -208,10 +211,11 @@ class CallRunner:
 
     async def aclose(self) -> None:
         await self.stop_now()
+        self._beating = False
         if self._heartbeat is not None:
             self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._heartbeat, 5.0)
             self._heartbeat = None
 
     # --- internals ------------------------------------------------------------------------
@@ -258,7 +262,7 @@ class CallRunner:
 
     async def _heartbeat_loop(self) -> None:
         t = self.timing
-        while True:
+        while self._beating:
             try:
                 self.metrics.cpu_load.set(self.admission.cpu.sample())
                 leases = [c.lease for c in self.calls.values()]

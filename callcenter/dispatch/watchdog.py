@@ -45,6 +45,7 @@ class Watchdog:
         # A dispatch nobody takes (no free worker) is retried after this long.
         self._retry_after = retry_after_s
         self.redispatched: list[str] = []
+        self._stopped = False
 
     async def scan_once(self) -> list[str]:
         """One pass; returns the call ids dispatched again (empty if another watchdog leads)."""
@@ -66,8 +67,12 @@ class Watchdog:
         self.redispatched.extend(done)
         return done
 
+    def stop(self) -> None:
+        """End `run()` after the current pass (a flag: cancellation alone can be swallowed)."""
+        self._stopped = True
+
     async def run(self) -> None:
-        while True:
+        while not self._stopped:
             try:
                 await self.scan_once()
             except Exception:  # keep watching through store hiccups

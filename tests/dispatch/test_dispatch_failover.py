@@ -59,6 +59,7 @@ class Node:
 
     async def crash(self) -> None:
         """Die like a SIGKILL: no release, no status, heartbeats just stop."""
+        self.watchdog.stop()
         for t in self.tasks:
             t.cancel()
         hb = self.runner._heartbeat
@@ -70,6 +71,7 @@ class Node:
         await self.worker.stop()
 
     async def close(self) -> None:
+        self.watchdog.stop()
         for t in self.tasks:
             t.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
