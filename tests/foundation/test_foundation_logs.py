@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -11,8 +12,19 @@ from callcenter.config import load_settings
 from callcenter.logs import SecretMasker, configure_logging, secret_values
 
 
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """configure_logging installs a handler on this test's captured stderr: undo it after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
 def test_configured_secrets_are_masked_in_structlog_and_stdlib(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], restore_logging: None
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-abcdef123456")
     monkeypatch.setenv("LOG_FORMAT", "json")
@@ -23,7 +35,6 @@ def test_configured_secrets_are_masked_in_structlog_and_stdlib(
     err = capsys.readouterr().err
     assert "provider failed" in err and "401 for key" in err
     assert "sk-test-abcdef123456" not in err
-    structlog.reset_defaults()
 
 
 def test_masker_masks_longest_secret_first() -> None:
