@@ -106,10 +106,18 @@ async def handle_call(ctx: JobContext) -> None:
     ))
     try:
         await session.run()
-    finally:
-        from callcenter.postcall import enqueue_process_call
+    except asyncio.CancelledError:
+        raise  # resumed elsewhere: the call is not over, no post-call processing yet
+    except Exception:
+        await asyncio.to_thread(_enqueue_postcall, info.call_id)
+        raise
+    await asyncio.to_thread(_enqueue_postcall, info.call_id)
 
-        await asyncio.to_thread(enqueue_process_call, info.call_id)
+
+def _enqueue_postcall(call_id: str) -> None:
+    from callcenter.postcall import enqueue_process_call
+
+    enqueue_process_call(call_id)
 
 
 async def _not_in_service(room: Room, speech: Speech) -> None:

@@ -156,7 +156,9 @@ class CallSession:
             # flow's own words stay on the `call_ended` timeline event.
             reason = _END_REASONS.get(self.state.outcome or "", "caller_hangup")
         except asyncio.CancelledError:
-            status, reason = CallStatus.FAILED, "cancelled"
+            # The worker is stopping or lost its lease: the call goes on elsewhere from the
+            # last checkpoint, so it is not over and gets no end record from us.
+            status, reason = CallStatus.ACTIVE, ""
             raise
         except Exception as exc:  # the caller must hear something, and the record must close
             status, reason = CallStatus.FAILED, f"error: {type(exc).__name__}"
@@ -388,6 +390,7 @@ class CallSession:
         await self.voice.aclose()
         if self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
-        await self.s.recorder.call_ended(status, reason, self.metrics(), self.usage.totals())
+        if status != CallStatus.ACTIVE:
+            await self.s.recorder.call_ended(status, reason, self.metrics(), self.usage.totals())
         if self._own_http:
             await self.http.aclose()
