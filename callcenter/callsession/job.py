@@ -24,6 +24,7 @@ from callcenter.dispatch.job import JobContext
 from callcenter.flowstore import FlowStore, PublishedFlow
 from callcenter.models import Call, CallStatus, utcnow
 from callcenter.rooms.base import Participant, ParticipantKind, Room
+from callcenter.voice.runtime import settle_gc
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ def process_speech() -> Speech:
     """Models load once per worker process and are shared by all its calls."""
     speech = build_speech(get_settings())
     speech.warm_up()
+    # Models are long-lived: keep them out of the cyclic GC's full scans (see voice.runtime).
+    settle_gc()
     return speech
 
 
