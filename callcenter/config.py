@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     livekit_api_key: str | None = None
     livekit_api_secret: SecretStr | None = None
     agent_name: str = Field(default="callcenter", description="Agent name LiveKit dispatches")
+    worker_max_calls: int = Field(default=20, ge=1, le=2000)
+    worker_cpu_threshold: float = Field(default=0.85, gt=0.0, le=256.0)
+    worker_drain_timeout_s: float = Field(default=300.0, ge=0.0)
+    worker_health_port: int = Field(default=8081, ge=0, le=65535)
+    redis_key_prefix: str = Field(default="cc:", min_length=1, max_length=64)
 
     stt_provider: STTProvider = STTProvider.WHISPER
     tts_provider: TTSProvider = TTSProvider.PIPER

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 
 import typer
 
 from callcenter.config import get_settings
 from callcenter.dispatch.process import WorkerOptions, serve
+from callcenter.logs import configure_logging
 
 # The production handler: the flow published for the dialed number, run by a CallSession.
 DEFAULT_HANDLER = "callcenter.callsession.job:handle_call"
@@ -17,18 +17,26 @@ DEFAULT_CONNECTOR = "callcenter.rooms.livekit:connect_livekit_room"
 
 
 def worker(
-    max_calls: int = typer.Option(20, help="Concurrent calls this process takes"),
-    cpu_threshold: float = typer.Option(0.85, help="Refuse new calls above this CPU (cores)"),
-    drain_timeout: float = typer.Option(300.0, help="Seconds SIGTERM waits for calls to end"),
+    max_calls: int | None = typer.Option(None, help="Concurrent calls [WORKER_MAX_CALLS]"),
+    cpu_threshold: float | None = typer.Option(
+        None, help="Refuse new calls above this CPU, in cores [WORKER_CPU_THRESHOLD]"
+    ),
+    drain_timeout: float | None = typer.Option(
+        None, help="Seconds SIGTERM waits for calls to end [WORKER_DRAIN_TIMEOUT_S]"
+    ),
     health_host: str = typer.Option("127.0.0.1", help="Address of /healthz and /metrics"),
-    health_port: int = typer.Option(8081, help="Port of /healthz and /metrics (0: any)"),
+    health_port: int | None = typer.Option(
+        None, help="Port of /healthz and /metrics, 0: any [WORKER_HEALTH_PORT]"
+    ),
     handler: str = typer.Option(DEFAULT_HANDLER, help="Call handler, module:attribute"),
     room_connector: str = typer.Option(DEFAULT_CONNECTOR, help="Room connector, module:attr"),
-    redis_prefix: str = typer.Option("cc:", help="Key prefix in Redis (one per deployment)"),
+    redis_prefix: str | None = typer.Option(
+        None, help="Key prefix in Redis, one per deployment [REDIS_KEY_PREFIX]"
+    ),
 ) -> None:
     """Register with LiveKit as the agent and run calls until SIGTERM (drain) or 2x SIGTERM."""
     s = get_settings()
-    logging.basicConfig(level=s.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(s)  # structured, with every configured secret masked
     if not (s.livekit_url and s.livekit_api_key and s.livekit_api_secret):
         raise typer.BadParameter(
             "LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET must be set for a LiveKit "
@@ -40,14 +48,14 @@ def worker(
         api_secret=s.livekit_api_secret.get_secret_value(),
         agent_name=s.agent_name,
         redis_url=s.redis_url,
-        redis_prefix=redis_prefix,
+        redis_prefix=redis_prefix if redis_prefix is not None else s.redis_key_prefix,
         handler=handler,
         room_connector=room_connector,
-        max_calls=max_calls,
-        cpu_threshold=cpu_threshold,
-        drain_timeout_s=drain_timeout,
+        max_calls=max_calls if max_calls is not None else s.worker_max_calls,
+        cpu_threshold=cpu_threshold if cpu_threshold is not None else s.worker_cpu_threshold,
+        drain_timeout_s=drain_timeout if drain_timeout is not None else s.worker_drain_timeout_s,
         health_host=health_host,
-        health_port=health_port,
+        health_port=health_port if health_port is not None else s.worker_health_port,
     )
     raise typer.Exit(asyncio.run(serve(opts)))
 
