@@ -34,6 +34,10 @@ _SPOKEN_EMAIL = re.compile(
     re.IGNORECASE,
 )
 _SSN_FORMAT = re.compile(r"^\d{3}[- ]\d{2}[- ]\d{4}$")
+_CALENDAR = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}:\d{2}(?::\d{2})?\b")
+# Card pieces given across turns are groups of 3+ digits ("four one one one"); menu keys
+# ("press 1, 2 or 3") are not.
+_MIN_PIECE = 3
 _SSN_CONTEXT = re.compile(r"social\s+security|\bssn\b|\bsocial\b|taxpayer", re.IGNORECASE)
 # How many utterances a split card number may span (caller pauses, agent says "go on").
 _SPLIT_WINDOW = 4
@@ -111,13 +115,18 @@ def _text_spans(
         for rx in (_EMAIL, _SPOKEN_EMAIL):
             spans.extend(_Span(m.start(), m.end(), "email") for m in rx.finditer(text))
     leftovers: list[DigitRun] = []
+    # Dates and clock times the agent reads back ("2026-12-01 at 13:00") are not PII and
+    # must not become pieces of a "card" assembled across turns.
+    calendar = [(m.start(), m.end()) for m in _CALENDAR.finditer(text)]
     for run in find_runs(text):
         if any(s.start <= run.start < s.end for s in spans):
+            continue
+        if any(a <= run.start and run.end <= b for a, b in calendar):
             continue
         kind = _classify(run, text, context + " " + text[: run.start], cfg)
         # Unclassified groups and plain long numbers may be pieces of a card given across
         # turns. Single digits ("one moment") never are.
-        if kind in (None, "digits") and not run.amount and len(run.digits) >= 2:
+        if kind in (None, "digits") and not run.amount and len(run.digits) >= _MIN_PIECE:
             leftovers.append(run)
         if kind is not None:
             spans.append(_Span(_extend_left(text, run.start), run.end, kind))

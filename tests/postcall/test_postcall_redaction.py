@@ -126,3 +126,16 @@ def test_realistic_call_keeps_the_conversation_readable() -> None:
     assert out[5] == "one one two zero"  # last four alone is not an identifier
     assert out[6] == lines[6].text
     assert out[1] == lines[1].text
+
+
+def test_agent_read_back_of_dates_times_menu_keys_and_references_is_not_a_card() -> None:
+    lines = [
+        line(0, "agent", "We have nine AM, one PM or four PM. You can also press 1, 2 or 3."),
+        line(1, "agent", "I have Jane Doe on 2026-12-01 at 13:00, and we'll call 5551234567."),
+        line(2, "caller", "Yes. Please book it."),
+        line(3, "agent", "You're booked. Your confirmation number is BK-1042."),
+    ]
+    out = [x.text for x in redact_lines(lines)]
+    assert "press 1, 2 or 3" in out[0]
+    assert "on 2026-12-01 at 13:00" in out[1] and "5551234567" not in out[1]
+    assert out[3].endswith("BK-1042.")
