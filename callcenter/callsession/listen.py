@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 
 from callcenter.flow.actions import Listen
@@ -13,55 +11,31 @@ from callcenter.voice import (
     CallEnded,
     DtmfInput,
     ParticipantGone,
-    SpeechHandle,
     UserTurn,
     VoiceSession,
 )
-from callcenter.voice.events import SessionEvent
-
-
-async def _event_or_prompt_end(
-    voice: VoiceSession, prompt: SpeechHandle | None
-) -> SessionEvent | None:
-    """The next event while the prompt plays; None once the prompt is done with no event."""
-    if prompt is None or prompt.done():
-        return None
-    waiter = asyncio.ensure_future(voice.next_event())
-    played = asyncio.ensure_future(prompt.wait())
-    await asyncio.wait({waiter, played}, return_when=asyncio.FIRST_COMPLETED)
-    played.cancel()
-    if waiter.done():
-        return waiter.result()
-    waiter.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await waiter
-    return None
 
 
 async def listen(
     voice: VoiceSession,
     action: Listen,
-    prompt: SpeechHandle | None,
     is_caller: Callable[[str], bool],
     swallow: str | None = None,
 ) -> tuple[Event | None, str | None]:
-    """Collect one answer for `action`. None means the caller is gone.
+    """Collect one answer for `action`, once its prompt has finished. None: the caller is gone.
 
     Returns the event and a key to swallow at the start of the next listen: a caller who
     filled `dtmf_max_digits` often presses the terminator anyway, and that `#` must not
     become the answer to the next question.
 
-    The no-input timeout counts from the end of the prompt; an answer that barges into
-    the prompt counts. Digits are gathered until the terminator, `dtmf_max_digits`, a
-    single-key choice, or a gap of `dtmf_inter_digit_timeout`.
+    The no-input timeout counts from the end of the prompt; an answer that barged into the
+    prompt is already queued on the voice session and counts. Digits are gathered until the
+    terminator, `dtmf_max_digits`, a single-key choice, or a gap of `dtmf_inter_digit_timeout`.
     """
     digits = ""
     timeout = action.timeout
     while True:
-        ev = await _event_or_prompt_end(voice, prompt)
-        if ev is None:
-            prompt = None
-            ev = await voice.next_event(timeout)
+        ev = await voice.next_event(timeout)
         match ev:
             case None:
                 return (DtmfReceived(digits=digits) if digits else NoInput()), None
@@ -81,7 +55,6 @@ async def listen(
                 if len(digits) >= action.dtmf_max_digits:
                     return DtmfReceived(digits=digits), action.dtmf_terminator
                 timeout = action.dtmf_inter_digit_timeout
-                prompt = None
             case ParticipantGone() if is_caller(ev.identity):
                 return None, None
             case CallEnded():

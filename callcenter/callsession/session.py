@@ -126,7 +126,7 @@ class CallSession:
         self._writes: set[asyncio.Task[None]] = set()
         self._spoken_stream: str | None = None
         self._last_handle: SpeechHandle | None = None
-        self._caller_gone = False
+        self._turns_reported: set[int] = set()  # voice.metrics indexes sent to on_turn_latency
         self._callers: set[str] = set()
         self._swallow: str | None = None
         self.usage = UsageRecorder()
@@ -166,8 +166,8 @@ class CallSession:
                 await self.voice.say(APOLOGY_LINE, interruptible=False).wait()
             raise
         finally:
-            await self._finish(status, reason)
-        return CallOutcome(status, reason, self.state, self.metrics())
+            metrics = await self._finish(status, reason)
+        return CallOutcome(status, reason, self.state, metrics)
 
     async def _begin(self) -> list[Action]:
         resume = self.s.resume
@@ -213,15 +213,14 @@ class CallSession:
                         action.text, interruptible=action.interruptible
                     )
                 case Listen():
+                    # Waits for the prompt; a caller answer that barged in stays queued.
                     failure = await self._speech_failed()
                     if failure is not None:
                         return failure
-                    result, self._swallow = await listen(
-                        self.voice, action, self._last_handle, self._is_caller, self._swallow
-                    )
                     self._last_handle = None
-                    if result is None:
-                        self._caller_gone = True
+                    result, self._swallow = await listen(
+                        self.voice, action, self._is_caller, self._swallow
+                    )
                     return result
                 case CallWebhook():
                     return await call_webhook(action, self.http)
@@ -372,8 +371,12 @@ class CallSession:
             "offset_ms": self._offset_ms + self.voice.media_now(),
             "wall0": self._wall0.isoformat(),
         })
-        for m in self.voice.metrics[-1:]:
-            if m.e2e_ms is not None and self.s.on_turn_latency is not None:
+        # Each answered turn is reported once, however many steps it took.
+        if self.s.on_turn_latency is None:
+            return
+        for i, m in enumerate(self.voice.metrics):
+            if m.e2e_ms is not None and i not in self._turns_reported:
+                self._turns_reported.add(i)
                 self.s.on_turn_latency(m.e2e_ms / 1000.0)
 
     def metrics(self) -> dict[str, Any]:
@@ -386,11 +389,14 @@ class CallSession:
         out["interruptions"] = sum(1 for t in turns if t.get("interrupted"))
         return out
 
-    async def _finish(self, status: str, reason: str) -> None:
+    async def _finish(self, status: str, reason: str) -> dict[str, Any]:
+        """Close the voice session, flush the record; returns the call's metrics."""
         await self.voice.aclose()
         if self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
+        metrics = self.metrics()
         if status != CallStatus.ACTIVE:
-            await self.s.recorder.call_ended(status, reason, self.metrics(), self.usage.totals())
+            await self.s.recorder.call_ended(status, reason, metrics, self.usage.totals())
         if self._own_http:
             await self.http.aclose()
+        return metrics

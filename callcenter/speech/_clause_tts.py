@@ -19,6 +19,7 @@ import numpy as np
 
 from callcenter.audio.frame import PCM16, AudioFrame
 from callcenter.speech._executor import BoundedExecutor
+from callcenter.speech._outbox import Outbox
 from callcenter.speech.base import SpeechError, TTSAudio, TTSStream, Word
 
 # A clause ends at sentence punctuation or a comma/semicolon/colon followed by space;
@@ -89,7 +90,7 @@ class ClauseTTSStream(TTSStream):
         self._chunk = max(1, round(sample_rate * chunk_ms / 1000))
         self._pending_text = ""
         self._clauses: asyncio.Queue[str | object] = asyncio.Queue()
-        self._out: asyncio.Queue[TTSAudio | BaseException | object] = asyncio.Queue()
+        self._out: Outbox[TTSAudio] = Outbox()
         self._worker: asyncio.Task[None] | None = None
         self._ended = False
         self._closed = False
@@ -125,17 +126,17 @@ class ClauseTTSStream(TTSStream):
             if item is _END:
                 # An empty final chunk marks the end: the last clause's audio has gone out.
                 end = AudioFrame(np.zeros(0, np.int16), self._rate, self._position_ms)
-                self._out.put_nowait(TTSAudio(end, is_final=True))
-                self._out.put_nowait(_END)
+                self._out.put(TTSAudio(end, is_final=True))
+                self._out.end()
                 return
             assert isinstance(item, str)
             try:
                 clause = await self._executor.run(functools.partial(self._synthesize, item))
             except SpeechError as exc:
-                self._out.put_nowait(exc)
+                self._out.put(exc)
                 return
             except Exception as exc:  # native engine failure: end the stream with an error
-                self._out.put_nowait(SpeechError(self._provider, f"synthesis failed: {exc!r}"))
+                self._out.put(SpeechError(self._provider, f"synthesis failed: {exc!r}"))
                 return
             self._emit(clause)
 
@@ -147,20 +148,13 @@ class ClauseTTSStream(TTSStream):
         for i in range(0, max(len(clause.samples), 1), self._chunk):
             piece = clause.samples[i : i + self._chunk]
             ts = base + 1000.0 * i / self._rate
-            self._out.put_nowait(
+            self._out.put(
                 TTSAudio(AudioFrame(piece, self._rate, ts), words if i == 0 else [])
             )
         self._position_ms = base + 1000.0 * len(clause.samples) / self._rate
 
-    async def __aiter__(self) -> AsyncIterator[TTSAudio]:
-        while True:
-            item = await self._out.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, TTSAudio)
-            yield item
+    def __aiter__(self) -> AsyncIterator[TTSAudio]:
+        return self._out.__aiter__()
 
     async def aclose(self) -> None:
         if self._closed:
@@ -171,6 +165,5 @@ class ClauseTTSStream(TTSStream):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
         # Drop queued audio: a cancelled utterance must not keep playing.
-        while not self._out.empty():
-            self._out.get_nowait()
-        self._out.put_nowait(_END)
+        self._out.drop()
+        self._out.end()

@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import numpy as np
 
 from callcenter.audio.frame import PCM16, AudioFrame
+from callcenter.speech._outbox import Outbox
 from callcenter.speech.base import SpeechError, STTStream, Transcript, TranscriptKind
 
 Decode = Callable[[PCM16, float], Awaitable[Transcript]]
-_END = object()
 
 
 class UtteranceSTTStream(STTStream):
@@ -42,7 +42,7 @@ class UtteranceSTTStream(STTStream):
         self._buffered = 0
         self._start_ms: float | None = None
         self._segments: asyncio.Queue[tuple[PCM16, float]] = asyncio.Queue()
-        self._out: asyncio.Queue[Transcript | BaseException | object] = asyncio.Queue()
+        self._out: Outbox[Transcript] = Outbox()
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -83,22 +83,15 @@ class UtteranceSTTStream(STTStream):
                 else:
                     result = await self._decode(samples, start)
             except SpeechError as exc:
-                self._out.put_nowait(exc)
+                self._out.put(exc)
                 continue
             except Exception as exc:  # the native engine failed: surface it, don't hang
-                self._out.put_nowait(SpeechError(self._provider, f"decoding failed: {exc!r}"))
+                self._out.put(SpeechError(self._provider, f"decoding failed: {exc!r}"))
                 continue
-            self._out.put_nowait(result)
+            self._out.put(result)
 
-    async def __aiter__(self) -> AsyncIterator[Transcript]:
-        while True:
-            item = await self._out.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, Transcript)
-            yield item
+    def __aiter__(self) -> AsyncIterator[Transcript]:
+        return self._out.__aiter__()
 
     async def aclose(self) -> None:
         if self._closed:
@@ -108,4 +101,4 @@ class UtteranceSTTStream(STTStream):
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        self._out.put_nowait(_END)
+        self._out.end()
