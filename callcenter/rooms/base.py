@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from callcenter.audio.frame import AudioFrame
+from callcenter.rooms.clock import Clock
 
 
 class ParticipantKind(StrEnum):
@@ -58,6 +59,25 @@ class RoomClosed:
     reason: str = ""
 
 
+class RoomCapabilityError(Exception):
+    """The room cannot do what was asked (e.g. a transfer in a room with no phone line).
+
+    A typed error, so the flow can route it (a transfer's failure route) instead of a crash.
+    """
+
+    def __init__(self, room: str, capability: str, hint: str = "") -> None:
+        self.room, self.capability = room, capability
+        super().__init__(f"{room} cannot {capability}" + (f": {hint}" if hint else ""))
+
+
+class TransferFailed(Exception):
+    """A transfer the room tried and the far end refused (SIP status when there is one)."""
+
+    def __init__(self, target: str, message: str, sip_status: int | None = None) -> None:
+        self.target, self.sip_status = target, sip_status
+        super().__init__(f"transfer to {target} failed: {message}")
+
+
 RoomEvent = ParticipantJoined | ParticipantLeft | DtmfReceived | DataReceived | RoomClosed
 
 
@@ -94,10 +114,16 @@ class AudioOutput(abc.ABC):
 
 
 class Room(abc.ABC):
-    """A call's media room, seen from the agent."""
+    """A call's media room, seen from the agent.
+
+    Optional capabilities have a default here that says the room cannot do them (a typed
+    `RoomCapabilityError`), so callers never probe rooms with `getattr`.
+    """
 
     name: str
     local_identity: str
+    # A room with its own media clock (local rooms run on virtual time in tests); None: real time.
+    clock: Clock | None = None
 
     @abc.abstractmethod
     def participants(self) -> list[Participant]: ...
@@ -130,3 +156,11 @@ class Room(abc.ABC):
     @abc.abstractmethod
     async def hangup(self) -> None:
         """End the call for everyone."""
+
+    async def transfer(self, target: str) -> None:
+        """Hand the caller to `target` (a phone number or SIP URI); raises `TransferFailed`."""
+        raise RoomCapabilityError(type(self).__name__, "transfer a call",
+                                  "this room has no phone line to transfer")
+
+    async def aclose(self) -> None:
+        """Leave the room without ending the call (the worker is stopping); default: nothing."""
