@@ -198,6 +198,57 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=300)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    # Bumped on password reset, role change and disable: sessions signed before it stop working.
+    session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_login_at: datetime | None = _ts()
+    password_changed_at: datetime | None = _ts()
+
+
+class ApiToken(SQLModel, table=True):
+    """A per-user token for `/api/v1`. Only its SHA-256 is stored; the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(default="", max_length=100)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    # The first characters, so a person can tell tokens apart in a list.
+    prefix: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    last_used_at: datetime | None = _ts()
+    revoked_at: datetime | None = _ts()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what to which thing, when: publish, rollback, number mapping, user changes."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    # The user id when a logged-in person acted; the label also covers the CLI and the system.
+    actor_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    actor: str = Field(max_length=320)
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(default="", max_length=300)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins per key (`user:<email>` or `ip:<address>`), shared by all processes.
+
+    Keyed by the email typed, not the user row, so unknown emails lock exactly like real
+    ones and the lockout reveals nothing about which accounts exist.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=400)
+    failures: int = 0
+    window_start: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    locked_until: datetime | None = _ts()
 
 
 class Escalation(SQLModel, table=True):
