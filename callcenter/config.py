@@ -41,6 +41,10 @@ class LogFormat(StrEnum):
     JSON = "json"
 
 
+# Public, so it signs nothing that matters: only `dev_mode` may run with it.
+DEV_SECRET_KEY = "dev-insecure-change-me"
+MIN_SECRET_KEY_LENGTH = 32
+
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
 
 
@@ -83,8 +87,29 @@ class Settings(BaseSettings):
     elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"
 
     secret_key: SecretStr = Field(
-        default=SecretStr("dev-insecure-change-me"),
+        default=SecretStr(DEV_SECRET_KEY),
         description="Signs admin/console sessions; set a long random value in production",
+    )
+    dev_mode: bool = Field(
+        default=False,
+        description="Development: allow the built-in SECRET_KEY (logged loudly), never in prod",
+    )
+    # Web app sessions and sign-in (admin/, callcenter/accounts).
+    session_max_age_s: int = Field(
+        default=43200, ge=60, description="A session cookie is refused after this many seconds"
+    )
+    session_cookie_secure: bool = Field(
+        default=False,
+        description="Always mark the session cookie Secure (it is anyway on https requests)",
+    )
+    login_max_failures: int = Field(
+        default=10, ge=1, description="Wrong passwords for one email before it is locked"
+    )
+    login_lockout_s: int = Field(
+        default=900, ge=1, description="How long a locked sign-in stays locked (seconds)"
+    )
+    login_ip_max_failures: int = Field(
+        default=100, ge=1, description="Failed sign-ins from one address before it is locked"
     )
     # Post-call processing (callcenter/postcall).
     crm_webhook_url: str | None = Field(
@@ -170,6 +195,12 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def secret_key_is_default(self) -> bool:
+        """True while SECRET_KEY is the published development value (or empty)."""
+        value = self.secret_key.get_secret_value()
+        return value in ("", DEV_SECRET_KEY)
+
+    @property
     def effective_database_url(self) -> str:
         if self.database_url:
             url = self.database_url
@@ -179,6 +210,24 @@ class Settings(BaseSettings):
                     return "postgresql+psycopg://" + url[len(prefix) :]
             return url
         return f"sqlite:///{(self.data_dir / 'callcenter.db').resolve()}"
+
+
+def check_secret_key(settings: Settings) -> None:
+    """Refuse to sign sessions with a guessable key unless `dev_mode` allows it."""
+    if settings.dev_mode:
+        return
+    value = settings.secret_key.get_secret_value()
+    if settings.secret_key_is_default:
+        raise SettingsError(
+            "SECRET_KEY: still the built-in development value; set a long random value, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`, or pass --dev "
+            "(DEV_MODE=true) on a development machine"
+        )
+    if len(value) < MIN_SECRET_KEY_LENGTH:
+        raise SettingsError(
+            f"SECRET_KEY: {len(value)} characters is too short to sign sessions; "
+            f"use at least {MIN_SECRET_KEY_LENGTH} random characters"
+        )
 
 
 def load_settings(**overrides: object) -> Settings:
