@@ -89,6 +89,9 @@ class AgentMessage(BaseModel):
     tool_calls: list[dict[str, Any]] = Field(default_factory=list)
     tool_call_id: str | None = None
     name: str | None = None
+    # An assistant message the caller cut off: `content` is what they heard (see
+    # FlowRunner.heard); the full planned text is kept on the call's transcript.
+    interrupted: bool = False
 
 
 class AgentTurn(ActionBase):

@@ -8,7 +8,7 @@ RecordEvent for the call timeline.
 
 from __future__ import annotations
 
-from callcenter.flow.actions import Action
+from callcenter.flow.actions import Action, AgentMessage
 from callcenter.flow.events import Event
 from callcenter.flow.schema import Flow
 from callcenter.flow.state import RunnerState
@@ -33,3 +33,27 @@ class FlowRunner:
         step = Step(self.compiled, new)
         step.handle(event)
         return new, step.actions
+
+    def heard(self, state: RunnerState, planned: str, heard: str) -> RunnerState:
+        """The caller heard only `heard` of the agent's `planned` reply (a barge-in).
+
+        The conversation the LLM sees must hold what the caller actually heard, or the
+        model believes it said things the caller never got. The newest assistant message
+        with the planned text is cut to the heard words; one the caller heard nothing of
+        is dropped (unless it carries tool calls, which the history needs).
+        """
+        planned, heard = planned.strip(), heard.strip()
+        if planned == heard:
+            return state
+        for i in range(len(state.history) - 1, -1, -1):
+            msg = state.history[i]
+            if msg.role != "assistant" or msg.content.strip() != planned or msg.interrupted:
+                continue
+            new = state.model_copy(deep=True)
+            if heard or msg.tool_calls:
+                new.history[i] = AgentMessage(role="assistant", content=heard,
+                                              tool_calls=msg.tool_calls, interrupted=True)
+            else:
+                del new.history[i]
+            return new
+        return state

@@ -1,0 +1,321 @@
+"""The one action interpreter: walks a flow over any `Channel`.
+
+The loop is: runner.step(event) -> actions -> perform them -> the event they produce ->
+runner.step ... Performing an action is the only place with IO. A voice call
+(`CallSession`), `callcenter chat` and the admin's "try it" all run this loop; they differ
+only in their channel (how words reach the caller) and journal (what is recorded).
+
+The flow's `RunnerState.history` is the one conversation: before each step, what the caller
+actually heard of the agent's interrupted speech replaces what was planned (`FlowRunner.heard`).
+
+Outside the call (a supervisor's console, the control bus) events can be injected with
+`inject()`: they replace whatever the call was waiting for (e.g. a hand-back while on hold).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+from callcenter.callsession.channel import Channel, Journal, Spoken
+from callcenter.callsession.effects import IntentService, call_webhook, run_agent_turn
+from callcenter.callsession.services import EscalationBroker, NoSupervisors
+from callcenter.flow.actions import (
+    Action,
+    AgentTurn,
+    CallWebhook,
+    ClassifyIntent,
+    Escalate,
+    Hangup,
+    Listen,
+    RecordEvent,
+    Say,
+    Transfer,
+)
+from callcenter.flow.events import (
+    AgentReply,
+    CallerHungUp,
+    Event,
+    IntentResult,
+    MaxDuration,
+    ProviderFailure,
+)
+from callcenter.flow.runner import FlowRunner
+from callcenter.flow.schema import Flow
+from callcenter.flow.state import RunnerState
+from callcenter.rooms.base import RoomCapabilityError, TransferFailed
+from callcenter.speech.base import LLM
+
+T = TypeVar("T")
+StepHook = Callable[[RunnerState, list[Action]], Awaitable[None]]
+_PRIORITY = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+
+
+async def _inline(fn: Callable[..., T], *args: Any) -> T:
+    return fn(*args)
+
+
+@dataclass
+class Effects:
+    """The side-effect services a flow needs; shared by every channel."""
+
+    http: httpx.AsyncClient
+    llm: LLM | None = None
+    # None: agent nodes cannot classify (a ProviderFailure follows the flow's error route).
+    intents: IntentService | None = None
+    escalations: EscalationBroker = field(default_factory=NoSupervisors)
+    # Runs CPU work (intent embeddings) off the event loop; inline for a text chat.
+    run_blocking: Callable[..., Awaitable[Any]] = _inline
+
+
+class FlowInterpreter:
+    """Performs a flow's actions on one channel until the call ends."""
+
+    def __init__(
+        self,
+        flow: Flow,
+        channel: Channel,
+        effects: Effects,
+        journal: Journal,
+        *,
+        call_id: str = "",
+        now: Callable[[], dt.datetime],
+        elapsed_s: Callable[[], float] | None = None,
+        on_step: StepHook | None = None,
+    ) -> None:
+        self.flow = flow
+        self.call_id = call_id
+        self.runner = FlowRunner(flow)
+        self.state = self.runner.new_state()
+        self.channel, self.effects, self.journal = channel, effects, journal
+        self.now = now
+        self.elapsed_s = elapsed_s
+        self.on_step = on_step
+        self.last_spoken: Spoken | None = None
+        self._streamed: str | None = None  # an agent reply already spoken while it streamed
+        self._unsettled: list[Spoken] = []  # speech whose heard text the history lacks yet
+        self._injected: asyncio.Queue[Event] = asyncio.Queue()
+
+    # ------------------------------------------------------------------ the loop
+
+    async def start(self, first: Event) -> list[Action]:
+        """Apply the call's first event (CallStarted); returns the actions to run."""
+        return await self.step(first)
+
+    def resume(self, state: RunnerState, pending: list[Action]) -> list[Action]:
+        """Continue a call another worker checkpointed: only re-arm what it waited for.
+
+        Prompts were heard before the crash, so they are not said again.
+        """
+        self.state = state
+        return [a for a in pending if not isinstance(a, Say | RecordEvent)]
+
+    async def run(self, actions: list[Action]) -> RunnerState:
+        """Perform actions and step the flow until the call is over."""
+        while True:
+            event = await self._next_event(actions)
+            if event is None:
+                return self.state
+            actions = await self.step(event)
+
+    async def step(self, event: Event) -> list[Action]:
+        self._settle_heard()
+        self.state, actions = self.runner.step(self.state, self._stamp(event))
+        if self.on_step is not None:
+            await self.on_step(self.state, actions)
+        return actions
+
+    def inject(self, event: Event) -> None:
+        """Deliver an event from outside the call (a supervisor's command)."""
+        self._injected.put_nowait(event)
+
+    async def _next_event(self, actions: list[Action]) -> Event | None:
+        if not self._injected.empty():
+            return self._injected.get_nowait()
+        work = asyncio.ensure_future(self.perform(actions))
+        outside = asyncio.ensure_future(self._injected.get())
+        try:
+            await asyncio.wait({work, outside}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, outside):
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        if work.done() and not work.cancelled():
+            if outside.done() and not outside.cancelled():
+                self._injected.put_nowait(outside.result())  # keep it for the next turn
+            return work.result()
+        return outside.result()
+
+    # ------------------------------------------------------------------ actions
+
+    async def perform(self, actions: list[Action]) -> Event | None:
+        """Do the actions in order; return the event the last one produced (None: call over)."""
+        for i, action in enumerate(actions):
+            if isinstance(action, Hangup | Transfer):
+                # The timeline entries after a hang-up (call_ended) belong to this call too.
+                for later in actions[i + 1 :]:
+                    if isinstance(later, RecordEvent):
+                        await self.journal.event(later.event, later.data)
+            match action:
+                case RecordEvent():
+                    await self.journal.event(action.event, action.data)
+                case Say():
+                    if self._streamed is not None and action.text == self._streamed:
+                        self._streamed = None  # already spoken while the LLM wrote it
+                        continue
+                    self._speak(action.text, interruptible=action.interruptible)
+                case Listen():
+                    failure = await self._speech_failed()
+                    if failure is not None:
+                        return failure
+                    self.last_spoken = None
+                    return await self.channel.listen(action)
+                case CallWebhook():
+                    return await call_webhook(action, self.effects.http)
+                case ClassifyIntent():
+                    return await self._classify(action)
+                case AgentTurn():
+                    return await self._agent_turn(action)
+                case Escalate():
+                    return await self._escalate(action)
+                case Transfer():
+                    await self._transfer(action)
+                    return None
+                case Hangup():
+                    await self._wait_spoken()
+                    await self.channel.hang_up()
+                    return None
+        if self.state.ended:
+            return None
+        if self.state.status == "escalated":
+            # A person has the call: nothing to do until they hand it back or end it (an
+            # injected event) or the caller hangs up.
+            return await self._while_escalated()
+        raise RuntimeError(
+            f"flow {self.flow.name!r} stopped at node {self.state.node!r} without waiting "
+            "for anything: this is a runner bug, please report it with the flow file"
+        )
+
+    def _speak(self, text: str | AsyncIterator[str], *, interruptible: bool = True) -> Spoken:
+        spoken = self.channel.say(text, interruptible=interruptible)
+        self.last_spoken = spoken
+        self._unsettled.append(spoken)
+        return spoken
+
+    async def _wait_spoken(self) -> None:
+        if self.last_spoken is not None:
+            await self.last_spoken.wait()
+
+    async def _speech_failed(self) -> Event | None:
+        """If the prompt could not be spoken (every TTS failed), apologise and tell the flow.
+
+        The caller must never wait in silence for an answer to a question never heard.
+        """
+        spoken = self.last_spoken
+        if spoken is None:
+            return None
+        await spoken.wait()
+        if spoken.error is None or spoken.heard_text.strip() == spoken.planned_text.strip():
+            return None
+        await self.journal.event("provider_failure",
+                                 {"component": "tts", "error": str(spoken.error)})
+        await self.channel.apologise()
+        self.last_spoken = None
+        return ProviderFailure(component="tts", message=str(spoken.error))
+
+    async def _classify(self, action: ClassifyIntent) -> Event:
+        intents = self.effects.intents
+        if intents is None:
+            return ProviderFailure(component="intents", message="no intent classifier configured")
+        # Embedding is CPU work (~20 ms, more on first use): keep it off the event loop.
+        result: IntentResult = await self.effects.run_blocking(intents.classify, action)
+        return result
+
+    async def _agent_turn(self, action: AgentTurn) -> Event:
+        llm = self.effects.llm
+        if llm is None:
+            return ProviderFailure(component="llm", message="no LLM configured for agent nodes")
+        deltas: asyncio.Queue[str | None] = asyncio.Queue()
+
+        async def text() -> AsyncIterator[str]:
+            while (delta := await deltas.get()) is not None:
+                yield delta
+
+        # Speak while the model writes: the first clause plays before the reply is complete.
+        self._speak(text())
+        try:
+            reply = await run_agent_turn(action, llm, on_text=deltas.put_nowait)
+        finally:
+            deltas.put_nowait(None)
+        if isinstance(reply, AgentReply):
+            self._streamed = reply.text
+        return reply
+
+    async def _escalate(self, action: Escalate) -> Event:
+        if action.hold_prompt:
+            self._speak(action.hold_prompt, interruptible=False)
+        result = await self.effects.escalations.request(self.call_id, action)
+        status = {"connected": "active", "handed_back": "handed_back"}.get(
+            result.outcome, "timed_out"
+        )
+        priority = _PRIORITY.get(str(action.priority), 1)
+        await self.journal.escalation(action.queue, priority, action.reason, status)
+        await self._wait_spoken()
+        if result.outcome == "connected":
+            await self.channel.set_listen_only(True)
+        return result
+
+    async def _while_escalated(self) -> Event | None:
+        outside = asyncio.ensure_future(self._injected.get())
+        gone = asyncio.ensure_future(self.channel.caller_gone())
+        try:
+            await asyncio.wait({outside, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (outside, gone):
+                task.cancel()
+        if not outside.done() or outside.cancelled():
+            return CallerHungUp()
+        event = outside.result()
+        if not isinstance(event, CallerHungUp):
+            await self.channel.set_listen_only(False)
+        return event
+
+    async def _transfer(self, action: Transfer) -> None:
+        await self._wait_spoken()
+        await self.journal.event("transferred", {"to": action.target})
+        try:
+            await self.channel.transfer(action.target)
+        except RoomCapabilityError as exc:
+            await self.journal.event("transfer_unsupported", {"error": str(exc)})
+        except TransferFailed as exc:
+            await self.journal.event("transfer_failed",
+                                     {"error": str(exc), "sip_status": exc.sip_status})
+        await self.channel.hang_up()
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _settle_heard(self) -> None:
+        """Cut the conversation to what the caller heard of speech that has finished."""
+        still: list[Spoken] = []
+        for spoken in self._unsettled:
+            if not spoken.done():
+                still.append(spoken)
+            elif spoken.interrupted:
+                self.state = self.runner.heard(self.state, spoken.planned_text,
+                                               spoken.heard_text)
+        self._unsettled = still
+
+    def _stamp(self, event: Event) -> Event:
+        handler = self.flow.handlers.max_duration
+        if (handler and self.elapsed_s is not None and not self.state.max_duration_fired
+                and self.elapsed_s() >= handler.seconds):
+            return MaxDuration(now=self.now())
+        return event.model_copy(update={"now": self.now()})

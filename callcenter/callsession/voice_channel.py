@@ -1,0 +1,57 @@
+"""The voice call's channel: a `VoiceSession` on a `Room` (LiveKit, local, dev SIP)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from callcenter.audio.frame import AudioFrame
+from callcenter.callsession.apology import play
+from callcenter.callsession.channel import Spoken, TextSource
+from callcenter.callsession.listen import listen
+from callcenter.flow.actions import Listen
+from callcenter.flow.events import Event
+from callcenter.rooms.base import Room
+from callcenter.voice import CallEnded, ParticipantGone, VoiceSession
+
+
+class VoiceChannel:
+    """Speaks through the voice session and hears the caller's turns, keys and silence."""
+
+    def __init__(self, voice: VoiceSession, room: Room, is_caller: Callable[[str], bool],
+                 apology: AudioFrame | None = None) -> None:
+        self.voice, self.room = voice, room
+        self.is_caller = is_caller
+        self.apology = apology
+        self._swallow: str | None = None
+
+    def say(self, text: TextSource, *, interruptible: bool = True) -> Spoken:
+        return self.voice.say(text, interruptible=interruptible)
+
+    async def listen(self, action: Listen) -> Event | None:
+        # A caller answer that barged into the prompt stays queued on the voice session.
+        result, self._swallow = await listen(self.voice, action, self.is_caller, self._swallow)
+        return result
+
+    async def apologise(self) -> None:
+        if self.apology is not None:
+            await play(self.room.audio_output, self.apology)
+
+    async def transfer(self, target: str) -> None:
+        await self.room.transfer(target)
+
+    async def hang_up(self) -> None:
+        await self.room.audio_output.wait_for_playout()  # let the goodbye finish
+        await self.room.hangup()
+
+    async def caller_gone(self) -> None:
+        # While a person has the call nobody else reads the session's events; what they say
+        # is still transcribed and recorded by the voice session itself.
+        while True:
+            ev = await self.voice.next_event()
+            if isinstance(ev, CallEnded) or (
+                isinstance(ev, ParticipantGone) and self.is_caller(ev.identity)
+            ):
+                return
+
+    async def set_listen_only(self, on: bool) -> None:
+        await self.voice.set_listen_only(on)
