@@ -16,7 +16,7 @@ from livekit import api
 from livekit.protocol.webhook import WebhookEvent
 
 from callcenter.config import Settings
-from callcenter.rooms.livekit_events import record_event
+from callcenter.records.livekit_webhooks import record_event
 
 log = logging.getLogger(__name__)
 router = APIRouter()

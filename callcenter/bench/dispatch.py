@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from callcenter.dispatch.admission import Admission
-from callcenter.dispatch.demo import GOODBYE, QUESTIONS, RECOVERY_LINE, scripted_call
 from callcenter.dispatch.job import JobContext
 from callcenter.dispatch.local import LocalDispatcher
 from callcenter.dispatch.runner import CallRunner, RunnerTiming
 from callcenter.rooms.local import LocalRoom
+from callcenter.testing.demo import GOODBYE, QUESTIONS, RECOVERY_LINE, scripted_call
 
 Progress = Callable[[str], None]
 BENCH_TIMING = RunnerTiming(heartbeat_s=0.1, lease_ttl_s=0.6, worker_ttl_s=2.0)
@@ -197,7 +197,7 @@ async def _spawn(server: Any, redis_url: str, prefix: str) -> asyncio.subprocess
         "--redis-prefix",
         prefix,
         "--handler",
-        "callcenter.dispatch.demo:scripted_call",
+        "callcenter.testing.demo:scripted_call",
         "--room-connector",
         "callcenter.testing.livekit.rooms:redis_transcript_rooms",
         env=env,

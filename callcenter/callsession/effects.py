@@ -11,11 +11,9 @@ import asyncio
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from callcenter.flow.actions import AgentTurn, CallWebhook, ClassifyIntent
 from callcenter.flow.events import AgentReply, IntentResult, ProviderFailure, ToolCallRequest
@@ -152,35 +150,3 @@ async def run_agent_turn(
         return ProviderFailure(component="llm", message=f"{llm.name}: no reply in {timeout:g}s")
     except SpeechError as exc:
         return ProviderFailure(component="llm", message=str(exc))
-
-
-class WebhookFixtures(httpx.AsyncBaseTransport):
-    """Canned webhook answers: a YAML list of {match: regex on 'METHOD URL', status, json}.
-
-    Example flows call systems (order lookup, scheduling) that do not exist on a laptop;
-    this answers them so a demo call or chat follows the happy path. Unmatched requests
-    get a 502 that says no fixture matched.
-    """
-
-    def __init__(self, path: Path) -> None:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-        if not isinstance(data, list) or not all(
-            isinstance(r, dict) and "match" in r for r in data
-        ):
-            raise ValueError(
-                f"{path}: expected a YAML list of {{match: REGEX, status: 200, json: ...}}"
-            )
-        try:
-            self.rules = [
-                (re.compile(str(r["match"])), int(r.get("status", 200)), r.get("json"))
-                for r in data
-            ]
-        except (re.error, ValueError) as exc:
-            raise ValueError(f"{path}: {exc}") from None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        probe = f"{request.method} {request.url}"
-        for pattern, status, body in self.rules:
-            if pattern.search(probe):
-                return httpx.Response(status, json=body)
-        return httpx.Response(502, json={"error": f"no fixture matches {probe!r}"})

@@ -1,9 +1,13 @@
-"""The production call handler: what a worker runs for each job (LiveKit or local).
+"""THE call handler: what a worker runs for each call it takes (LiveKit or local dispatch).
 
-It finds the caller in the room, picks the flow published for the dialed number, and runs
-a `CallSession` with the worker's checkpoint store, so a crashed worker's call resumes on
-another worker. Unknown numbers are answered (never left ringing in silence) with a short
-notice, and recorded with the reason, so an admin sees what to map.
+Everything a call needs beyond dispatch (slots, leases, checkpoints) lives here: find the
+caller in the room, pick the flow published for the dialed number, run a `CallSession` with
+the worker's checkpoint store (a crashed worker's call resumes on another worker), then
+enqueue post-call processing. Unknown numbers are answered (never left ringing in silence)
+with a short notice and recorded with the reason, so an admin sees what to map. Speech
+models and the outage apology load once per process and are shared by all its calls.
+
+`handle_call` is a `JobHandler`; `callcenter worker` binds it as an object, not a string.
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ def _record_unanswerable(info: CallInfo, reason: str) -> None:
 
 
 async def handle_call(ctx: JobContext) -> None:
-    """Run one call to its end (the worker's `JobHandler`)."""
+    """Run one call to its end (the production `JobHandler`)."""
     caller = await wait_for_caller(ctx.room)
     attrs: dict[str, Any] = dict(caller.attributes) if caller else {}
     info = CallInfo(

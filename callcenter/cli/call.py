@@ -1,4 +1,8 @@
-"""`callcenter call`: one whole voice call, offline, with a scripted caller."""
+"""`callcenter call`: one whole voice call, offline, with a scripted caller.
+
+It runs the test kit (`callcenter.testing`): a scripted caller, fake or
+offline speech and canned webhook answers on a local room. Worker code never imports it.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from callcenter.callsession.effects import WebhookFixtures
 from callcenter.cli.flows import print_problems
 from callcenter.testing.script import CallerScript, ScriptError
+from callcenter.testing.webhook_fixtures import WebhookFixtures
 
 console = Console(highlight=False)
 
@@ -38,8 +42,8 @@ def call(
                         ] = False,
 ) -> None:
     """Run a whole voice call on a local room: a flow, a scripted caller, the offline stack."""
-    from callcenter.callsession.local_call import run_local_call
     from callcenter.flow.validate import check_flow_text
+    from callcenter.testing.local_call import run_local_call
 
     if speech not in ("offline", "fake"):
         raise typer.BadParameter("--speech must be offline or fake")

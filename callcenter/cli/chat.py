@@ -24,7 +24,6 @@ from rich.markup import escape
 
 from callcenter.callsession.effects import (
     IntentService,
-    WebhookFixtures,
     call_webhook,
     run_agent_turn,
 )
@@ -55,6 +54,7 @@ from callcenter.flow.schema import Flow
 from callcenter.flow.state import RunnerState
 from callcenter.flow.validate import check_flow_text
 from callcenter.speech.base import LLM
+from callcenter.testing.webhook_fixtures import WebhookFixtures
 
 console = Console(highlight=False)
 _DTMF = re.compile(r"^[0-9*#]+$")

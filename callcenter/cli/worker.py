@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from callcenter.config import get_settings
+from callcenter.dispatch.job import JobHandler, RoomConnector
 from callcenter.dispatch.process import WorkerOptions, serve
 from callcenter.logs import configure_logging
-
-# The production handler: the flow published for the dialed number, run by a CallSession.
-DEFAULT_HANDLER = "callcenter.callsession.job:handle_call"
-DEFAULT_CONNECTOR = "callcenter.rooms.livekit:connect_livekit_room"
 
 
 def worker(
@@ -28,8 +27,13 @@ def worker(
     health_port: int | None = typer.Option(
         None, help="Port of /healthz and /metrics, 0: any [WORKER_HEALTH_PORT]"
     ),
-    handler: str = typer.Option(DEFAULT_HANDLER, help="Call handler, module:attribute"),
-    room_connector: str = typer.Option(DEFAULT_CONNECTOR, help="Room connector, module:attr"),
+    handler: str | None = typer.Option(
+        None, help="Call handler as module:attribute (tests, benches); default: the flow "
+        "published for the dialed number"
+    ),
+    room_connector: str | None = typer.Option(
+        None, help="Room connector as module:attribute; default: join the LiveKit room"
+    ),
     redis_prefix: str | None = typer.Option(
         None, help="Key prefix in Redis, one per deployment [REDIS_KEY_PREFIX]"
     ),
@@ -42,6 +46,7 @@ def worker(
             "LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET must be set for a LiveKit "
             "worker; without LiveKit, `callcenter call` runs calls in-process"
         )
+    job_handler, connector = _bindings(handler, room_connector)
     opts = WorkerOptions(
         livekit_url=s.livekit_url,
         api_key=s.livekit_api_key,
@@ -49,8 +54,8 @@ def worker(
         agent_name=s.agent_name,
         redis_url=s.redis_url,
         redis_prefix=redis_prefix if redis_prefix is not None else s.redis_key_prefix,
-        handler=handler,
-        room_connector=room_connector,
+        handler=job_handler,
+        room_connector=connector,
         max_calls=max_calls if max_calls is not None else s.worker_max_calls,
         cpu_threshold=cpu_threshold if cpu_threshold is not None else s.worker_cpu_threshold,
         drain_timeout_s=drain_timeout if drain_timeout is not None else s.worker_drain_timeout_s,
@@ -58,6 +63,44 @@ def worker(
         health_port=health_port if health_port is not None else s.worker_health_port,
     )
     raise typer.Exit(asyncio.run(serve(opts)))
+
+
+def _bindings(handler: str | None, connector: str | None) -> tuple[JobHandler, RoomConnector]:
+    """The call handler and room connector: production objects, or the ones named by flags."""
+    if handler is None:
+        from callcenter.callsession.handler import handle_call
+
+        job_handler: JobHandler = handle_call
+    else:
+        job_handler = resolve_object(handler, "--handler")
+    if connector is None:
+        from callcenter.rooms.livekit import connect_livekit_room
+
+        room_connector: RoomConnector = connect_livekit_room
+    else:
+        room_connector = resolve_object(connector, "--room-connector")
+    return job_handler, room_connector
+
+
+def resolve_object(path: str, option: str) -> Any:
+    """Import a callable named `package.module:attribute` once, here at the CLI edge."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise typer.BadParameter(f"{path!r} must look like package.module:attribute",
+                                 param_hint=option)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise typer.BadParameter(f"cannot import {module_name}: {exc}",
+                                 param_hint=option) from None
+    obj = getattr(module, attr, None)
+    if obj is None:
+        raise typer.BadParameter(f"{module_name} has no attribute {attr!r}",
+                                 param_hint=option)
+    if not callable(obj):
+        raise typer.BadParameter(f"{path} is a {type(obj).__name__}, not a callable",
+                                 param_hint=option)
+    return obj
 
 
 def bench_dispatch(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -38,8 +37,9 @@ class WorkerOptions:
     api_secret: str
     agent_name: str
     redis_url: str | None
-    handler: str
-    room_connector: str
+    # Objects, not import strings: the CLI resolves `--handler` once, with a clear error.
+    handler: JobHandler
+    room_connector: RoomConnector
     redis_prefix: str = "cc:"
     max_calls: int = 20
     cpu_threshold: float = 0.85
@@ -47,21 +47,6 @@ class WorkerOptions:
     health_host: str = "127.0.0.1"
     health_port: int = 8081
     timing: RunnerTiming = field(default_factory=RunnerTiming)
-
-
-def load_object(path: str, what: str) -> Any:
-    """Import `package.module:attribute`; a clear error names what was wrong."""
-    module_name, _, attr = path.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f"{what} {path!r} must look like package.module:attribute")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"{what} {path!r}: cannot import {module_name}: {exc}") from None
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ValueError(f"{what} {path!r}: {module_name} has no attribute {attr!r}") from None
 
 
 def make_store(redis_url: str | None, timing: RunnerTiming, prefix: str = "cc:") -> CheckpointStore:
@@ -75,12 +60,10 @@ def make_store(redis_url: str | None, timing: RunnerTiming, prefix: str = "cc:")
 
 async def serve(opts: WorkerOptions) -> int:
     """Run until drained or stopped; returns the process exit code."""
-    handler: JobHandler = load_object(opts.handler, "--handler")
-    connector: RoomConnector = load_object(opts.room_connector, "--room-connector")
     store = make_store(opts.redis_url, opts.timing, opts.redis_prefix)
     metrics = WorkerMetrics()
     runner = CallRunner(
-        handler=handler,
+        handler=opts.handler,
         store=store,
         admission=Admission(opts.max_calls, opts.cpu_threshold),
         metrics=metrics,
@@ -92,7 +75,7 @@ async def serve(opts: WorkerOptions) -> int:
         api_secret=opts.api_secret,
         agent_name=opts.agent_name,
         runner=runner,
-        connect_room=connector,
+        connect_room=opts.room_connector,
     )
     health = HealthServer(
         metrics, lambda: {**runner.status(), "registered": worker.registered.is_set()}

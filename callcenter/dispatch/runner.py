@@ -249,9 +249,8 @@ class CallRunner:
         except Exception:  # the store being down must not leave the call counted as active
             log.exception("call %s: could not record the outcome %s", job.call_id, outcome)
         # Leave the room (never hang up: on a hand-over the caller stays for the next worker).
-        if (leave := getattr(room, "aclose", None)) is not None:
-            with contextlib.suppress(Exception):
-                await leave()
+        with contextlib.suppress(Exception):
+            await room.aclose()
         self.calls.pop(job.job_id, None)
         self.metrics.active_calls.set(self.active)
         self.metrics.jobs.labels(outcome).inc()

@@ -164,3 +164,4 @@ class Room(abc.ABC):
 
     async def aclose(self) -> None:
         """Leave the room without ending the call (the worker is stopping); default: nothing."""
+        return None  # a room with no connection of its own has nothing to leave

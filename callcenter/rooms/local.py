@@ -156,6 +156,8 @@ class LocalParticipant:
 class LocalRoom(Room):
     """An in-process room seen from the agent (see module docstring)."""
 
+    clock: Clock  # always set: a local room's media runs on its own (real or virtual) clock
+
     def __init__(
         self,
         name: str = "local",

@@ -1,4 +1,4 @@
-"""A scripted call handler: the worker's stand-in for `CallSession` and its test subject.
+"""A scripted call handler: the worker's stand-in for `CallSession` in dispatch tests and benches.
 
 It asks a fixed list of questions, "collects" an answer per turn, and checkpoints after every
 step, the way the real session does. Resumed on another worker, it says one recovery line and

@@ -1,8 +1,9 @@
 """A whole call in-process: a flow, a scripted caller, a LocalRoom, real or fake speech.
 
-This is what `callcenter call` runs, and what tests use to prove a flow end to end. With
-`speech="offline"` every part is the production code path except the room: Silero VAD,
-Whisper, Piper and the MiniLM intents hear and speak real audio, in real time.
+This is what `callcenter call` runs, and what tests use to prove a flow end to end. It is
+part of the test kit because it drives a scripted caller; workers run `callsession.handler`.
+With `speech="offline"` every part is the production code path except the room: Silero
+VAD, Whisper, Piper and the MiniLM intents hear and speak real audio, in real time.
 `speech="fake"` swaps in the scripted fakes on a virtual clock: seconds of call in
 milliseconds, for fast flow checks.
 """

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from callcenter.callsession.effects import WebhookFixtures
-from callcenter.callsession.local_call import run_local_call
 from callcenter.flow.validate import load_flow_file
+from callcenter.testing.local_call import run_local_call
 from callcenter.testing.script import CallerScript
+from callcenter.testing.webhook_fixtures import WebhookFixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = ROOT / "flows"

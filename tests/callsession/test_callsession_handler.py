@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from callcenter import migrate
-from callcenter.callsession import job
+from callcenter.callsession import handler
 from callcenter.callsession.effects import IntentService
 from callcenter.callsession.providers import Speech
 from callcenter.config import get_settings
@@ -39,7 +39,7 @@ def board(monkeypatch: pytest.MonkeyPatch) -> Iterator[SpeechBoard]:
     clock = RealClock()
     speech = Speech(stt=FakeSTT(board, clock=clock), tts=FakeTTS(clock=clock), llm=None,
                     intents=IntentService(prefer_minilm=False))
-    monkeypatch.setattr(job, "process_speech", lambda: speech)
+    monkeypatch.setattr(handler, "process_speech", lambda: speech)
     yield board
     from callcenter.postcall.inprocess import stop_embedded
 
@@ -53,7 +53,7 @@ async def _run(room: LocalRoom, call_id: str) -> None:
     assert lease is not None
     ctx = JobContext(job=JobInfo("j1", room.name, call_id, "callcenter"), room=room,
                      worker_id="w1", lease=lease, resume=None, store=store)
-    await job.handle_call(ctx)
+    await handler.handle_call(ctx)
 
 
 async def test_unknown_number_hears_not_in_service_and_is_recorded(board: SpeechBoard) -> None:

@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import select
 
 from callcenter import migrate
-from callcenter.callsession import job
+from callcenter.callsession import handler
 from callcenter.callsession.effects import IntentService
 from callcenter.callsession.providers import Speech
 from callcenter.callsession.session import RECOVERY_LINE
@@ -51,8 +51,8 @@ def board(monkeypatch: pytest.MonkeyPatch) -> Iterator[SpeechBoard]:
     clock = RealClock()
     speech = Speech(stt=FakeSTT(board, clock=clock), tts=FakeTTS(clock=clock), llm=None,
                     intents=IntentService(prefer_minilm=False))
-    monkeypatch.setattr(job, "process_speech", lambda: speech)
-    monkeypatch.setattr(job, "_enqueue_postcall", lambda call_id: None)
+    monkeypatch.setattr(handler, "process_speech", lambda: speech)
+    monkeypatch.setattr(handler, "_enqueue_postcall", lambda call_id: None)
     yield board
 
 
@@ -68,7 +68,7 @@ async def dispatcher(redis11_url: str, redis_prefix: str) -> AsyncIterator[Local
 
 def _runner(d: LocalDispatcher, max_calls: int = 4) -> CallRunner:
     cores = float(os.cpu_count() or 1)
-    r = CallRunner(handler=job.handle_call, store=d.store, timing=FAST,
+    r = CallRunner(handler=handler.handle_call, store=d.store, timing=FAST,
                    admission=Admission(max_calls=max_calls, cpu_threshold=cores))
     d.add_runner(r)
     return r

@@ -11,13 +11,13 @@ from livekit import api
 from livekit.protocol import agent
 
 from callcenter.dispatch.admission import Admission
-from callcenter.dispatch.demo import QUESTIONS, RECOVERY_LINE, scripted_call
 from callcenter.dispatch.job import JobContext
 from callcenter.dispatch.redis_store import RedisCheckpointStore
 from callcenter.dispatch.runner import CallRunner, RunnerTiming
 from callcenter.dispatch.store import LeaseLost
 from callcenter.dispatch.watchdog import Watchdog, livekit_redispatcher
 from callcenter.dispatch.worker import AgentWorker
+from callcenter.testing.demo import QUESTIONS, RECOVERY_LINE, scripted_call
 from callcenter.testing.livekit import FakeLiveKitServer
 from callcenter.testing.livekit.rooms import LocalRoomConnector
 

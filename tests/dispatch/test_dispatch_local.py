@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 import pytest
 
 from callcenter.dispatch.admission import Admission
-from callcenter.dispatch.demo import GOODBYE, QUESTIONS, RECOVERY_LINE, scripted_call
 from callcenter.dispatch.job import JobContext, JobHandler
 from callcenter.dispatch.local import LocalDispatcher, NoCapacity
 from callcenter.dispatch.memory_store import MemoryCheckpointStore
@@ -17,6 +16,7 @@ from callcenter.dispatch.redis_store import RedisCheckpointStore
 from callcenter.dispatch.runner import CallRunner, RunnerTiming
 from callcenter.dispatch.store import CheckpointStore
 from callcenter.rooms.local import LocalRoom
+from callcenter.testing.demo import GOODBYE, QUESTIONS, RECOVERY_LINE, scripted_call
 
 FAST = RunnerTiming(heartbeat_s=0.05, lease_ttl_s=0.3, worker_ttl_s=1.0)
 CORES = float(os.cpu_count() or 1)

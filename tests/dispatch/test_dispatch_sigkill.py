@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from callcenter.dispatch.demo import GOODBYE, QUESTIONS, RECOVERY_LINE
+from callcenter.testing.demo import GOODBYE, QUESTIONS, RECOVERY_LINE
 from callcenter.testing.livekit import FakeLiveKitServer
 from callcenter.testing.livekit.rooms import TRANSCRIPT_KEY
 
@@ -47,7 +47,7 @@ class Procs:
             self.prefix,
             # The scripted handler needs no caller audio, so the call can span processes.
             "--handler",
-            "callcenter.dispatch.demo:scripted_call",
+            "callcenter.testing.demo:scripted_call",
             env=env,
         )
         self.procs.append(proc)

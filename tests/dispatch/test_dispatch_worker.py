@@ -11,12 +11,12 @@ import pytest
 from livekit.protocol import agent
 
 from callcenter.dispatch.admission import Admission
-from callcenter.dispatch.demo import QUESTIONS, scripted_call
 from callcenter.dispatch.job import JobContext
 from callcenter.dispatch.memory_store import MemoryCheckpointStore
 from callcenter.dispatch.metrics import HealthServer
 from callcenter.dispatch.runner import CallRunner, RunnerTiming
 from callcenter.dispatch.worker import AgentWorker
+from callcenter.testing.demo import QUESTIONS, scripted_call
 from callcenter.testing.livekit import FakeLiveKitServer
 from callcenter.testing.livekit.rooms import LocalRoomConnector as RoomLog
 
