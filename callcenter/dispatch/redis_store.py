@@ -81,6 +81,9 @@ return 1
 """
 )
 
+# The ownership test above, for other scripts over the same keys (call control's fencing).
+OWNS_LUA = _OWNS
+
 # Checkpoints of a call that never finishes (lost for good) still expire eventually.
 _CHECKPOINT_MAX_AGE_MS = 24 * 3600 * 1000
 
@@ -109,6 +112,20 @@ class RedisCheckpointStore:
 
     def _k(self, kind: str, call_id: str) -> str:
         return f"{self._p}{kind}:{call_id}"
+
+    # Call control (callcenter.control.redis_bus) fences commands against these same keys.
+    @property
+    def client(self) -> aioredis.Redis:
+        return self._r
+
+    def key(self, kind: str, call_id: str) -> str:
+        """This store's key for one call (`lease`, `fence`, `done`, ...) or worker."""
+        return self._k(kind, call_id)
+
+    @property
+    def active_key(self) -> str:
+        """The hash of started-but-unfinished calls."""
+        return self._p + "active"
 
     async def acquire(
         self, call_id: str, worker_id: str, *, room_name: str, agent_name: str, ttl_s: float
