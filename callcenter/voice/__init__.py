@@ -2,19 +2,24 @@
 
 A flow runner (or any caller of this package) needs only this surface::
 
-    session = VoiceSession(room, stt=stt, tts=tts, llm=llm, settings=VoiceSettings())
+    session = VoiceSession(room, stt=stt, tts=tts, settings=VoiceSettings())
     await session.start()                      # listen to everyone in the room
     session.on_utterance(store)                # every finished utterance, for the transcript
     handle = session.say("Hello!", interruptible=True)   # queue speech; returns a SpeechHandle
+    handle = session.say(llm_deltas())         # or an async stream of text, spoken clause by
+                                               # clause as it arrives (handle.llm_ttft_ms)
     await handle.wait()                        # handle.interrupted / .heard_text / .error
     ev = await session.ask("Your order number?", timeout=8.0)  # say, then the answer
     ev = await session.next_event(timeout=5)   # UserTurn | DtmfInput | AgentInterrupted |
                                                # ParticipantGone | CallEnded | None (timeout)
-    session.reply()                            # speak the LLM's streamed answer (clause by clause)
     session.expected_digits = 6                # endpointing waits while digits are incomplete
     await session.set_listen_only(True)        # escalation: stop speaking, keep transcribing
     session.metrics                            # list[TurnMetrics], one per caller turn
     await session.aclose()
+
+The session keeps no conversation history: the flow (through `CallSession`) owns the one
+history the LLM sees, and reads what the caller heard from `SpeechHandle.heard_text`.
+Caller speech while the agent is still thinking drops the queued reply unheard.
 
 Times in `Utterance`, `UserTurn` and `TurnMetrics` are milliseconds on the room's media
 time line (call start = 0). Utterances are recorded (hook called) before `wait()` returns.
@@ -42,13 +47,11 @@ from callcenter.voice.events import (
 from callcenter.voice.session import VoiceSession
 from callcenter.voice.settings import EndpointingSettings, InterruptionSettings, VoiceSettings
 from callcenter.voice.speech import SpeechHandle
-from callcenter.voice.splitter import ClauseSplitter
 
 __all__ = [
     "AgentInterrupted",
     "AgentState",
     "CallEnded",
-    "ClauseSplitter",
     "DtmfInput",
     "EndpointingSettings",
     "InterruptionSettings",

@@ -12,7 +12,7 @@ import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -20,10 +20,8 @@ from callcenter.audio.frame import AudioFrame
 from callcenter.audio.resample import StreamResampler
 from callcenter.audio.vad import Scorer, VADEvent, VADEventKind, VADStream
 from callcenter.rooms.base import Participant
-from callcenter.speech.base import STT, STTStream, TranscriptKind
-
-if TYPE_CHECKING:
-    from callcenter.voice.session import VoiceSession
+from callcenter.speech import STT, STTStream, Transcript, TranscriptKind
+from callcenter.voice.settings import VoiceSettings
 
 # ~-40 dBFS: the level above which a sample counts as voice when refining VAD edges.
 _LEVEL = 300
@@ -31,23 +29,42 @@ _LEVEL = 300
 _END_SEARCH_MS = 350.0
 
 
+class TurnSink(Protocol):
+    """Where a listener reports what it hears: the owner of the turn logic (`VoiceSession`)."""
+
+    def observe_frame(self, frame: AudioFrame) -> None:
+        """Every frame as it arrives (media-time mapping, lateness)."""
+
+    def on_speech_start(self, listener: ParticipantListener, ev: VADEvent) -> None: ...
+
+    def on_speaking(self, listener: ParticipantListener, speech_ms: float) -> None:
+        """Every frame while the participant speaks (`speech_ms` since the onset)."""
+
+    def on_speech_end(self, listener: ParticipantListener, ev: VADEvent) -> None: ...
+
+    def on_transcript(self, listener: ParticipantListener, t: Transcript) -> None: ...
+
+    def on_listener_ended(self, listener: ParticipantListener) -> None:
+        """The participant's audio stream ended (they left)."""
+
+
 class ParticipantListener:
-    """Listens to one participant for a `VoiceSession` (which owns the turn logic)."""
+    """Listens to one participant and reports to a `TurnSink` (which owns the turn logic)."""
 
     def __init__(
         self,
-        session: VoiceSession,
+        sink: TurnSink,
         participant: Participant,
         audio: AsyncIterator[AudioFrame],
         stt: STT,
+        settings: VoiceSettings,
         *,
         sample_rate: int,
         scorer: Scorer | None,
     ) -> None:
-        self.session = session
+        self.sink = sink
         self.participant = participant
         self.identity = participant.identity
-        settings = session.settings
         self.vad = VADStream(sample_rate, settings.vad, scorer=scorer, on_event=self._on_vad)
         self._audio = audio
         self.stt: STTStream = stt.stream(language=settings.language)
@@ -71,21 +88,21 @@ class ParticipantListener:
         ]
 
     async def _audio_loop(self) -> None:
-        session = self.session
+        sink = self.sink
         vad = self.vad
         ring = self._ring
         async for frame in self._audio:
             self.frames += 1
             self.last_frame_end_ms = frame.end_ms
-            session.observe_frame(frame)
+            sink.observe_frame(frame)
             ring.append(frame)
             if self.in_segment:
                 self._stt_push(frame)
             vad.push_frame(frame)
             if vad.speaking:
                 # Barge-in is checked per 20 ms frame, not per 32 ms VAD window.
-                session.on_speaking(self, frame.end_ms - self.speech_start_ms)
-        session.on_listener_ended(self)
+                sink.on_speaking(self, frame.end_ms - self.speech_start_ms)
+        sink.on_listener_ended(self)
 
     def _stt_push(self, frame: AudioFrame) -> None:
         if self._rate == self._stt_rate:
@@ -106,7 +123,7 @@ class ParticipantListener:
                 for f in self._ring:  # pre-roll: the words' onsets before the VAD fired
                     if f.end_ms > ev.padded_start_ms:
                         self._stt_push(f)
-            self.session.on_speech_start(self, ev)
+            self.sink.on_speech_start(self, ev)
         else:
             self.in_segment = False
             if self._to_stt is not None:
@@ -114,7 +131,7 @@ class ParticipantListener:
                     self.stt.push_frame(f)
                 self._to_stt = None
             self.stt.end_of_speech()
-            self.session.on_speech_end(self, ev)
+            self.sink.on_speech_end(self, ev)
 
     def _refine(self, ev: VADEvent) -> float:
         """Move a VAD edge (32 ms window resolution) to the first/last loud sample near it."""
@@ -148,7 +165,7 @@ class ParticipantListener:
         async for t in self.stt:
             if t.kind is TranscriptKind.END_OF_UTTERANCE:
                 continue
-            self.session.on_transcript(self, t)
+            self.sink.on_transcript(self, t)
 
     async def aclose(self) -> None:
         for t in self._tasks:

@@ -5,7 +5,8 @@ The session listens to every participant (speaker-labelled), decides when a turn
 (`endpointing`), stops the agent when the caller talks over it (barge-in, with false-alarm
 resume), speaks `SpeechHandle`s one after another, and reports utterances, turn events and
 per-turn metrics. It knows nothing about LiveKit, SIP or the flow: it talks to a `Room`
-and to speech providers.
+and to speech providers. It keeps no conversation: whoever drives the call (the flow, via
+`CallSession`) owns the one history and learns what was heard from each `SpeechHandle`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from callcenter.audio.frame import AudioFrame
@@ -29,7 +30,7 @@ from callcenter.rooms.base import (
     RoomEvent,
 )
 from callcenter.rooms.clock import Clock, RealClock, VirtualClock
-from callcenter.speech.base import LLM, STT, TTS, ChatMessage, Transcript, TranscriptKind
+from callcenter.speech import STT, TTS, Transcript, TranscriptKind
 from callcenter.voice.bargein import BargeIn
 from callcenter.voice.endpointing import endpoint_delay
 from callcenter.voice.events import (
@@ -44,7 +45,6 @@ from callcenter.voice.events import (
     Utterance,
 )
 from callcenter.voice.listener import ParticipantListener
-from callcenter.voice.replies import drop_last_user_message, last_user_text, llm_text
 from callcenter.voice.settings import VoiceSettings
 from callcenter.voice.speaker import AgentSpeaker
 from callcenter.voice.speech import SpeechHandle, TextSource
@@ -69,15 +69,14 @@ class VoiceSession:
         *,
         stt: STT,
         tts: TTS,
-        llm: LLM | None = None,
         settings: VoiceSettings | None = None,
         clock: Clock | None = None,
         batched_vad: bool | None = None,
     ) -> None:
         self.room = room
-        self.stt, self.tts, self.llm = stt, tts, llm
+        self.stt, self.tts = stt, tts
         self.settings = settings or VoiceSettings()
-        self.clock = clock or getattr(room, "clock", None) or RealClock()
+        self.clock = clock or room.clock or RealClock()
         if batched_vad is None:
             # Share one batched VAD across the process's calls when ONNX Runtime is there;
             # on a virtual clock score inline, so tests stay deterministic.
@@ -89,9 +88,6 @@ class VoiceSession:
         self._turns: dict[str, TurnState] = {}
         self.utterances: list[Utterance] = []
         self.metrics: list[TurnMetrics] = []
-        self.history: list[ChatMessage] = []
-        if self.settings.system_prompt:
-            self.history.append(ChatMessage("system", self.settings.system_prompt))
         self.listen_only = False
         self.expected_digits: int | None = None
         # How long to wait for a final transcript after the caller stops (seconds).
@@ -103,8 +99,12 @@ class VoiceSession:
             chunk_ms=self.settings.playout_chunk_ms,
         )
         self._offset_ms: float | None = None
-        self._barge = BargeIn(self)
-        self._carry_text = ""  # user text whose reply was cancelled by more user speech
+        self._barge = BargeIn(
+            self.settings.interruption, self.clock,
+            current=lambda: self.current, muted=lambda: self.listen_only,
+            is_speaking=self._is_speaking, drop_queued=self.drop_queued,
+            media_now=self.media_now, on_interrupted=self.push_event,
+        )
         self._unanswered: TurnMetrics | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed = False
@@ -128,21 +128,6 @@ class VoiceSession:
     def say(self, text: TextSource, *, interruptible: bool = True) -> SpeechHandle:
         """Queue agent speech (a string, or an async stream of text deltas)."""
         handle = SpeechHandle(text, interruptible=interruptible)
-        handle.turn_metrics, self._unanswered = self._unanswered, None
-        if self.listen_only or self.closed:
-            handle.interrupt(self.media_now())
-            return handle
-        self._speaker.enqueue(handle)
-        return handle
-
-    def reply(
-        self, extra: Sequence[ChatMessage] = (), *, interruptible: bool = True
-    ) -> SpeechHandle:
-        """Speak the LLM's streamed answer to the conversation so far (clause by clause)."""
-        if self.llm is None:
-            raise RuntimeError("VoiceSession.reply needs an LLM: pass llm=... to VoiceSession")
-        handle = SpeechHandle("", interruptible=interruptible)
-        handle.source = llm_text(self.llm, [*self.history, *extra], self.clock, handle)
         handle.turn_metrics, self._unanswered = self._unanswered, None
         if self.listen_only or self.closed:
             handle.interrupt(self.media_now())
@@ -209,6 +194,7 @@ class VoiceSession:
         self.drop_queued()
         if self.current is not None and not self.current.done():
             self._barge.stop(self.current)
+        self._barge.close()
         me = asyncio.current_task()
         tasks = [t for t in self._tasks if t is not me]
         for task in tasks:
@@ -229,7 +215,7 @@ class VoiceSession:
             return
         rate = self.settings.input_rate
         self.listeners[p.identity] = ParticipantListener(
-            self, p, self.room.audio_stream(p.identity, rate), self.stt,
+            self, p, self.room.audio_stream(p.identity, rate), self.stt, self.settings,
             sample_rate=rate, scorer=self._scorer,
         )
         self._turns[p.identity] = TurnState()
@@ -260,6 +246,10 @@ class VoiceSession:
         elif off - self._offset_ms > 20.0:
             self.late_frames += 1
 
+    def _is_speaking(self, identity: str) -> bool:
+        listener = self.listeners.get(identity)
+        return listener is not None and listener.vad.speaking
+
     def _turn(self, listener: ParticipantListener) -> TurnState:
         return self._turns.setdefault(listener.identity, TurnState())
 
@@ -286,13 +276,10 @@ class VoiceSession:
 
     def on_speaking(self, listener: ParticipantListener, speech_ms: float) -> None:
         """Called for every frame while `listener` speaks: the barge-in check."""
-        self._barge.check(listener, speech_ms, self._turn(listener).interim_words)
-
-    def cancel_reply(self, cur: SpeechHandle) -> None:
-        """More caller speech while thinking: drop the reply, merge the turns for the LLM."""
-        self._carry_text = last_user_text(self.history)
-        self.drop_queued()
-        cur.interrupt(self.media_now())
+        self._barge.check(
+            listener.identity, listener.speech_start_ms, speech_ms,
+            self._turn(listener).interim_words,
+        )
 
     def on_speech_end(self, listener: ParticipantListener, ev: VADEvent) -> None:
         turn = self._turn(listener)
@@ -339,11 +326,6 @@ class VoiceSession:
         self._turns[listener.identity] = TurnState()
         now = self.media_now()
         text = turn.text
-        llm_text_in = text
-        if self._carry_text:
-            # The reply to the previous turn was dropped: the model sees both as one turn.
-            llm_text_in, self._carry_text = f"{self._carry_text} {text}", ""
-            drop_last_user_message(self.history)
         start = turn.start_ms if turn.start_ms is not None else turn.speech_end_ms
         m = TurnMetrics(
             listener.identity, turn.speech_end_ms,
@@ -354,13 +336,10 @@ class VoiceSession:
         self._unanswered = m
         role = listener.participant.kind.value
         self._record(Utterance(role, listener.identity, text, start, turn.speech_end_ms))
-        self.history.append(ChatMessage("user", llm_text_in, name=listener.identity))
         self.push_event(
             UserTurn(listener.identity, text, start, turn.speech_end_ms, turn.overlapped)
         )
         self.spawn(self.room.publish_transcript(listener.identity, text, final=True))
-        if self.settings.auto_reply and self.llm is not None and not self.listen_only:
-            self.reply()
 
     # ================================================================ interruptions
 
@@ -378,8 +357,6 @@ class VoiceSession:
             m.llm_ttft_ms = h.llm_ttft_ms
         if h.start_ms is None:
             return  # nothing was heard: no utterance
-        if text or h.interrupted:
-            self.history.append(ChatMessage("assistant", text))
         self._record(
             Utterance("agent", self.room.local_identity, text, h.start_ms,
                       h.end_ms if h.end_ms is not None else self.media_now(),

@@ -61,9 +61,6 @@ class VoiceSettings:
     language: str = "en"
     # Chunk size fed to the room output; small chunks mean little audio is lost to clear().
     playout_chunk_ms: float = 40.0
-    system_prompt: str = ""
-    # Reply to each caller turn with the LLM automatically (otherwise a flow runner drives).
-    auto_reply: bool = False
 
     def __post_init__(self) -> None:
         if self.input_rate not in (8000, 16000):

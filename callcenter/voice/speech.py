@@ -20,9 +20,9 @@ import numpy as np
 from callcenter.audio.frame import PCM16, AudioFrame
 from callcenter.rooms.base import AudioOutput
 from callcenter.rooms.clock import Clock
-from callcenter.speech.base import TTS, Word
+from callcenter.speech import TTS, Word
+from callcenter.speech.tts.clauses import ClauseSplitter
 from callcenter.voice.events import TurnMetrics
-from callcenter.voice.splitter import ClauseSplitter
 
 _ids = itertools.count(1)
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class SpeechHandle:
         self.first_audio_at: float | None = None  # clock time (s) of the first captured audio
         self.first_text_at: float | None = None
         self.tts_ttfb_ms: float | None = None
+        # A streamed source (an LLM): time from the start of speaking to its first text.
         self.llm_ttft_ms: float | None = None
         # The caller turn this speech answers (the session fills in e2e latency).
         self.turn_metrics: TurnMetrics | None = None
@@ -196,8 +197,11 @@ class SpeechHandle:
             stream.end_input()
             return
         it: AsyncIterator[str] = source.__aiter__()
+        t0 = clock.now()
         try:
             async for delta in it:
+                if delta and self.llm_ttft_ms is None:
+                    self.llm_ttft_ms = 1000.0 * (clock.now() - t0)
                 self.planned_text += delta
                 for clause in splitter.push(delta):
                     if self.first_text_at is None:
@@ -211,7 +215,7 @@ class SpeechHandle:
             stream.end_input()
         except Exception as exc:
             # The text source (LLM) failed mid-reply: speak what already arrived, end
-            # cleanly, and let the caller of `say`/`reply` see the error.
+            # cleanly, and let the caller of `say` see the error (`handle.error`).
             log.warning("agent speech source failed: %s", exc)
             self.error = exc
             for clause in splitter.flush():

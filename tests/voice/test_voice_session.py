@@ -1,20 +1,27 @@
-"""VoiceSession with scripted callers on a LocalRoom (virtual time, real Silero VAD)."""
+"""VoiceSession with scripted callers on a LocalRoom (virtual time, real Silero VAD).
+
+The test plays the agent with `say` (`Call.answer` says the next line after every turn):
+these are voice behaviours and need no LLM. Turns answered by the LLM through the flow are
+in test_voice_agent_turns.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
 from callcenter.rooms.base import ParticipantKind
-from callcenter.testing.fakes import FakeLLM
+from callcenter.rooms.clock import Clock
+from callcenter.speech import SpeechError
 from callcenter.voice import (
     AgentInterrupted,
     DtmfInput,
     EndpointingSettings,
     InterruptionSettings,
+    ParticipantGone,
     UserTurn,
     VoiceSettings,
 )
@@ -28,31 +35,22 @@ LONG_REPLY = (
 )
 
 
-async def test_turn_ends_after_min_delay_and_agent_answers_at_once(make_call: MakeCall) -> None:
-    call = make_call(replies="Let me check that for you.")
-    await call.session.start()
-    rep = await call.play("""
-turns:
-  - say: "I want to check my order status"
-  - wait: agent_done
-""")
-    line = rep.said[0]
-    answer = rep.agent[0]
-    overhead = answer.start_ms - line.speech_end_ms - 400.0
-    assert -1 <= overhead <= 25, overhead
-    user = [u for u in call.utterances if u.role == "caller"]
-    assert [u.text for u in user] == ["I want to check my order status"]
-    assert abs(user[0].end_ms - line.speech_end_ms) < 40
-    m = call.session.metrics[0]
-    assert m.end_of_utterance_delay_ms == pytest.approx(400, abs=25)
-    assert m.e2e_ms is not None and 390 <= m.e2e_ms <= 450
-    agent = [u for u in call.utterances if u.role == "agent"]
-    assert agent[0].text == "Let me check that for you." and not agent[0].interrupted
+async def words(text: str, clock: Clock, *, first: float = 0.0, gap: float = 0.0,
+                fail_after: int | None = None) -> AsyncIterator[str]:
+    """Text deltas as an LLM streams them: the first word after `first` s, then `gap` s apart."""
+    await clock.sleep(first)
+    for i, tok in enumerate(text.split(" ")):
+        if fail_after is not None and i == fail_after:
+            raise SpeechError("fake-llm", "connection reset")
+        if i and gap:
+            await clock.sleep(gap)
+        yield tok if i == 0 else " " + tok
 
 
 async def test_barge_in_stops_agent_and_stores_only_the_heard_text(make_call: MakeCall) -> None:
-    call = make_call(replies=[LONG_REPLY, "Okay, connecting you."])
+    call = make_call()
     await call.session.start()
+    call.answer([LONG_REPLY, "Okay, connecting you."])
     rep = await call.play("""
 turns:
   - say: "where is my order"
@@ -72,19 +70,20 @@ turns:
     assert -1 <= stop - onset - 300 <= 40, stop - onset
     # Heard text matches what was played: about 1.5 s + 0.3 s of speech at ~60 ms/letter.
     assert u.end_ms - u.start_ms == pytest.approx(stop - reply.start_ms, abs=25)
-    assert call.llm.requests[-1][-2].content == u.text  # the model is told what was heard
-    assert isinstance(await call.session.next_event(0), UserTurn)
-    ev = await call.session.next_event(0)
+    # The caller's first turn, then the interruption (with what was heard), then their turn.
+    assert [type(e) for e in call.events] == [UserTurn, AgentInterrupted, UserTurn]
+    ev = call.events[1]
     assert isinstance(ev, AgentInterrupted) and ev.heard_text == u.text
+    assert ev.planned_text == LONG_REPLY
 
 
 async def test_false_interruption_resumes_the_reply(make_call: MakeCall) -> None:
     settings = VoiceSettings(
-        input_rate=8000, auto_reply=True,
-        interruption=InterruptionSettings(false_interruption_timeout=0.8),
+        input_rate=8000, interruption=InterruptionSettings(false_interruption_timeout=0.8),
     )
-    call = make_call(replies=LONG_REPLY, settings=settings)
+    call = make_call(settings=settings)
     await call.session.start()
+    call.answer(LONG_REPLY)
     rep = await call.play("""
 turns:
   - say: "where is my order"
@@ -105,7 +104,7 @@ turns:
 async def test_uninterruptible_prompt_plays_to_the_end_and_records_caller(
     make_call: MakeCall,
 ) -> None:
-    call = make_call(auto_reply=False)
+    call = make_call()
     await call.session.start()
     prompt = "This call may be recorded for quality and training purposes, thank you."
     handle = call.session.say(prompt, interruptible=False)
@@ -127,7 +126,7 @@ turns:
 
 
 async def test_dtmf_digits_arrive_as_events_and_answer_ask(make_call: MakeCall) -> None:
-    call = make_call(auto_reply=False)
+    call = make_call()
     await call.session.start()
     caller = call.caller("""
 turns:
@@ -144,11 +143,10 @@ turns:
 
 
 async def test_unfinished_utterance_waits_for_the_rest(make_call: MakeCall) -> None:
-    settings = VoiceSettings(
-        input_rate=8000, auto_reply=True, endpointing=EndpointingSettings(0.4, 2.5)
-    )
+    settings = VoiceSettings(input_rate=8000, endpointing=EndpointingSettings(0.4, 2.5))
     call = make_call(settings=settings)
     await call.session.start()
+    call.answer()
     await call.play("""
 turns:
   - say: "my account number is"
@@ -160,32 +158,39 @@ turns:
     assert caller == ["my account number is four eight two nine one three"]
 
 
-async def test_speech_while_thinking_cancels_the_reply_and_merges_the_turn(
-    make_call: MakeCall,
-) -> None:
-    call = make_call(replies="Okay.", llm_ttft=1.5)
+async def test_speech_while_thinking_drops_the_reply_unheard(make_call: MakeCall) -> None:
+    call = make_call()
     await call.session.start()
-    await call.play("""
+    turn = call.caller("""
 turns:
   - say: "I need to change"
   - wait: 0.7
   - say: "the delivery address for my order"
-  - wait: agent_done
+  - wait: 3
 """)
-    assert call.llm.cancelled == 1
-    last = call.llm.requests[-1][-1]
-    assert last.content == "I need to change the delivery address for my order"
-    agent = [u for u in call.utterances if u.role == "agent"]
-    assert [a.text for a in agent] == ["Okay."]
+    task = asyncio.get_running_loop().create_task(turn.run())
+    first = await call.session.next_event(10)
+    assert isinstance(first, UserTurn) and first.text == "I need to change"
+    # An LLM that takes 1.5 s to its first word: the caller goes on before it speaks.
+    thinking = call.session.say(words("Okay.", call.clock, first=1.5))
+    second = await call.session.next_event(10)
+    assert isinstance(second, UserTurn) and second.text == "the delivery address for my order"
+    assert thinking.done() and thinking.interrupted and not thinking.started
+    # The dropped reply was never heard: it is no utterance and no AgentInterrupted event.
+    assert await call.session.next_event(0) is None
+    call.session.say("Okay.")
+    rep = await task
+    assert [u.text for u in call.utterances if u.role == "agent"] == ["Okay."]
+    assert len(rep.agent) == 1
 
 
-async def test_llm_text_reaches_tts_clause_by_clause(make_call: MakeCall) -> None:
-    call = make_call(auto_reply=False, replies=LONG_REPLY, token_interval=0.1)
+async def test_streamed_text_reaches_tts_clause_by_clause(make_call: MakeCall) -> None:
+    call = make_call()
     await call.session.start()
     caller = call.caller("turns:\n  - wait: 20\n")
     task = asyncio.get_running_loop().create_task(caller.run())
     t0 = call.clock.now()
-    handle = call.session.reply()
+    handle = call.session.say(words(LONG_REPLY, call.clock, gap=0.1))
     await handle.wait()
     assert handle.first_audio_at is not None
     n_tokens = len(LONG_REPLY.split())
@@ -196,9 +201,21 @@ async def test_llm_text_reaches_tts_clause_by_clause(make_call: MakeCall) -> Non
     task.cancel()
 
 
-async def test_listen_only_transcribes_two_speakers_with_labels(make_call: MakeCall) -> None:
-    call = make_call(auto_reply=True)
+async def test_a_streamed_source_reports_its_time_to_first_text(make_call: MakeCall) -> None:
+    call = make_call()
     await call.session.start()
+    streamed = call.session.say(words("One moment please.", call.clock, first=0.35))
+    await streamed.wait()
+    assert streamed.llm_ttft_ms == pytest.approx(350, abs=1)
+    plain = call.session.say("Thanks.")
+    await plain.wait()
+    assert plain.llm_ttft_ms is None  # a fixed text has no model behind it
+
+
+async def test_listen_only_transcribes_two_speakers_with_labels(make_call: MakeCall) -> None:
+    call = make_call()
+    await call.session.start()
+    call.answer("I should not be heard either")  # an agent that answers every turn
     await call.session.set_listen_only(True)
     handle = call.session.say("I should not be heard")
     assert handle.done() and handle.interrupted
@@ -234,11 +251,11 @@ async def test_min_words_keeps_the_agent_talking_through_wordless_noise(
     make_call: MakeCall,
 ) -> None:
     settings = VoiceSettings(
-        input_rate=8000, auto_reply=True,
-        interruption=InterruptionSettings(min_words_speaking=2),
+        input_rate=8000, interruption=InterruptionSettings(min_words_speaking=2),
     )
-    call = make_call(replies=LONG_REPLY, settings=settings)
+    call = make_call(settings=settings)
     await call.session.start()
+    call.answer(LONG_REPLY)
     rep = await call.play("""
 turns:
   - say: "where is my order"
@@ -254,7 +271,7 @@ turns:
 async def test_caller_hangup_ends_the_participant_and_agent_audio_is_recorded(
     make_call: MakeCall,
 ) -> None:
-    call = make_call(auto_reply=False)
+    call = make_call()
     await call.session.start()
     call.session.say("Hello, thanks for calling.")
     caller = call.caller("""
@@ -268,13 +285,11 @@ turns:
     assert abs(audio.duration_ms - (seg.end_ms - seg.start_ms)) <= 20
     assert rep.hung_up_ms is not None and rep.hung_up_ms >= seg.end_ms
     events = [await call.session.next_event(0) for _ in range(1)]
-    from callcenter.voice import ParticipantGone
-
     assert events == [ParticipantGone("caller")]
 
 
 async def test_a_key_press_stops_an_interruptible_prompt(make_call: MakeCall) -> None:
-    call = make_call(auto_reply=False)
+    call = make_call()
     await call.session.start()
     handle = call.session.say(LONG_REPLY)
     rep = await call.play("""
@@ -289,7 +304,7 @@ turns:
 
 
 async def test_a_failing_utterance_hook_does_not_break_the_call(make_call: MakeCall) -> None:
-    call = make_call(replies="Sure.")
+    call = make_call()
     seen: list[str] = []
 
     def broken(_: object) -> None:
@@ -298,6 +313,7 @@ async def test_a_failing_utterance_hook_does_not_break_the_call(make_call: MakeC
     call.session.on_utterance(broken)
     call.session.on_utterance(lambda u: seen.append(u.text))
     await call.session.start()
+    call.answer("Sure.")
     await call.play("""
 turns:
   - say: "check my order"
@@ -307,8 +323,9 @@ turns:
 
 
 async def test_a_caller_who_rejoins_is_heard_again(make_call: MakeCall) -> None:
-    call = make_call(replies="Welcome back.")
+    call = make_call()
     await call.session.start()
+    call.answer("Welcome back.")
     await call.play("""
 turns:
   - say: "check my order"
@@ -325,24 +342,12 @@ turns:
     assert caller == ["check my order", "I got cut off"]
 
 
-async def test_an_llm_failure_mid_reply_speaks_what_arrived_and_reports_it(
+async def test_a_text_source_failing_mid_reply_speaks_what_arrived_and_reports_it(
     make_call: MakeCall,
 ) -> None:
-    from collections.abc import AsyncIterator, Sequence
-
-    from callcenter.speech.base import ChatMessage, LLMChunk, SpeechError
-
-    class FailingLLM(FakeLLM):
-        async def chat(  # type: ignore[override]
-            self, messages: Sequence[ChatMessage], **_: object
-        ) -> AsyncIterator[LLMChunk]:
-            yield LLMChunk(text="Let me check that. ")
-            raise SpeechError("fake-llm", "connection reset")
-
-    call = make_call(auto_reply=False)
-    call.session.llm = FailingLLM(clock=call.clock)
+    call = make_call()
     await call.session.start()
-    handle = call.session.reply()
+    handle = call.session.say(words("Let me check that. One moment", call.clock, fail_after=4))
     await handle.wait()
     assert isinstance(handle.error, SpeechError)
     assert [u.text for u in call.utterances] == ["Let me check that."]
