@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from callcenter.control.bus import CommandHandler, ControlBus, ServeHandle
+from callcenter.control.memory_bus import InProcessControlBus
 from callcenter.dispatch.store import Checkpoint, CheckpointStore, Lease
 from callcenter.rooms.base import Room
 
@@ -69,6 +71,9 @@ class JobContext:
     resume: Checkpoint | None
     store: CheckpointStore
     on_turn_latency: Callable[[float], None] = lambda _s: None
+    # The worker's bus (shared by its runners); a context built by hand gets a private one.
+    control: ControlBus = field(default_factory=InProcessControlBus)
+    _serving: list[ServeHandle] = field(default_factory=list)
 
     @property
     def call_id(self) -> str:
@@ -86,6 +91,22 @@ class JobContext:
     def record_turn_latency(self, seconds: float) -> None:
         """End of caller turn -> first agent audio, for the worker's latency histogram."""
         self.on_turn_latency(seconds)
+
+    async def serve_commands(self, handler: CommandHandler) -> ServeHandle:
+        """Take call-control commands for this call (console, API, escalation).
+
+        Served while this job holds the call's lease; the worker stops serving when the
+        job's task ends or its lease is lost, so a handler need not close the handle.
+        Raises `NotOwner` if the lease has already moved on.
+        """
+        handle = await self.control.serve(self.lease, handler)
+        self._serving.append(handle)
+        return handle
+
+    async def stop_serving_commands(self) -> None:
+        """Stop serving this call's commands (the worker calls it when the job ends)."""
+        while self._serving:
+            await self._serving.pop().aclose()
 
 
 JobHandler = Callable[[JobContext], Awaitable[None]]

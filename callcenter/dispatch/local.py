@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from callcenter.control.bus import ControlBus
+from callcenter.control.memory_bus import InProcessControlBus
 from callcenter.dispatch.job import JobInfo
 from callcenter.dispatch.memory_store import MemoryCheckpointStore
 from callcenter.dispatch.runner import CallRunner, JobOutcome
@@ -44,8 +46,12 @@ class LocalDispatcher:
         *,
         agent_name: str = "callcenter",
         watchdog_interval_s: float = 0.1,
+        control: ControlBus | None = None,
     ) -> None:
         self.store = store or MemoryCheckpointStore()
+        # One bus for every runner: a command reaches the call whichever runner holds it.
+        self.control = control or InProcessControlBus()
+        self._owns_control = control is None
         self.agent_name = agent_name
         self.runners: list[CallRunner] = []
         self._rooms: dict[str, Room] = {}
@@ -58,6 +64,10 @@ class LocalDispatcher:
     def add_runner(self, runner: CallRunner) -> None:
         if runner.store is not self.store:
             raise ValueError("a runner must share the dispatcher's checkpoint store")
+        if runner.control is None:
+            runner.control = self.control
+        elif runner.control is not self.control:
+            raise ValueError("a runner must share the dispatcher's control bus")
         self.runners.append(runner)
         runner.start()
         if self._watch_task is None:
@@ -108,6 +118,8 @@ class LocalDispatcher:
                 await asyncio.wait_for(self._watch_task, 5.0)
         for runner in self.runners:
             await runner.aclose()
+        if self._owns_control:
+            await self.control.aclose()
 
     async def _redispatch(self, call: ActiveCall) -> None:
         room = self._rooms.get(call.room_name)

@@ -15,6 +15,9 @@ from typing import Any
 
 from livekit import api
 
+from callcenter.control.bus import ControlBus
+from callcenter.control.memory_bus import InProcessControlBus
+from callcenter.control.redis_bus import RedisControlBus
 from callcenter.dispatch.admission import Admission
 from callcenter.dispatch.job import JobHandler, RoomConnector
 from callcenter.dispatch.memory_store import MemoryCheckpointStore
@@ -58,9 +61,17 @@ def make_store(redis_url: str | None, timing: RunnerTiming, prefix: str = "cc:")
     return MemoryCheckpointStore()
 
 
+def make_control(store: CheckpointStore) -> ControlBus:
+    """Call control over the same Redis (and key prefix) as the leases it is fenced by."""
+    if isinstance(store, RedisCheckpointStore):
+        return RedisControlBus(store)
+    return InProcessControlBus()
+
+
 async def serve(opts: WorkerOptions) -> int:
     """Run until drained or stopped; returns the process exit code."""
     store = make_store(opts.redis_url, opts.timing, opts.redis_prefix)
+    control = make_control(store)
     metrics = WorkerMetrics()
     runner = CallRunner(
         handler=opts.handler,
@@ -68,6 +79,7 @@ async def serve(opts: WorkerOptions) -> int:
         admission=Admission(opts.max_calls, opts.cpu_threshold),
         metrics=metrics,
         timing=opts.timing,
+        control=control,
     )
     worker = AgentWorker(
         url=opts.livekit_url,
@@ -115,7 +127,8 @@ async def serve(opts: WorkerOptions) -> int:
         if watch_task is not None:
             watch_task.cancel()
         # Each step is bounded: a stuck socket must not keep a drained worker alive.
-        for step in (runner.aclose(), health.stop(), lkapi.aclose(), store.aclose()):
+        steps = (runner.aclose(), control.aclose(), health.stop(), lkapi.aclose(), store.aclose())
+        for step in steps:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(step, 5.0)
     return exit_code

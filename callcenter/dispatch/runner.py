@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from callcenter.control.bus import ControlBus
+from callcenter.control.memory_bus import InProcessControlBus
 from callcenter.dispatch.admission import Admission
 from callcenter.dispatch.job import JobContext, JobHandler, JobInfo
 from callcenter.dispatch.loops import raise_if_cancelled
@@ -70,9 +72,13 @@ class CallRunner:
         timing: RunnerTiming | None = None,
         worker_id: str | None = None,
         on_done: JobDone | None = None,
+        control: ControlBus | None = None,
     ) -> None:
         self.handler = handler
         self.store = store
+        # Call control for this runner's calls; None until a dispatcher shares its own, or
+        # the first call starts (a runner on its own then gets an in-process bus).
+        self.control = control
         self.admission = admission or Admission()
         self.metrics = metrics or WorkerMetrics()
         self.timing = timing or RunnerTiming()
@@ -154,6 +160,7 @@ class CallRunner:
             resume=resume,
             store=self.store,
             on_turn_latency=self.metrics.turn_latency.observe,
+            control=self._control(),
         )
         task = asyncio.get_running_loop().create_task(_run(self.handler, ctx), name=job.call_id)
         running = RunningCall(job, lease, task)
@@ -220,6 +227,11 @@ class CallRunner:
 
     # --- internals ------------------------------------------------------------------------
 
+    def _control(self) -> ControlBus:
+        if self.control is None:
+            self.control = InProcessControlBus()
+        return self.control
+
     async def _finished(self, running: RunningCall, room: Room) -> None:
         job, task = running.job, running.task
         error = ""
@@ -279,4 +291,9 @@ class CallRunner:
 
 
 async def _run(handler: JobHandler, ctx: JobContext) -> None:
-    await handler(ctx)
+    try:
+        await handler(ctx)
+    finally:
+        # Ended, cancelled (lease lost, drain, abandon) or failed: its commands stop here.
+        with contextlib.suppress(Exception):
+            await ctx.stop_serving_commands()
