@@ -1,0 +1,103 @@
+"""The call session's port to escalation: one `request` per Escalate action.
+
+`NoSupervisors` is for deployments where nobody can ever answer; `QueueEscalation` puts
+the call in a broker's queue and reports when a supervisor has it (or the wait ran out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from callcenter.escalation.broker import EscalationBroker, TicketStatus
+from callcenter.escalation.queues import priority_value
+from callcenter.escalation.tickets import Ticket, TicketState
+from callcenter.flow.actions import Escalate
+from callcenter.flow.events import EscalationResult
+
+S = TicketState
+OnUpdate = Callable[[TicketStatus], Awaitable[None]]
+_OUTCOMES = {
+    S.CONNECTED: "connected",
+    S.TIMED_OUT: "timeout",
+    S.RETURNED: "handed_back",
+    S.ENDED: "ended",
+    S.ABANDONED: "ended",
+}
+
+
+class CallEscalation(Protocol):
+    """Puts a call in a supervisor queue and reports how it went."""
+
+    async def request(self, call_id: str, action: Escalate) -> EscalationResult: ...
+
+
+class NoSupervisors:
+    """Nobody can take the call (no console, nobody staffed).
+
+    The flow then follows its timeout route at once, instead of leaving the caller on
+    hold for the whole timeout with nobody who could ever answer.
+    """
+
+    async def request(self, call_id: str, action: Escalate) -> EscalationResult:
+        return EscalationResult(outcome="unavailable", note="no supervisor is online")
+
+
+class QueueEscalation:
+    """CallEscalation over an EscalationBroker.
+
+    A call whose worker died is re-enqueued by the new worker with the same call id and
+    keeps its place (enqueue is idempotent). A cancelled request leaves the ticket alone:
+    cancellation means the call moves to another worker, not that the caller hung up; the
+    session reports a hang-up with `broker.cancel(call_id, "caller_hangup")`.
+    """
+
+    def __init__(
+        self,
+        broker: EscalationBroker,
+        *,
+        update_s: float = 5.0,
+        on_update: OnUpdate | None = None,
+        grace_s: float = 2.0,
+    ) -> None:
+        self.broker = broker
+        self._update_s = update_s
+        self._on_update = on_update
+        self._grace_s = grace_s
+
+    async def request(self, call_id: str, action: Escalate) -> EscalationResult:
+        if await self.broker.staffed(action.queue) == 0:
+            return await NoSupervisors().request(call_id, action)
+        ticket = Ticket(
+            call_id=call_id,
+            queue=action.queue,
+            priority=priority_value(action.priority),
+            reason=action.reason,
+            context={"summary": dict(action.summary)},
+            timeout_s=action.timeout,
+        )
+        await self.broker.enqueue(ticket)
+        loop = asyncio.get_running_loop()
+        # The broker times the ticket out itself; this backstop covers a routing loop that
+        # is not running, so the caller never holds forever.
+        deadline = loop.time() + action.timeout + self._grace_s
+        last: TicketStatus | None = None
+        while True:
+            wait = max(0.0, min(self._update_s, deadline - loop.time()))
+            st = await self.broker.wait_update(call_id, wait, last)
+            if st is None:
+                return EscalationResult(outcome="unavailable", note="escalation ticket vanished")
+            if st.state in _OUTCOMES:
+                return _result(st)
+            if self._on_update is not None and st.differs_from(last):
+                await self._on_update(st)
+            last = st
+            if loop.time() >= deadline:
+                return _result(TicketStatus(await self.broker.cancel(call_id, "timeout"), None,
+                                            None))
+
+
+def _result(st: TicketStatus) -> EscalationResult:
+    outcome = _OUTCOMES.get(st.state, "timeout")
+    return EscalationResult(outcome=outcome, supervisor=st.supervisor)  # type: ignore[arg-type]

@@ -1,0 +1,301 @@
+"""The production broker: all state in Redis, so a worker can die without losing a call.
+
+Keys, under the prefix (`cc:` by default):
+  esc:t:<call>     hash   the ticket (redis_codec); expires only after it finished
+  esc:q:<queue>    zset   queued call ids, score = -priority * 1e12 + arrival seq
+  esc:queues       set    queue names seen
+  esc:seq          string arrival counter
+  esc:s:<sup>      hash   presence: status, capacity, skills, hb, load, idle_since
+  esc:sups         zset   supervisor ids by last heartbeat
+  esc:o:<offer>    string offer id -> call id (expires a while after the offer does)
+  esc:inbox:<sup>  list   offer ids for that supervisor's next_offer (BLPOP)
+  esc:ans:<queue>  list   recent answer times (expected wait)
+  esc:wake         list   pokes the routing loop
+Every change is one `Tx` (redis_tx): a compare-and-set on the ticket's version plus the
+writes the move implies, in one Lua script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterable
+
+import redis.asyncio as aioredis
+
+from callcenter.escalation import routing
+from callcenter.escalation.broker import CancelReason, QueueView, TicketStatus
+from callcenter.escalation.errors import BrokerConflict, UnknownTicket
+from callcenter.escalation.offers import Offer
+from callcenter.escalation.presence import Presence, SupervisorStatus
+from callcenter.escalation.queues import Queue, QueueDirectory
+from callcenter.escalation.redis_codec import presence_fields, presence_from_hash
+from callcenter.escalation.redis_store import RedisTickets
+from callcenter.escalation.tickets import Ticket, TicketState
+
+S = TicketState
+_RETRIES = 50
+_BLOCK_S = 1.0  # longest single BLPOP, well under the socket timeout
+
+
+class RedisEscalationBroker(RedisTickets):
+    """EscalationBroker on Redis; any number of instances may share one Redis and prefix."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        queues: Iterable[Queue] = (),
+        *,
+        prefix: str = "cc:",
+        heartbeat_ttl_s: float = 15.0,
+        clock: Callable[[], float] = time.time,
+        poll_s: float = 0.1,
+        owns_client: bool = False,
+    ) -> None:
+        super().__init__(client, prefix=prefix, clock=clock)
+        self._queues = QueueDirectory(list(queues))
+        self._ttl = heartbeat_ttl_s
+        self._poll_s = poll_s
+        self._owns = owns_client
+
+    @classmethod
+    def from_url(
+        cls, url: str, queues: Iterable[Queue] = (), **kwargs: object
+    ) -> RedisEscalationBroker:
+        client = aioredis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=10.0, socket_connect_timeout=5.0
+        )
+        return cls(client, queues, owns_client=True, **kwargs)  # type: ignore[arg-type]
+
+    # --- the call's side -------------------------------------------------------------------
+
+    async def enqueue(self, ticket: Ticket) -> Ticket:
+        for _ in range(_RETRIES):
+            old = await self.load_ticket(ticket.call_id)
+            if old is not None and old.live:
+                return old
+            seq = int(await self._r.incr(self.k("seq")))
+            new = ticket.queued(seq=seq, now=self._clock(), replacing=old)
+            if await self.commit(old, new):
+                return new
+        raise BrokerConflict(f"call {ticket.call_id}: enqueue kept losing to other writers")
+
+    async def status(self, call_id: str) -> TicketStatus | None:
+        t = await self.load_ticket(call_id)
+        return None if t is None else await self._status(t)
+
+    async def _status(self, t: Ticket) -> TicketStatus:
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.zrank(self.k("q", t.queue), t.call_id)
+            pipe.lrange(self.k("ans", t.queue), 0, -1)
+            rank, answers = await pipe.execute()
+        pos = rank + 1 if t.in_queue and rank is not None else None
+        return TicketStatus(t, pos, routing.expected_wait(pos, [float(a) for a in answers]))
+
+    async def wait_update(
+        self, call_id: str, timeout: float, last: TicketStatus | None = None
+    ) -> TicketStatus | None:
+        # Polling: a queue move changes the place of every call behind it, and telling each
+        # one by pub/sub would cost more than a cheap read every poll interval.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            current = await self.status(call_id)
+            left = deadline - loop.time()
+            if current is None or current.differs_from(last) or left <= 0:
+                return current
+            await asyncio.sleep(min(self._poll_s, left))
+
+    async def _move(self, call_id: str, step: Callable[[Ticket], Ticket | None]) -> Ticket:
+        for _ in range(_RETRIES):
+            t = await self.load_ticket(call_id)
+            if t is None:
+                raise UnknownTicket(call_id)
+            after = step(t)
+            if after is None:
+                return t
+            if await self.commit(t, after):
+                return after
+        raise BrokerConflict(f"call {call_id}: update kept losing to other writers")
+
+    async def cancel(self, call_id: str, reason: CancelReason) -> Ticket:
+        target = S.ABANDONED if reason == "caller_hangup" else S.TIMED_OUT
+
+        def step(t: Ticket) -> Ticket | None:
+            if t.state in (S.ENDED, S.ABANDONED, S.TIMED_OUT):
+                return None
+            return t.leave(target, now=self._clock(), reason=reason)
+
+        return await self._move(call_id, step)
+
+    async def returned(self, call_id: str) -> Ticket:
+        return await self._move(call_id, lambda t: t.hand_back(now=self._clock()))
+
+    async def end(self, call_id: str, reason: str = "") -> Ticket:
+        return await self._move(call_id, lambda t: t.end(now=self._clock(), reason=reason))
+
+    async def resume(self, call_id: str) -> TicketStatus | None:
+        t = await self.load_ticket(call_id)
+        return await self._status(t) if t is not None and t.live else None
+
+    async def staffed(self, queue: str) -> int:
+        sups = await self.load_presence()
+        return routing.staffed(
+            sups.values(), self._queues.get(queue), now=self._clock(), heartbeat_ttl_s=self._ttl
+        )
+
+    # --- the supervisors' side -------------------------------------------------------------
+
+    async def heartbeat(self, presence: Presence) -> Presence:
+        now = self._clock()
+        key = self.k("s", presence.supervisor_id)
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={**presence_fields(presence), "hb": repr(now)})
+            pipe.hsetnx(key, "load", "0")
+            pipe.hsetnx(key, "idle_since", repr(now))
+            pipe.pexpire(key, self.retention_ms)
+            pipe.zadd(self.k("sups"), {presence.supervisor_id: now})
+            pipe.hgetall(key)
+            *_, raw = await pipe.execute()
+        await self.poke()
+        p = presence_from_hash(presence.supervisor_id, raw)
+        assert p is not None  # just written in the same transaction
+        return p
+
+    async def set_status(self, supervisor_id: str, status: SupervisorStatus) -> Presence:
+        old = await self.load_one_presence(supervisor_id) or Presence(supervisor_id)
+        now = self._clock()
+        fresh = Presence(supervisor_id, status, old.capacity, old.skills)
+        p = await self.heartbeat(fresh)
+        if status is not old.status:
+            await self._r.hset(self.k("s", supervisor_id), "idle_since", repr(now))
+            p = Presence(p.supervisor_id, p.status, p.capacity, p.skills, p.last_heartbeat,
+                         p.load, now)
+        return p
+
+    async def next_offer(self, supervisor_id: str, timeout: float) -> Offer | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        inbox = self.k("inbox", supervisor_id)
+        while (left := deadline - loop.time()) > 0:
+            popped = await self._r.blpop([inbox], timeout=max(0.01, min(left, _BLOCK_S)))
+            if popped is None:
+                continue
+            offer = await self.open_offer(popped[1], supervisor_id)
+            if offer is not None:
+                return offer
+        return None
+
+    async def accept(self, offer_id: str, supervisor_id: str) -> Ticket | None:
+        for _ in range(_RETRIES):
+            offer = await self.open_offer(offer_id, supervisor_id)
+            now = self._clock()
+            if offer is None or offer.expires_at <= now:
+                return None
+            after = offer.ticket.connect(supervisor_id, now=now)
+            if await self.commit(offer.ticket, after):
+                return after
+        return None
+
+    async def decline(self, offer_id: str, supervisor_id: str) -> bool:
+        for _ in range(_RETRIES):
+            offer = await self.open_offer(offer_id, supervisor_id)
+            if offer is None:
+                return False
+            if await self.commit(offer.ticket, offer.ticket.withdraw_offer()):
+                return True
+        return False
+
+    async def take(self, call_id: str, supervisor_id: str) -> Ticket | None:
+        for _ in range(_RETRIES):
+            t = await self.load_ticket(call_id)
+            p = await self.load_one_presence(supervisor_id)
+            if t is None or not t.in_queue or p is None:
+                return None
+            own = t.offered_to == supervisor_id
+            if not own and not p.has_skills(routing.required_skills(t, self._queues.get(t.queue))):
+                return None
+            after = t.connect(supervisor_id, now=self._clock())
+            tx = self.tx_for(t, after)
+            if not own:
+                tx.spare(self.k("s", supervisor_id))
+            if await tx.run(self._apply):
+                return after
+            if (await self.load_one_presence(supervisor_id) or p).load >= p.capacity and not own:
+                return None
+        return None
+
+    async def queues(self) -> list[QueueView]:
+        tickets, sups = await self.snapshot()
+        now = self._clock()
+        names = set(self._queues.names()) | {t.queue for t in tickets}
+        out = []
+        for name in sorted(names):
+            queued = [t for t in tickets if t.queue == name and t.in_queue]
+            q = self._queues.get(name)
+            out.append(QueueView(
+                queue=q,
+                waiting=len(queued),
+                offered=sum(1 for t in queued if t.state is S.OFFERED),
+                longest_wait_s=max((now - t.enqueued_at for t in queued), default=0.0),
+                staffed=routing.staffed(sups.values(), q, now=now, heartbeat_ttl_s=self._ttl),
+            ))
+        return out
+
+    async def waiting(self, queue: str | None = None) -> list[TicketStatus]:
+        tickets, _ = await self.snapshot()
+        queued = [t for t in tickets if t.in_queue and queue in (None, t.queue)]
+        queued.sort(key=lambda t: routing.routing_key(t, self._queues.get(t.queue)))
+        answers = await self.recent_answers({t.queue for t in queued})
+        out = []
+        for t in queued:
+            pos = routing.position(t, tickets)
+            out.append(TicketStatus(t, pos, routing.expected_wait(pos, answers[t.queue])))
+        return out
+
+    async def supervisors(self) -> list[Presence]:
+        now = self._clock()
+        sups = await self.load_presence()
+        return [
+            Presence(p.supervisor_id, p.effective_status(now, self._ttl), p.capacity, p.skills,
+                     p.last_heartbeat, p.load, p.idle_since)
+            for _, p in sorted(sups.items())
+        ]
+
+    # --- routing ---------------------------------------------------------------------------
+
+    async def route_once(self) -> list[Offer]:
+        now = self._clock()
+        tickets, sups = await self.snapshot()
+        current = {t.call_id: t for t in tickets}
+        changed = False
+        for t in routing.overdue(tickets, now=now):
+            changed |= await self.commit(t, t.leave(S.TIMED_OUT, now=now, reason="timeout"))
+            current.pop(t.call_id)
+        withdraw = routing.offers_to_withdraw(
+            current.values(), sups, now=now, heartbeat_ttl_s=self._ttl
+        )
+        for t in withdraw:
+            after = t.withdraw_offer()
+            if await self.commit(t, after):
+                current[t.call_id] = after
+                changed = True
+            else:
+                current.pop(t.call_id)  # someone else moved it; the next pass sees it
+        if changed:
+            sups = await self.load_presence()
+        plan = routing.plan(
+            current.values(), sups.values(), self._queues, now=now, heartbeat_ttl_s=self._ttl
+        )
+        return await self.make_offers(plan, now=now, min_heartbeat=now - self._ttl)
+
+    async def wait_for_work(self, timeout: float) -> None:
+        await self._r.blpop([self.k("wake")], timeout=max(0.01, min(timeout, _BLOCK_S)))
+
+    async def aclose(self) -> None:
+        if self._owns:
+            await self._r.aclose()
+
+    def new_offer_id(self) -> str:
+        return uuid.uuid4().hex[:16]

@@ -1,0 +1,186 @@
+"""Reads and atomic writes under the Redis broker: keys, snapshots, and one Tx per move."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from callcenter.escalation import routing
+from callcenter.escalation.load import load_changes, newly_answered
+from callcenter.escalation.offers import Offer
+from callcenter.escalation.presence import Presence, SupervisorStatus
+from callcenter.escalation.redis_codec import presence_from_hash, ticket_from_hash, ticket_to_hash
+from callcenter.escalation.redis_tx import Tx, register
+from callcenter.escalation.tickets import Ticket, TicketState
+
+_INBOX_KEPT = 100
+_OFFER_KEY_GRACE_S = 60.0  # the offer key outlives the offer so a late accept reads "gone"
+
+
+class RedisTickets:
+    """The storage half of the Redis broker (the contract lives in redis_broker)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str,
+        clock: Callable[[], float],
+        retention_s: float = 24 * 3600.0,
+        answers_kept: int = 20,
+    ) -> None:
+        if not client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ValueError("RedisEscalationBroker needs a client with decode_responses=True")
+        # redis-py types replies as bytes | str; this client decodes, so they are str.
+        self._r: Any = client
+        self._p = prefix
+        self._clock = clock
+        self.retention_ms = int(retention_s * 1000)
+        self._answers_kept = answers_kept
+        self._apply = register(client)
+
+    def k(self, kind: str, name: str = "") -> str:
+        return f"{self._p}esc:{kind}:{name}" if name else f"{self._p}esc:{kind}"
+
+    def new_offer_id(self) -> str:
+        raise NotImplementedError
+
+    # --- reads -----------------------------------------------------------------------------
+
+    async def load_ticket(self, call_id: str) -> Ticket | None:
+        raw: dict[str, str] = await self._r.hgetall(self.k("t", call_id))
+        return ticket_from_hash(raw)
+
+    async def load_one_presence(self, supervisor_id: str) -> Presence | None:
+        raw: dict[str, str] = await self._r.hgetall(self.k("s", supervisor_id))
+        return presence_from_hash(supervisor_id, raw)
+
+    async def load_presence(self) -> dict[str, Presence]:
+        ids: list[str] = await self._r.zrange(self.k("sups"), 0, -1)
+        rows = await self._hgetall_many([self.k("s", i) for i in ids])
+        out, gone = {}, []
+        for sup_id, raw in zip(ids, rows, strict=True):
+            p = presence_from_hash(sup_id, raw)
+            if p is None:
+                gone.append(sup_id)  # its hash expired long after its last heartbeat
+            else:
+                out[sup_id] = p
+        if gone:
+            await self._r.zrem(self.k("sups"), *gone)
+        return out
+
+    async def snapshot(self) -> tuple[list[Ticket], dict[str, Presence]]:
+        """Every queued ticket and every known supervisor (not one atomic read: decisions
+        taken on it are applied with guards)."""
+        names: set[str] = await self._r.smembers(self.k("queues"))
+        async with self._r.pipeline(transaction=False) as pipe:
+            for name in sorted(names):
+                pipe.zrange(self.k("q", name), 0, -1)
+            id_lists: list[list[str]] = await pipe.execute()
+        ids = [i for ids in id_lists for i in ids]
+        rows = await self._hgetall_many([self.k("t", i) for i in ids])
+        tickets = [t for t in map(ticket_from_hash, rows) if t is not None]
+        return tickets, await self.load_presence()
+
+    async def _hgetall_many(self, keys: list[str]) -> list[dict[str, str]]:
+        if not keys:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(key)
+            rows: list[dict[str, str]] = await pipe.execute()
+        return rows
+
+    async def open_offer(self, offer_id: str, supervisor_id: str) -> Offer | None:
+        """The offer if it is still open for this supervisor."""
+        call_id: str | None = await self._r.get(self.k("o", offer_id))
+        t = None if call_id is None else await self.load_ticket(call_id)
+        if t is None or t.state is not TicketState.OFFERED:
+            return None
+        if t.offer_id != offer_id or t.offered_to != supervisor_id:
+            return None
+        return Offer.of(t)
+
+    async def recent_answers(self, queues: Iterable[str]) -> dict[str, list[float]]:
+        names = sorted(set(queues))
+        out: defaultdict[str, list[float]] = defaultdict(list)
+        if not names:
+            return out
+        async with self._r.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.lrange(self.k("ans", name), 0, -1)
+            lists: list[list[str]] = await pipe.execute()
+        for name, values in zip(names, lists, strict=True):
+            out[name] = [float(v) for v in values]
+        return out
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def tx_for(self, before: Ticket | None, after: Ticket) -> Tx:
+        """The Tx for one move: CAS on the ticket version, plus every write it implies."""
+        now = self._clock()
+        tk = self.k("t", after.call_id)
+        tx = Tx().eq(tk, "version", str(before.version) if before else "")
+        tx.hset(tk, ticket_to_hash(after))
+        if before is not None and before.queue != after.queue:
+            tx.op("zrem", self.k("q", before.queue), after.call_id)
+        if after.in_queue:
+            tx.op("zadd", self.k("q", after.queue), repr(routing.queue_score(after)), after.call_id)
+            tx.op("sadd", self.k("queues"), after.queue)
+        else:
+            tx.op("zrem", self.k("q", after.queue), after.call_id)
+        # A live ticket never expires (nothing lost); a finished one is kept for a while.
+        if after.live:
+            tx.op("persist", tk)
+        else:
+            tx.op("pexpire", tk, self.retention_ms)
+        for ch in load_changes(before, after):
+            tx.op("load", self.k("s", ch.supervisor_id), ch.delta,
+                  repr(now) if ch.idle_from_now else "")
+        if newly_answered(before, after) and after.answered_at is not None:
+            tx.op("push", self.k("ans", after.queue), repr(after.answered_at), self._answers_kept)
+        if before is not None and before.offer_id and before.offer_id != after.offer_id:
+            tx.op("del", self.k("o", before.offer_id))
+        new_offer = before is None or before.offer_id != after.offer_id
+        if after.offer_id and after.offered_to and new_offer:
+            ttl_ms = int(((after.offer_expires_at or now) - now + _OFFER_KEY_GRACE_S) * 1000)
+            tx.op("setpx", self.k("o", after.offer_id), after.call_id, max(ttl_ms, 1000))
+            # The inbox push is in the same step as the offer: no offer without its ring.
+            tx.op("push", self.k("inbox", after.offered_to), after.offer_id, _INBOX_KEPT)
+        if after.state is TicketState.WAITING:
+            tx.op("push", self.k("wake"), "1", 1)
+        return tx
+
+    async def commit(self, before: Ticket | None, after: Ticket) -> bool:
+        return await self.tx_for(before, after).run(self._apply)
+
+    async def make_offers(
+        self, plan: list[routing.Assignment], *, now: float, min_heartbeat: float
+    ) -> list[Offer]:
+        """Apply a routing plan in one round trip; each offer is guarded on its own."""
+        if not plan:
+            return []
+        made: list[Offer] = []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for a in plan:
+                after = a.ticket.offer(
+                    self.new_offer_id(), a.supervisor_id, now=now,
+                    expires_at=now + a.accept_timeout_s,
+                )
+                sk = self.k("s", a.supervisor_id)
+                tx = self.tx_for(a.ticket, after)
+                tx.spare(sk).at_least(sk, "hb", min_heartbeat)
+                tx.eq(sk, "status", SupervisorStatus.AVAILABLE.value)
+                await tx.run(self._apply, client=pipe)
+                made.append(Offer.of(after))  # type: ignore[arg-type]
+            results: list[Any] = await pipe.execute()
+        return [o for o, ok in zip(made, results, strict=True) if int(ok) == 1]
+
+    async def poke(self) -> None:
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.rpush(self.k("wake"), "1")
+            pipe.ltrim(self.k("wake"), -1, -1)
+            await pipe.execute()

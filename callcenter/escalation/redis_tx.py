@@ -1,0 +1,110 @@
+"""One Lua script that checks guards and applies writes in a single atomic step.
+
+Every state change of the Redis broker is a `Tx`: guards (compare-and-set on the ticket's
+version, a supervisor's spare capacity, a fresh heartbeat) and the writes the move implies
+(ticket hash, queue sorted set, load counters, offer key, inbox). Redis runs a script
+alone, so either every guard held and every write happened, or nothing did: that is the
+atomic claim. Keys go in KEYS so the script stays honest about what it touches.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+
+_APPLY = """
+local spec = cjson.decode(ARGV[1])
+local function num(v) return tonumber(v) or 0 end
+for _, g in ipairs(spec.g) do
+  local k = KEYS[g[2]]
+  if g[1] == 'eq' then
+    local v = redis.call('HGET', k, g[3]) or ''
+    if v ~= g[4] then return 0 end
+  elseif g[1] == 'min' then
+    if num(redis.call('HGET', k, g[3])) < tonumber(g[4]) then return 0 end
+  elseif g[1] == 'spare' then
+    if redis.call('EXISTS', k) == 0 then return 0 end
+    if num(redis.call('HGET', k, 'load')) >= num(redis.call('HGET', k, 'capacity')) then
+      return 0
+    end
+  end
+end
+for _, o in ipairs(spec.o) do
+  local k = KEYS[o[2]]
+  local op = o[1]
+  if op == 'hset' then redis.call('HSET', k, unpack(o, 3))
+  elseif op == 'zadd' then redis.call('ZADD', k, o[3], o[4])
+  elseif op == 'zrem' then redis.call('ZREM', k, o[3])
+  elseif op == 'sadd' then redis.call('SADD', k, o[3])
+  elseif op == 'setpx' then redis.call('SET', k, o[3], 'PX', o[4])
+  elseif op == 'del' then redis.call('DEL', k)
+  elseif op == 'pexpire' then redis.call('PEXPIRE', k, o[3])
+  elseif op == 'persist' then redis.call('PERSIST', k)
+  elseif op == 'push' then
+    redis.call('RPUSH', k, o[3])
+    redis.call('LTRIM', k, -tonumber(o[4]), -1)
+  elseif op == 'load' then
+    if redis.call('EXISTS', k) == 1 then
+      if redis.call('HINCRBY', k, 'load', o[3]) < 0 then redis.call('HSET', k, 'load', 0) end
+      if o[4] ~= '' then redis.call('HSET', k, 'idle_since', o[4]) end
+    end
+  end
+end
+return 1
+"""
+
+OPS = frozenset({"hset", "zadd", "zrem", "sadd", "setpx", "del", "pexpire", "persist", "push",
+                 "load"})
+
+
+def register(client: aioredis.Redis) -> AsyncScript:
+    return client.register_script(_APPLY)
+
+
+class Tx:
+    """Guards and writes for one atomic step; `run` says whether the guards held."""
+
+    def __init__(self) -> None:
+        self._keys: list[str] = []
+        self._index: dict[str, int] = {}
+        self._guards: list[list[Any]] = []
+        self._ops: list[list[Any]] = []
+
+    def _k(self, key: str) -> int:
+        if key not in self._index:
+            self._keys.append(key)
+            self._index[key] = len(self._keys)  # Lua arrays start at 1
+        return self._index[key]
+
+    def eq(self, key: str, field: str, value: str) -> Tx:
+        """Hash field equals value (a missing field counts as '')."""
+        self._guards.append(["eq", self._k(key), field, value])
+        return self
+
+    def at_least(self, key: str, field: str, value: float) -> Tx:
+        self._guards.append(["min", self._k(key), field, repr(float(value))])
+        return self
+
+    def spare(self, key: str) -> Tx:
+        """The supervisor hash exists and its load is below its capacity."""
+        self._guards.append(["spare", self._k(key)])
+        return self
+
+    def op(self, name: str, key: str, *args: str | int | float) -> Tx:
+        if name not in OPS:
+            raise ValueError(f"unknown Tx op {name!r}")
+        self._ops.append([name, self._k(key), *(str(a) for a in args)])
+        return self
+
+    def hset(self, key: str, mapping: dict[str, str]) -> Tx:
+        flat = [x for kv in mapping.items() for x in kv]
+        return self.op("hset", key, *flat)
+
+    async def run(self, script: AsyncScript, client: Any = None) -> bool:
+        spec = json.dumps({"g": self._guards, "o": self._ops})
+        # An empty Lua table encodes as {} not []; ipairs over either is fine.
+        result = await script(keys=self._keys, args=[spec], client=client)
+        return int(result) == 1
