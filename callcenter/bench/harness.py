@@ -1,4 +1,8 @@
-"""Benchmark calls: LocalRoom + scripted caller + VoiceSession, and what to measure on them.
+"""Benchmark calls: LocalRoom + scripted caller + CallSession, and what to measure on them.
+
+A bench call is a production call: `CallSession` walks a one-node flow (an LLM agent) on
+the voice session, so every caller turn goes room -> voice -> flow runner -> LLM -> voice
+-> room, as on a real line. Only the providers are fakes with configured latencies.
 
 Every number comes from the caller's side of the room (ground truth): when its voice
 really stopped or started (from the samples it sent) and when the agent's audio really
@@ -8,19 +12,27 @@ started or stopped (from the samples it heard).
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import httpx
+
+from callcenter.callsession import CallSession, CallSetup, MemoryRecorder
+from callcenter.callsession.recorder import CallInfo
+from callcenter.flow.schema import Flow
+from callcenter.flow.validate import load_flow
 from callcenter.rooms.clock import Clock
 from callcenter.rooms.local import LocalRoom
-from callcenter.speech.base import LLM, STT, TTS, ChatMessage
+from callcenter.speech import LLM, STT, TTS, ChatMessage
 from callcenter.testing.caller import CallerReport, ScriptedCaller
 from callcenter.testing.fakes import FakeLLM, FakeSTT, FakeTTS, SpeechBoard
 from callcenter.testing.script import CallerScript, CallerTurn
 from callcenter.testing.voices import CallerVoice
-from callcenter.voice import VoiceSession, VoiceSettings
+from callcenter.voice import VoiceSettings
 
 SHORT_LINES = ("check my order", "yes please", "the blue one", "thank you", "tomorrow works")
 LONG_ASK = "tell me about the delivery options"
@@ -29,6 +41,31 @@ LONG_REPLY = (
     "We have three delivery options. Standard delivery takes three to five days and is "
     "free, express delivery takes one day, and you can also pick it up at a store near you."
 )
+
+
+# Every caller turn is an LLM turn: one agent node that never times out or runs out of turns.
+BENCH_FLOW = """
+name: bench_agent
+start: talk
+nodes:
+  talk:
+    type: agent
+    instructions: Answer the caller in one short sentence.
+    use_llm: true
+    timeout: 120
+    max_turns: 200
+"""
+_call_ids = itertools.count(1)
+
+
+@functools.cache
+def bench_flow() -> Flow:
+    return load_flow(BENCH_FLOW, "<bench>")
+
+
+def _no_webhooks(request: httpx.Request) -> httpx.Response:
+    # The bench flow calls none; a real client would cost ~50 ms of TLS setup per call.
+    return httpx.Response(502, json={"error": "the bench makes no HTTP calls"})
 
 
 def reply_for(messages: Sequence[ChatMessage]) -> str:
@@ -100,31 +137,44 @@ class BenchCall:
         llm: LLM | None = None,
         settings: VoiceSettings | None = None,
     ) -> None:
-        self.room = LocalRoom(clock=clock, output_rate=8000)
+        self.room = LocalRoom(f"bench-{next(_call_ids)}", clock=clock, output_rate=8000)
         self.board = SpeechBoard()
         self.latencies = latencies
-        self.settings = settings or VoiceSettings(input_rate=8000, auto_reply=True)
-        self.session = VoiceSession(
-            self.room,
+        self.settings = settings or VoiceSettings(input_rate=8000)
+        self.http = httpx.AsyncClient(transport=httpx.MockTransport(_no_webhooks))
+        self.call = CallSession(CallSetup(
+            room=self.room,
+            info=CallInfo(call_id=self.room.name, room_name=self.room.name),
+            flow=bench_flow(),
             stt=stt or FakeSTT(self.board, clock=clock, sample_rate=8000,
                                final_latency=latencies.stt_final),
             tts=tts or FakeTTS(clock=clock, sample_rate=8000, ttfb=latencies.tts_ttfb),
+            recorder=MemoryRecorder(),
             llm=llm or FakeLLM(reply_for, clock=clock, ttft=latencies.llm_ttft),
-            settings=self.settings,
+            voice_settings=self.settings,
             clock=clock,
             batched_vad=batched_vad,
-        )
+            http=self.http,
+        ))
+        # The call's voice session: frame counters, metrics.
+        self.session = self.call.voice
         self.caller = ScriptedCaller(
             self.room, script, board=self.board, voice=voice, comfort_noise=comfort_noise
         )
 
     async def run(self) -> CallResult:
-        await self.session.start()
+        """Play the script against the call; cancelled, it ends the call as a worker would."""
+        call = asyncio.get_running_loop().create_task(self.call.run())
         try:
             report = await self.caller.run()
+            self.room.close()  # the caller is done: the room closes and the call ends
+            await call  # a call that failed fails the bench call
         finally:
-            await self.session.aclose()
+            if not call.done():
+                call.cancel()
+            await asyncio.gather(call, return_exceptions=True)
             self.room.close()
+            await self.http.aclose()
         s = self.settings
         return CallResult(
             report,

@@ -1,11 +1,13 @@
 """`callcenter bench voice`: turn overhead, barge-in, density and the offline stack, measured.
 
 Phases (all in real time, 20 ms frames, real Silero VAD, callers speaking over a phone
-channel into `LocalRoom`s):
+channel into `LocalRoom`s; each call is a `CallSession` whose flow is one LLM agent node,
+so a turn takes the production path through the flow runner):
 
 1. overhead: many concurrent calls with zero-latency fake providers. Turn overhead is
-   caller speech end -> first agent audio, minus the endpointing delay; barge-in is caller
-   speech onset -> agent audio stopped, minus `min_interruption_duration`.
+   caller speech end -> first agent audio, minus the endpointing delay (so it includes the
+   flow runner's step and the session's action handling); barge-in is caller speech
+   onset -> agent audio stopped, minus `min_interruption_duration`.
 2. density: N calls at once (line noise on, so Silero scores every window) with realistic
    fake provider latencies; late frames, CPU, RSS and turn overhead per N.
 3. offline: Silero + Whisper tiny.en + Piper, caller stopped -> first agent audio.
@@ -124,13 +126,12 @@ async def bench_density_step(n: int, seconds: float, voice: CallerVoice) -> dict
     partial: list[CallResult | BaseException] = []
     for c, r in zip(calls, results, strict=True):
         if isinstance(r, asyncio.CancelledError):
-            # Cut off at the end of the window: what was measured so far still counts.
+            # Cut off at the end of the window (the call was ended as a worker would end
+            # it): what was measured so far still counts.
             partial.append(CallResult(
                 c.caller.report, c.session.frames_seen, c.session.late_frames,
                 lead_ms=1000.0 * REALISTIC.after_commit,
             ))
-            await c.session.aclose()
-            c.room.close()
         else:
             partial.append(r)
     m = measure(partial)
@@ -164,8 +165,8 @@ async def bench_density(plan: BenchPlan, voice: CallerVoice, progress: Progress)
 
 async def bench_offline(plan: BenchPlan, progress: Progress) -> dict[str, Any]:
     try:
-        from callcenter.speech.piper import PiperTTS
-        from callcenter.speech.whisper import WhisperSTT
+        from callcenter.speech.offline.piper import PiperTTS
+        from callcenter.speech.offline.whisper import WhisperSTT
     except ImportError as exc:  # pragma: no cover - depends on the install
         return {"skipped": f"offline stack not installed ({exc}); pip install 'callcenter[local]'"}
     progress(f"offline: Silero + Whisper tiny.en + Piper, {plan.offline_turns} turns")
