@@ -24,7 +24,7 @@ CHUNK_MS = 40.0
 async def render_apology(sample_rate: int = 16000, text: str = APOLOGY_TEXT) -> AudioFrame | None:
     """Synthesize the apology with eSpeak (the `local` extra); None if it is not installed."""
     try:
-        from callcenter.speech.espeak import EspeakTTS
+        from callcenter.speech.offline.espeak import EspeakTTS
     except ImportError:
         log.warning("eSpeak is not installed: provider outages fall back to the main TTS only")
         return None

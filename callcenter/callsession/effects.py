@@ -18,7 +18,7 @@ import httpx
 from callcenter.flow.actions import AgentTurn, CallWebhook, ClassifyIntent
 from callcenter.flow.events import AgentReply, IntentResult, ProviderFailure, ToolCallRequest
 from callcenter.flow.events import WebhookResult as WebhookResultEvent
-from callcenter.speech.base import LLM, SpeechError
+from callcenter.speech import LLM, SpeechError
 
 _STOP = {"a", "an", "the", "i", "i'm", "im", "my", "me", "to", "is", "it", "it's", "of", "and",
          "you", "your", "this", "that", "do", "can", "for", "with", "about", "please", "what"}
@@ -62,7 +62,7 @@ class IntentService:
         if self.backend != "minilm":
             return
         try:
-            from callcenter.speech.intents import load_encoder
+            from callcenter.speech.offline.intents import load_encoder
 
             load_encoder()
         except (ImportError, SpeechError, OSError):
@@ -77,7 +77,7 @@ class IntentService:
         key = self._key(action)
         if self.backend == "minilm" and key not in self._cache:
             try:
-                from callcenter.speech.intents import IntentClassifier
+                from callcenter.speech.offline.intents import IntentClassifier
 
                 self._cache[key] = IntentClassifier(
                     action.intents, threshold=max(0.01, min(action.min_confidence, 0.99)))

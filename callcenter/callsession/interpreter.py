@@ -50,7 +50,7 @@ from callcenter.flow.runner import FlowRunner
 from callcenter.flow.schema import Flow
 from callcenter.flow.state import RunnerState
 from callcenter.rooms.base import RoomCapabilityError, TransferFailed
-from callcenter.speech.base import LLM
+from callcenter.speech import LLM
 
 T = TypeVar("T")
 StepHook = Callable[[RunnerState, list[Action]], Awaitable[None]]

@@ -33,8 +33,8 @@ from callcenter.flow.state import RunnerState
 from callcenter.models import CallStatus
 from callcenter.rooms.base import ParticipantKind, Room
 from callcenter.rooms.clock import Clock, RealClock
-from callcenter.speech.base import LLM, STT, TTS
-from callcenter.speech.cloud_usage import CALL_USAGE, UsageRecorder
+from callcenter.speech import LLM, STT, TTS
+from callcenter.speech.usage import CALL_USAGE, UsageRecorder
 from callcenter.voice import VoiceSession, VoiceSettings
 from callcenter.voice.events import Utterance as VoiceUtterance
 

@@ -53,7 +53,7 @@ from callcenter.flow.runner import FlowRunner
 from callcenter.flow.schema import Flow
 from callcenter.flow.state import RunnerState
 from callcenter.flow.validate import check_flow_text
-from callcenter.speech.base import LLM
+from callcenter.speech import LLM
 from callcenter.testing.webhook_fixtures import WebhookFixtures
 
 console = Console(highlight=False)
@@ -150,15 +150,12 @@ class ChatSession:
 
 
 def _llm() -> LLM | None:
-    from callcenter.config import get_settings
+    from callcenter.config import LLMProvider, get_settings
+    from callcenter.speech.factory import openai_llm
 
     settings = get_settings()
-    if str(settings.llm_provider) != "openai" or settings.openai_api_key is None:
-        return None
-    from callcenter.speech.openai_llm import OpenAILLM
-
-    return OpenAILLM(api_key=settings.openai_api_key.get_secret_value(),
-                     base_url=settings.openai_base_url, model=settings.openai_model)
+    # Without a key chat still runs: agent nodes answer from intents (build_llm would raise).
+    return openai_llm(settings) if settings.llm_provider == LLMProvider.OPENAI else None
 
 
 def _read_line() -> str | None:

@@ -15,7 +15,8 @@ import typer
 from rich.console import Console
 
 from callcenter.config import Settings, get_settings
-from callcenter.speech.cloud_errors import FailureReason, ProviderError
+from callcenter.speech.errors import FailureReason, ProviderError
+from callcenter.speech.factory import deepgram_stt, elevenlabs_tts, openai_llm
 
 app = typer.Typer(help="Cloud speech and LLM providers (OpenAI, Deepgram, ElevenLabs).",
                   no_args_is_help=True)
@@ -34,11 +35,6 @@ class CheckResult:
     provider: str
     status: CheckStatus
     detail: str
-
-
-def _secret(value: object) -> str | None:
-    get = getattr(value, "get_secret_value", None)
-    return get() if get is not None else None
 
 
 async def _run(provider: str, env_var: str, base_url: str | None, timeout: float,
@@ -64,33 +60,23 @@ async def _run(provider: str, env_var: str, base_url: str | None, timeout: float
 
 async def check_providers(settings: Settings, *, timeout: float = 10.0) -> list[CheckResult]:
     """Validate each configured provider's key (and model/voice) with one small request."""
-    from callcenter.speech.deepgram_stt import DeepgramSTT
-    from callcenter.speech.elevenlabs_tts import ElevenLabsTTS
-    from callcenter.speech.openai_llm import OpenAILLM
-
     results: list[CheckResult] = []
-    key = _secret(settings.openai_api_key)
-    if key:
-        llm = OpenAILLM(api_key=key, base_url=settings.openai_base_url,
-                        model=settings.openai_model, connect_timeout=timeout)
+    llm = openai_llm(settings, connect_timeout=timeout)
+    if llm is not None:
         results.append(await _run("openai", "OPENAI_API_KEY", settings.openai_base_url, timeout,
                                   llm.check_model, "OPENAI_MODEL"))
         await llm.aclose()
     else:
         results.append(CheckResult("openai", CheckStatus.NOT_CONFIGURED, "OPENAI_API_KEY unset"))
-    key = _secret(settings.deepgram_api_key)
-    if key:
-        stt = DeepgramSTT(api_key=key, base_url=settings.deepgram_base_url,
-                          connect_timeout=timeout)
+    stt = deepgram_stt(settings, connect_timeout=timeout)
+    if stt is not None:
         results.append(await _run("deepgram", "DEEPGRAM_API_KEY", settings.deepgram_base_url,
                                   timeout, stt.probe, "DEEPGRAM_BASE_URL"))
     else:
         results.append(CheckResult("deepgram", CheckStatus.NOT_CONFIGURED,
                                    "DEEPGRAM_API_KEY unset"))
-    key = _secret(settings.elevenlabs_api_key)
-    if key:
-        tts = ElevenLabsTTS(api_key=key, voice_id=settings.elevenlabs_voice_id,
-                            base_url=settings.elevenlabs_base_url, connect_timeout=timeout)
+    tts = elevenlabs_tts(settings, connect_timeout=timeout)
+    if tts is not None:
         results.append(await _run("elevenlabs", "ELEVENLABS_API_KEY",
                                   settings.elevenlabs_base_url, timeout, tts.probe,
                                   "ELEVENLABS_VOICE_ID"))

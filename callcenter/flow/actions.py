@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from callcenter.flow.nodes import INPUT_MODES, InputMode, Priority
-from callcenter.speech.base import ChatMessage, ToolCall, ToolSpec
+from callcenter.speech import ChatMessage, ToolCall, ToolSpec
 
 
 class ActionBase(BaseModel):

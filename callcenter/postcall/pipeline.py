@@ -7,7 +7,6 @@ makes re-running a call safe.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from callcenter.postcall.metrics import aware
 from callcenter.postcall.redact import RedactionConfig, redact_lines
 from callcenter.postcall.store import PostcallRecord
 from callcenter.postcall.transcript import TranscriptLine, assemble, render_text, to_json
-from callcenter.speech.base import LLM
+from callcenter.speech import LLM
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +57,6 @@ def load(engine: Engine, call_id: str) -> CallData | None:
         ).all()
         session.expunge_all()
     return CallData(call, list(utterances), list(events), list(escalations))
-
-
-def configured_llm(settings: Settings) -> LLM | None:
-    """The OpenAI LLM when its provider module exists and a key is set; else None."""
-    if settings.openai_api_key is None:
-        return None
-    try:
-        module = importlib.import_module("callcenter.speech.openai_llm")
-    except ImportError:
-        return None
-    llm: LLM = module.OpenAILLM(
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        model=settings.openai_model,
-    )
-    return llm
 
 
 def ended_at(data: CallData) -> datetime:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from callcenter.models import Disposition, SpeakerRole
 from callcenter.postcall.transcript import TranscriptLine
-from callcenter.speech.base import LLM, ChatMessage, LLMOptions
+from callcenter.speech import LLM, ChatMessage, LLMOptions
 
 _STOP_WORDS = """a an the and or but if so to of in on at by for with from as is are was
     were be been

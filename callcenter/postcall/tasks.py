@@ -20,7 +20,8 @@ from callcenter.models import utcnow
 from callcenter.postcall import crm, outbox, pipeline
 from callcenter.postcall.app import DELIVER_WEBHOOK, PROCESS_CALL, PostcallCelery
 from callcenter.postcall.store import store_record
-from callcenter.speech.base import SpeechError
+from callcenter.speech import SpeechError
+from callcenter.speech.factory import openai_llm
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,8 @@ def process(app: PostcallCelery, task: Any, call_id: str, reprocess: bool = Fals
         return "skipped"
     try:
         try:
-            record, source = pipeline.build_record(
-                data, settings, llm=pipeline.configured_llm(settings)
-            )
+            # Summaries use OpenAI whenever its key is set, even if calls run offline.
+            record, source = pipeline.build_record(data, settings, llm=openai_llm(settings))
         except SpeechError as exc:
             if exc.retryable and task.request.retries < task.max_retries:
                 outbox.note_error(engine, call_id, str(exc), permanent=False)

@@ -1,9 +1,11 @@
-"""Errors raised by the cloud providers, and the secret masking every message goes through.
+"""How speech providers fail, and the secret masking every message goes through.
 
-A `ProviderError` is a `SpeechError` that also says *why* the provider failed (`reason`), so
-the fallback adapter can decide how long to leave the provider alone (a 429 honours the
-server's Retry-After; an auth error will not heal by itself). Every message is built with
-`mask_secrets`, so an API key never reaches a log line or an exception string.
+`SpeechError` is what any provider (cloud, offline engine, fake) raises; the voice session
+and the flow catch only that. A cloud provider raises a `ProviderError`, which also says
+*why* it failed (`reason`), so the fallback adapter can decide how long to leave the provider
+alone (a 429 honours the server's Retry-After; an auth error will not heal by itself). Every
+message is built with `mask_secrets`, so an API key never reaches a log line or an exception
+string.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from enum import StrEnum
 from time import time
 from typing import Any
 
-from callcenter.speech.base import SpeechError
+
+class SpeechError(Exception):
+    """A provider failed. `provider` names it; `retryable` says whether a fallback should try."""
+
+    def __init__(self, provider: str, message: str, *, retryable: bool = True) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.retryable = retryable
 
 
 class FailureReason(StrEnum):

@@ -7,18 +7,18 @@ exactly Retry-After) and probed back to health in the background (`health.py`). 
 requests skip unhealthy providers, so only the first caller pays the stall. When every
 provider fails the adapter raises a `SpeechError` with `retryable=False` that names each
 failure: the voice session answers it with the pre-rendered apology and the flow's error
-route. The TTS and STT adapters live in `fallback_tts.py` and `fallback_stt.py`.
+route. This module holds what the adapters share; each kind's adapter lives with its
+interface: `stt/fallback.py`, `tts/fallback.py`, `llm/fallback.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
-from callcenter.speech.base import LLM, ChatMessage, LLMChunk, LLMOptions, SpeechError, ToolSpec
-from callcenter.speech.cloud_errors import FailureReason, ProviderError
+from callcenter.speech.errors import FailureReason, ProviderError, SpeechError
 from callcenter.speech.health import Probe, ProviderHealth
 
 P = TypeVar("P", bound=Any)
@@ -107,65 +107,3 @@ def close_quietly(obj: object) -> None:
 def stall_error(name: str, kind: str, timeout: float) -> ProviderError:
     return ProviderError(name, f"no {kind} within {timeout:g} s (stalled)",
                          reason=FailureReason.STALL)
-
-
-class FallbackLLM(LLM):
-    """Streams from the first provider that produces a first chunk within `stall_timeout`."""
-
-    name = "fallback-llm"
-
-    def __init__(
-        self,
-        providers: Sequence[LLM],
-        *,
-        stall_timeout: float = 2.0,
-        probes: Sequence[Probe | None] | None = None,
-        base_backoff: float = 1.0,
-        max_backoff: float = 60.0,
-    ) -> None:
-        self.pool: ProviderPool[LLM] = ProviderPool(
-            "llm", providers, probes=probes, base_backoff=base_backoff, max_backoff=max_backoff
-        )
-        self.stall_timeout = stall_timeout
-        self.active: str | None = None  # who answered last (for metrics and logs)
-
-    async def chat(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        tools: Sequence[ToolSpec] = (),
-        options: LLMOptions | None = None,
-    ) -> AsyncIterator[LLMChunk]:
-        errors: list[str] = []
-        for i in self.pool.candidates():
-            provider, health = self.pool.providers[i], self.pool.health[i]
-            it = provider.chat(messages, tools=tools, options=options).__aiter__()
-            try:
-                first = await asyncio.wait_for(anext(it), self.stall_timeout)
-            except StopAsyncIteration:
-                health.mark_ok()
-                return
-            except TimeoutError:
-                err: SpeechError = stall_error(health.name, "first token", self.stall_timeout)
-            except Exception as exc:
-                err = as_speech_error(health.name, exc)
-            else:
-                health.mark_ok()
-                self.active = health.name
-                yield first
-                try:
-                    async for chunk in it:
-                        yield chunk
-                except Exception as exc:
-                    # Text already went to the caller; replaying elsewhere would repeat it.
-                    err = as_speech_error(health.name, exc)
-                    health.mark_failed(err)
-                    raise err from None
-                return
-            health.mark_failed(err)
-            errors.append(str(err))
-            close_quietly(it)
-        raise self.pool.all_failed(errors)
-
-    async def aclose(self) -> None:
-        await self.pool.aclose()

@@ -16,8 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from callcenter.speech.base import SpeechError
-from callcenter.speech.cloud_errors import FailureReason, ProviderError
+from callcenter.speech.errors import FailureReason, ProviderError, SpeechError
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.rooms.clock import Clock, RealClock
-from callcenter.speech.base import (
+from callcenter.speech import (
     LLM,
     STT,
     TTS,

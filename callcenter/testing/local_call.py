@@ -21,14 +21,15 @@ from sqlalchemy.engine import Engine
 
 from callcenter.callsession.apology import render_apology
 from callcenter.callsession.effects import IntentService
-from callcenter.callsession.providers import offline_stt, offline_tts, warm_up
+from callcenter.callsession.providers import warm_up
 from callcenter.callsession.recorder import CallInfo, CallRecorder, MemoryRecorder, SqlRecorder
 from callcenter.callsession.session import CallOutcome, CallSession, CallSetup
 from callcenter.flow.schema import Flow
 from callcenter.models import new_call_id
 from callcenter.rooms.clock import Clock, RealClock, VirtualClock
 from callcenter.rooms.local import LocalRoom
-from callcenter.speech.base import STT, TTS
+from callcenter.speech import STT, TTS
+from callcenter.speech.factory import offline_stt, offline_tts
 from callcenter.testing.caller import CallerReport, ScriptedCaller
 from callcenter.testing.fakes import FakeSTT, FakeTTS, SpeechBoard
 from callcenter.testing.script import CallerScript

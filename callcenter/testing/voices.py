@@ -59,11 +59,11 @@ class CallerVoice:
     def _engine(self) -> _Synth:
         if self._tts is None:
             if self.kind == "piper":
-                from callcenter.speech.piper import PiperOptions, PiperTTS
+                from callcenter.speech.offline.piper import PiperOptions, PiperTTS
 
                 self._tts = PiperTTS(16000, PiperOptions(deterministic=True))
             else:
-                from callcenter.speech.espeak import EspeakTTS
+                from callcenter.speech.offline.espeak import EspeakTTS
 
                 self._tts = EspeakTTS(16000)
         return self._tts

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from callcenter.rooms.base import AudioOutput
 from callcenter.rooms.clock import Clock
-from callcenter.speech.base import TTS
+from callcenter.speech import TTS
 from callcenter.voice.speech import SpeechHandle
 
 

@@ -13,7 +13,7 @@ from callcenter.callsession.recorder import CallInfo
 from callcenter.flow.validate import load_flow_file
 from callcenter.rooms.clock import VirtualClock
 from callcenter.rooms.local import LocalRoom
-from callcenter.speech.base import SpeechError, TTSAudio, TTSStream
+from callcenter.speech import SpeechError, TTSAudio, TTSStream
 from callcenter.testing.caller import ScriptedCaller
 from callcenter.testing.fakes import FakeSTT, FakeTTS, SpeechBoard
 from callcenter.testing.script import CallerScript

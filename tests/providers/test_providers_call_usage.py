@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from callcenter.speech.cloud_usage import CALL_USAGE, LLMMetrics, UsageRecorder, report
+from callcenter.speech.usage import CALL_USAGE, LLMMetrics, UsageRecorder, report
 
 
 async def test_metrics_go_to_the_call_that_opened_the_stream_and_the_provider() -> None:

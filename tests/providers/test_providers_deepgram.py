@@ -7,10 +7,10 @@ import logging
 import pytest
 
 from callcenter.audio.frame import AudioFrame
-from callcenter.speech.base import Transcript, TranscriptKind
-from callcenter.speech.cloud_errors import FailureReason, ProviderError
-from callcenter.speech.cloud_usage import STTMetrics, UsageRecorder
-from callcenter.speech.deepgram_stt import DeepgramSTT
+from callcenter.speech import Transcript, TranscriptKind
+from callcenter.speech.errors import FailureReason, ProviderError
+from callcenter.speech.usage import STTMetrics, UsageRecorder
+from callcenter.speech.vendors.deepgram import DeepgramSTT
 from callcenter.testing.cloud.caller_audio import scripted_frames as frames
 from callcenter.testing.cloud.deepgram_fake import FakeDeepgram
 from callcenter.testing.cloud.faults import Fault, FaultKind

@@ -8,10 +8,10 @@ import logging
 
 import pytest
 
-from callcenter.speech.base import TTSAudio
-from callcenter.speech.cloud_errors import FailureReason, ProviderError
-from callcenter.speech.cloud_usage import TTSMetrics, UsageRecorder
-from callcenter.speech.elevenlabs_tts import ElevenLabsTTS
+from callcenter.speech import TTSAudio
+from callcenter.speech.errors import FailureReason, ProviderError
+from callcenter.speech.usage import TTSMetrics, UsageRecorder
+from callcenter.speech.vendors.elevenlabs import ElevenLabsTTS
 from callcenter.testing.cloud.elevenlabs_fake import FakeElevenLabs
 from callcenter.testing.cloud.faults import Fault, FaultKind
 

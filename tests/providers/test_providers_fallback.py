@@ -13,14 +13,14 @@ import time
 
 import pytest
 
-from callcenter.speech.base import ChatMessage, SpeechError, TranscriptKind, TTSAudio
-from callcenter.speech.cloud_errors import FailureReason
-from callcenter.speech.deepgram_stt import DeepgramSTT
-from callcenter.speech.elevenlabs_tts import ElevenLabsTTS
-from callcenter.speech.fallback import FallbackLLM
-from callcenter.speech.fallback_stt import FallbackSTT
-from callcenter.speech.fallback_tts import FallbackTTS
-from callcenter.speech.openai_llm import OpenAILLM
+from callcenter.speech import ChatMessage, SpeechError, TranscriptKind, TTSAudio
+from callcenter.speech.errors import FailureReason
+from callcenter.speech.llm.fallback import FallbackLLM
+from callcenter.speech.stt.fallback import FallbackSTT
+from callcenter.speech.tts.fallback import FallbackTTS
+from callcenter.speech.vendors.deepgram import DeepgramSTT
+from callcenter.speech.vendors.elevenlabs import ElevenLabsTTS
+from callcenter.speech.vendors.openai import OpenAILLM
 from callcenter.testing.cloud.caller_audio import scripted_frames as frames
 from callcenter.testing.cloud.deepgram_fake import FakeDeepgram
 from callcenter.testing.cloud.elevenlabs_fake import FakeElevenLabs

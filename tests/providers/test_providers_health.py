@@ -6,13 +6,13 @@ import asyncio
 
 import pytest
 
-from callcenter.speech.base import ChatMessage, SpeechError, TranscriptKind
-from callcenter.speech.cloud_errors import FailureReason, ProviderError, parse_retry_after
-from callcenter.speech.deepgram_stt import DeepgramSTT
-from callcenter.speech.fallback import FallbackLLM
-from callcenter.speech.fallback_stt import FallbackSTT
+from callcenter.speech import ChatMessage, SpeechError, TranscriptKind
+from callcenter.speech.errors import FailureReason, ProviderError, parse_retry_after
 from callcenter.speech.health import ProviderHealth
-from callcenter.speech.openai_llm import OpenAILLM
+from callcenter.speech.llm.fallback import FallbackLLM
+from callcenter.speech.stt.fallback import FallbackSTT
+from callcenter.speech.vendors.deepgram import DeepgramSTT
+from callcenter.speech.vendors.openai import OpenAILLM
 from callcenter.testing.cloud import FakeDeepgram, FakeOpenAI, Fault, FaultKind, scripted_frames
 
 
@@ -93,7 +93,7 @@ async def test_stt_returns_to_the_recovered_primary_at_an_utterance_boundary() -
 
 
 def test_masking_hides_known_keys_and_auth_header_values_but_not_prose() -> None:
-    from callcenter.speech.cloud_errors import mask_secrets
+    from callcenter.speech.errors import mask_secrets
 
     key = "sk-proj-AbCdEf0123456789xyz"
     assert mask_secrets(f"Incorrect API key provided: {key}", [key]) == (

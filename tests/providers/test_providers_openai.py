@@ -7,10 +7,10 @@ import logging
 
 import pytest
 
-from callcenter.speech.base import ChatMessage, LLMChunk, LLMOptions, ToolSpec
-from callcenter.speech.cloud_errors import FailureReason, ProviderError
-from callcenter.speech.cloud_usage import LLMMetrics, UsageRecorder
-from callcenter.speech.openai_llm import OpenAILLM
+from callcenter.speech import ChatMessage, LLMChunk, LLMOptions, ToolSpec
+from callcenter.speech.errors import FailureReason, ProviderError
+from callcenter.speech.usage import LLMMetrics, UsageRecorder
+from callcenter.speech.vendors.openai import OpenAILLM
 from callcenter.testing.cloud.faults import Fault, FaultKind
 from callcenter.testing.cloud.openai_fake import FakeOpenAI, ScriptedReply
 
@@ -49,7 +49,7 @@ async def test_streams_text_tool_calls_and_usage_with_per_call_options() -> None
 
 
 async def test_tool_results_go_back_on_the_wire() -> None:
-    from callcenter.speech.base import ToolCall
+    from callcenter.speech import ToolCall
     async with FakeOpenAI(KEY) as srv:
         llm = OpenAILLM(api_key=KEY, base_url=srv.url)
         msgs = [ChatMessage("user", "order?"),

@@ -5,9 +5,9 @@ import time
 import numpy as np
 import pytest
 
-from callcenter.speech.base import SpeechError
-from callcenter.speech.espeak import EspeakOptions, EspeakTTS
-from callcenter.speech.piper import PiperOptions, PiperTTS
+from callcenter.speech import SpeechError
+from callcenter.speech.offline.espeak import EspeakOptions, EspeakTTS
+from callcenter.speech.offline.piper import PiperOptions, PiperTTS
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from offline_speech_audio import espeak_phone, frames_of, needs_espeak_cli, wer,
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.audio.phone import phone_channel
-from callcenter.speech.base import Transcript
-from callcenter.speech.grammar import GrammarSTT, build_jsgf, canonical_text
-from callcenter.speech.piper import PiperOptions, PiperTTS
+from callcenter.speech import Transcript
+from callcenter.speech.offline.grammar import GrammarSTT, build_jsgf, canonical_text
+from callcenter.speech.offline.piper import PiperOptions, PiperTTS
 
 MENU = ["check my order status", "talk to a person", "billing question"]
 CASES = [

@@ -7,9 +7,9 @@ import pytest
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.audio.phone import phone_channel
-from callcenter.speech.intents import IntentClassifier, load_encoder
-from callcenter.speech.piper import PiperOptions, PiperTTS
-from callcenter.speech.whisper import WhisperSTT
+from callcenter.speech.offline.intents import IntentClassifier, load_encoder
+from callcenter.speech.offline.piper import PiperOptions, PiperTTS
+from callcenter.speech.offline.whisper import WhisperSTT
 
 EXAMPLES = {
     "order_status": ["where is my order", "check my order status", "has my package shipped"],

@@ -6,9 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from callcenter.speech._clause_tts import split_clauses
-from callcenter.speech.base import SpeechError, TTSAudio
-from callcenter.speech.piper import PiperOptions, PiperTTS
+from callcenter.speech import SpeechError, TTSAudio
+from callcenter.speech.offline.piper import PiperOptions, PiperTTS
 
 LONG = (
     "Thanks for calling Acme support. I can check an order, change an address, "
@@ -35,14 +34,6 @@ async def _collect(tts: PiperTTS, *pieces: str) -> tuple[list[TTSAudio], float, 
             first = time.perf_counter() - start
         out.append(chunk)
     return out, first, time.perf_counter() - start
-
-
-def test_clauses_split_at_punctuation_followed_by_space_only() -> None:
-    assert split_clauses("Hello, world. It costs 1,000.50 dollars; ok") == (
-        ["Hello,", "world.", "It costs 1,000.50 dollars;"],
-        "ok",
-    )
-    assert split_clauses("no boundary yet") == ([], "no boundary yet")
 
 
 async def test_first_audio_comes_before_the_whole_reply_is_synthesized(tts: PiperTTS) -> None:

@@ -9,10 +9,10 @@ from offline_speech_audio import frames_of, wer, with_silence
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.audio.phone import phone_channel
-from callcenter.speech._executor import BoundedExecutor
-from callcenter.speech.base import SpeechError, Transcript, TranscriptKind
-from callcenter.speech.piper import PiperOptions, PiperTTS
-from callcenter.speech.whisper import WhisperSTT
+from callcenter.speech import SpeechError, Transcript, TranscriptKind
+from callcenter.speech.offline.executor import BoundedExecutor
+from callcenter.speech.offline.piper import PiperOptions, PiperTTS
+from callcenter.speech.offline.whisper import WhisperSTT
 
 SENTENCES = [
     "I want to check my order status.",

@@ -8,7 +8,7 @@ import numpy as np
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.rooms.clock import VirtualClock
-from callcenter.speech.base import TranscriptKind
+from callcenter.speech import TranscriptKind
 from callcenter.testing.fakes import FakeLLM, FakeSTT, FakeTTS, SpeechBoard
 
 

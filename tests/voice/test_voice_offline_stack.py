@@ -27,7 +27,7 @@ async def _loop_lag(stop: asyncio.Event, lags: list[float]) -> None:
 
 
 async def test_event_loop_stays_responsive_while_whisper_transcribes() -> None:
-    from callcenter.speech.whisper import WhisperSTT
+    from callcenter.speech.offline.whisper import WhisperSTT
 
     stt = WhisperSTT()
     await asyncio.get_running_loop().run_in_executor(None, stt.warm_up)

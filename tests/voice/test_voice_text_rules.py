@@ -1,10 +1,10 @@
-"""Endpointing rules and the clause splitter."""
+"""Endpointing rules."""
 
 from __future__ import annotations
 
 import pytest
 
-from callcenter.voice import ClauseSplitter, EndpointingSettings, endpoint_delay, looks_unfinished
+from callcenter.voice import EndpointingSettings, endpoint_delay, looks_unfinished
 
 
 @pytest.mark.parametrize(
@@ -33,22 +33,3 @@ def test_expected_digits_keep_the_turn_open_until_complete() -> None:
 def test_endpointing_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="min_delay <= max_delay"):
         EndpointingSettings(2.0, 1.0)
-
-
-def test_first_clause_is_released_early_and_later_ones_at_sentence_ends() -> None:
-    sp = ClauseSplitter()
-    out: list[str] = []
-    reply = "Sure, I can help with that, let me look. Your order shipped on 3.5 days ago."
-    for tok in reply.split(" "):
-        out += sp.push(tok + " ")
-    out += sp.flush()
-    assert out[0] == "Sure, I can help with that,"
-    assert out[1] == "let me look."
-    assert out[2] == "Your order shipped on 3.5 days ago."
-
-
-def test_long_clauses_without_punctuation_are_cut() -> None:
-    sp = ClauseSplitter(max_words=5)
-    out = sp.push("one two three four five six seven ")
-    assert out == ["one two three four five"]
-    assert sp.flush() == ["six seven"]

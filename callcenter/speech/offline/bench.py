@@ -1,5 +1,6 @@
-"""Latency of the offline speech engines on this machine: `python -m callcenter.speech._bench`.
+"""Latency of the offline speech engines on this machine.
 
+Run `python -m callcenter.speech.offline.bench`.
 Short by design (~20 s): phone-quality Piper speech into Whisper and the grammar STT,
 Piper and eSpeak time to first audio, intent classification. Prints JSON (milliseconds).
 """
@@ -16,12 +17,12 @@ from typing import Any
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.audio.phone import phone_channel
-from callcenter.speech.base import TTS
-from callcenter.speech.espeak import EspeakTTS
-from callcenter.speech.grammar import GrammarSTT, build_jsgf
-from callcenter.speech.intents import IntentClassifier, load_encoder
-from callcenter.speech.piper import PiperOptions, PiperTTS
-from callcenter.speech.whisper import WhisperSTT, load_whisper_model
+from callcenter.speech.offline.espeak import EspeakTTS
+from callcenter.speech.offline.grammar import GrammarSTT, build_jsgf
+from callcenter.speech.offline.intents import IntentClassifier, load_encoder
+from callcenter.speech.offline.piper import PiperOptions, PiperTTS
+from callcenter.speech.offline.whisper import WhisperSTT, load_whisper_model
+from callcenter.speech.tts.base import TTS
 
 UTTERANCES = [
     "I want to check my order status.",

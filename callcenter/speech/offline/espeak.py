@@ -16,9 +16,12 @@ import numpy as np
 
 from callcenter.audio.frame import PCM16
 from callcenter.audio.resample import resample_pcm
-from callcenter.speech._clause_tts import ClauseAudio, ClauseTTSStream, voiced_span_ms
-from callcenter.speech._executor import BoundedExecutor
-from callcenter.speech.base import TTS, SpeechError, Word
+from callcenter.speech.errors import SpeechError
+from callcenter.speech.offline.executor import BoundedExecutor
+from callcenter.speech.offline.loader import LazyModel
+from callcenter.speech.tts.base import TTS
+from callcenter.speech.tts.clause_stream import ClauseAudio, ClauseTTSStream, voiced_span_ms
+from callcenter.speech.types import Word
 
 # Values from eSpeak NG's public header, speak_lib.h.
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -143,16 +146,8 @@ class _Engine:
             return pcm, list(self._words)
 
 
-_engine_lock = threading.Lock()
-_engine: _Engine | None = None
-
-
-def _get_engine() -> _Engine:
-    global _engine
-    with _engine_lock:
-        if _engine is None:
-            _engine = _Engine()
-        return _engine
+# The library has one global state per process, so there is one engine per process.
+_ENGINE = LazyModel(_Engine)
 
 
 @dataclass(slots=True, frozen=True)
@@ -193,7 +188,7 @@ class EspeakTTS(TTS):
 
     def synthesize_clause(self, text: str, *, voice: str | None = None) -> ClauseAudio:
         """Blocking: one clause to audio at `sample_rate`, with eSpeak's word times."""
-        engine = _get_engine()
+        engine = _ENGINE.get()
         opts = self.options
         pcm, events = engine.synthesize(text, voice or opts.voice, opts.rate_wpm, opts.pitch)
         pcm = resample_pcm(pcm, engine.sample_rate, self.sample_rate)

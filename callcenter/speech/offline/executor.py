@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from callcenter.speech.base import SpeechError
+from callcenter.speech.errors import SpeechError
 
 T = TypeVar("T")
 

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.audio.frame import PCM16
-from callcenter.speech._executor import BoundedExecutor
-from callcenter.speech._utterance_stt import UtteranceSTTStream
-from callcenter.speech.base import STT, SpeechError, Transcript, TranscriptKind, Word
+from callcenter.speech.errors import SpeechError
+from callcenter.speech.offline.executor import BoundedExecutor
+from callcenter.speech.stt.base import STT, Transcript, TranscriptKind
+from callcenter.speech.stt.utterance import UtteranceSTTStream
+from callcenter.speech.types import Word
 
 DIGITS = {
     "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",

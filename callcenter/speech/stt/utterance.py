@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import numpy as np
 
 from callcenter.audio.frame import PCM16, AudioFrame
-from callcenter.speech._outbox import Outbox
-from callcenter.speech.base import SpeechError, STTStream, Transcript, TranscriptKind
+from callcenter.speech.errors import SpeechError
+from callcenter.speech.outbox import Outbox
+from callcenter.speech.stt.base import STTStream, Transcript, TranscriptKind
 
 Decode = Callable[[PCM16, float], Awaitable[Transcript]]
 

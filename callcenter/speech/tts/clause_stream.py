@@ -18,21 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from callcenter.audio.frame import PCM16, AudioFrame
-from callcenter.speech._executor import BoundedExecutor
-from callcenter.speech._outbox import Outbox
-from callcenter.speech.base import SpeechError, TTSAudio, TTSStream, Word
+from callcenter.speech.errors import SpeechError
+from callcenter.speech.offline.executor import BoundedExecutor
+from callcenter.speech.outbox import Outbox
+from callcenter.speech.tts.base import TTSAudio, TTSStream
+from callcenter.speech.tts.clauses import ClauseSplitter
+from callcenter.speech.types import Word
 
-# A clause ends at sentence punctuation or a comma/semicolon/colon followed by space;
-# "1,000" and "3.5" stay whole because no space follows their punctuation.
-_CLAUSE_END = re.compile(r"(?<=[.!?;:,])\s+|\n+")
 _WORD = re.compile(r"\S+")
-
-
-def split_clauses(text: str) -> tuple[list[str], str]:
-    """Complete clauses in `text`, and the unfinished rest still waiting for more text."""
-    parts = _CLAUSE_END.split(text)
-    done = [p.strip() for p in parts[:-1] if p.strip()]
-    return done, parts[-1]
 
 
 def proportional_words(text: str, start_ms: float, end_ms: float) -> list[Word]:
@@ -88,7 +81,9 @@ class ClauseTTSStream(TTSStream):
         self._executor = executor
         self._rate = sample_rate
         self._chunk = max(1, round(sample_rate * chunk_ms / 1000))
-        self._pending_text = ""
+        # Cut at every boundary: the engine synthesizes one clause at a time, so a shorter
+        # first clause is earlier first audio (the voice session already groups LLM text).
+        self._splitter = ClauseSplitter(first_min_words=1, min_words=1)
         self._clauses: asyncio.Queue[str | object] = asyncio.Queue()
         self._out: Outbox[TTSAudio] = Outbox()
         self._worker: asyncio.Task[None] | None = None
@@ -99,13 +94,11 @@ class ClauseTTSStream(TTSStream):
     def push_text(self, text: str) -> None:
         if self._ended or self._closed:
             raise RuntimeError(f"{self._provider}: push_text after end_input/aclose")
-        done, self._pending_text = split_clauses(self._pending_text + text)
-        for clause in done:
+        for clause in self._splitter.push(text):
             self._enqueue(clause)
 
     def flush(self) -> None:
-        rest, self._pending_text = self._pending_text.strip(), ""
-        if rest:
+        for rest in self._splitter.flush():
             self._enqueue(rest)
 
     def end_input(self) -> None:

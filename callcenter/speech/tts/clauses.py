@@ -1,12 +1,17 @@
-"""Cuts streamed LLM text into clauses for TTS, so the first audio never waits for the reply."""
+"""The one clause splitter: streamed text cut into clauses for TTS, so the first audio never
+waits for the whole reply.
+
+The voice session uses it on LLM text before a TTS stream; the offline engines' clause
+stream (`clause_stream.py`) uses it, cutting at every boundary, on what they are given.
+"""
 
 from __future__ import annotations
 
 import re
 
-# A clause ends at . ! ? ; : or , followed by whitespace. Decimal points ("3.5") and
-# thousands separators ("1,000") have no space after them and are not split.
-_BOUNDARY = re.compile(r"[.!?;:,]+[\"')\]]*\s+")
+# A clause ends at . ! ? ; : or , followed by whitespace, or at a line break. Decimal points
+# ("3.5") and thousands separators ("1,000") have no space after them and are not split.
+_BOUNDARY = re.compile(r"[.!?;:,]+[\"')\]]*\s+|\n+")
 _HARD = set(".!?;:")
 
 

@@ -23,15 +23,12 @@ import numpy as np
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.audio.resample import StreamResampler
-from callcenter.speech.base import TTS, SpeechError, TTSAudio, TTSStream, Word
-from callcenter.speech.cloud_usage import TTSMetrics
-from callcenter.speech.fallback import (
-    ProviderPool,
-    as_speech_error,
-    close_quietly,
-    stall_error,
-)
+from callcenter.speech.errors import SpeechError
+from callcenter.speech.fallback import ProviderPool, as_speech_error, close_quietly, stall_error
 from callcenter.speech.health import Probe
+from callcenter.speech.tts.base import TTS, TTSAudio, TTSStream
+from callcenter.speech.types import Word
+from callcenter.speech.usage import TTSMetrics
 
 
 class FallbackTTS(TTS):

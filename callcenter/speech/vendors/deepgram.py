@@ -22,14 +22,11 @@ from deepgram.environment import DeepgramClientEnvironment
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.audio.g711 import mulaw_encode
-from callcenter.speech.base import STT, STTStream, Transcript, TranscriptKind, Word
-from callcenter.speech.cloud_errors import (
-    FailureReason,
-    ProviderError,
-    error_for_status,
-    mask_secrets,
-)
-from callcenter.speech.cloud_usage import STTMetrics, UsageRecorder, report
+from callcenter.speech.errors import FailureReason, ProviderError, error_for_status, mask_secrets
+from callcenter.speech.outbox import Outbox
+from callcenter.speech.stt.base import STT, STTStream, Transcript, TranscriptKind
+from callcenter.speech.types import Word
+from callcenter.speech.usage import STTMetrics, UsageRecorder, report
 
 ENV_VAR = "DEEPGRAM_API_KEY"
 Encoding = Literal["linear16", "mulaw"]
@@ -132,7 +129,7 @@ class DeepgramSTTStream(STTStream):
         self._params = stt.connect_params(language, keywords)
         self.metrics = STTMetrics(provider=stt.name)
         self._audio: asyncio.Queue[bytes | str] = asyncio.Queue()
-        self._out: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
+        self._out: Outbox[Transcript] = Outbox()
         self._offset_ms: float | None = None  # media time of the first frame
         self._sent: deque[tuple[float, float]] = deque()  # (audio end s, wall time pushed)
         self._utterance: list[str] = []  # final texts since the last end of utterance
@@ -155,14 +152,8 @@ class DeepgramSTTStream(STTStream):
     def end_of_speech(self) -> None:
         self._audio.put_nowait(_FINALIZE)
 
-    async def __aiter__(self) -> AsyncIterator[Transcript]:
-        while True:
-            item = await self._out.get()
-            if item is None:
-                return
-            if isinstance(item, ProviderError):
-                raise item
-            yield item
+    def __aiter__(self) -> AsyncIterator[Transcript]:
+        return self._out.__aiter__()
 
     async def aclose(self) -> None:
         if not self._task.done():
@@ -173,7 +164,7 @@ class DeepgramSTTStream(STTStream):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._out.put_nowait(None)
+        self._out.end()
 
     async def _run(self) -> None:
         stt = self._stt
@@ -184,22 +175,22 @@ class DeepgramSTTStream(STTStream):
                     async with asyncio.timeout(stt.connect_timeout):
                         sock = await stack.enter_async_context(cm)
                 except ApiError as exc:
-                    self._out.put_nowait(stt.map_api_error(exc))
+                    self._out.put(stt.map_api_error(exc))
                     return
                 except (OSError, TimeoutError) as exc:
-                    self._out.put_nowait(stt.connect_error(exc))
+                    self._out.put(stt.connect_error(exc))
                     return
                 sender = asyncio.get_running_loop().create_task(self._sender(sock))
                 stack.push_async_callback(_cancel, sender)
                 await self._receiver(sock)
         except ProviderError as exc:
-            self._out.put_nowait(exc)
+            self._out.put(exc)
         except Exception as exc:  # websockets' ConnectionClosedError and kin
             if self._closing:
-                self._out.put_nowait(None)
+                self._out.end()
             else:
                 detail = mask_secrets(f"{type(exc).__name__}: {exc}", [stt._key])
-                self._out.put_nowait(ProviderError(
+                self._out.put(ProviderError(
                     stt.name, f"stream dropped ({detail})", reason=FailureReason.DROPPED))
         finally:
             report(self.metrics, stt.recorder)
@@ -235,7 +226,7 @@ class DeepgramSTTStream(STTStream):
         if not self._closing:
             raise ProviderError(self._stt.name, "server closed the stream",
                                 reason=FailureReason.DROPPED)
-        self._out.put_nowait(None)
+        self._out.end()
 
     def _ms(self, seconds: float) -> float:
         return (self._offset_ms or 0.0) + seconds * 1000.0
@@ -260,7 +251,7 @@ class DeepgramSTTStream(STTStream):
         if final and text:
             self.metrics.latencies_s.append(self._latency(start + float(msg.duration), now))
             self._utterance.append(text)
-        self._out.put_nowait(event)
+        self._out.put(event)
         if final and msg.speech_final:
             self._end_utterance(event.end_ms)
 
@@ -269,7 +260,7 @@ class DeepgramSTTStream(STTStream):
             return
         text = " ".join(self._utterance)
         self._utterance = []
-        self._out.put_nowait(Transcript(
+        self._out.put(Transcript(
             TranscriptKind.END_OF_UTTERANCE, text, end_ms=end_ms, produced_at=time.monotonic()))
 
     def _latency(self, audio_end_s: float, now: float) -> float:

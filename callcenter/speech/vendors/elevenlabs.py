@@ -28,8 +28,7 @@ from elevenlabs.core.api_error import ApiError
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.audio.g711 import mulaw_decode
-from callcenter.speech.base import TTS, TTSAudio, TTSStream
-from callcenter.speech.cloud_errors import (
+from callcenter.speech.errors import (
     FailureReason,
     MaskingLogger,
     ProviderError,
@@ -37,8 +36,10 @@ from callcenter.speech.cloud_errors import (
     error_for_status,
     mask_secrets,
 )
-from callcenter.speech.cloud_usage import TTSMetrics, UsageRecorder, report
-from callcenter.speech.elevenlabs_align import WordAligner
+from callcenter.speech.outbox import Outbox
+from callcenter.speech.tts.base import TTS, TTSAudio, TTSStream
+from callcenter.speech.usage import TTSMetrics, UsageRecorder, report
+from callcenter.speech.vendors.elevenlabs_align import WordAligner
 
 ENV_VAR = "ELEVENLABS_API_KEY"
 _ws_log = logging.getLogger("websockets.client")
@@ -123,7 +124,7 @@ class ElevenLabsTTSStream(TTSStream):
         self.voice_id = voice_id
         self.metrics = TTSMetrics(provider=tts.name, voice=voice_id)
         self._send: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._out: asyncio.Queue[TTSAudio | ProviderError | None] = asyncio.Queue()
+        self._out: Outbox[TTSAudio] = Outbox()
         self._asked_at: float | None = None  # first flush/end_input: when audio became due
         self._input_done = False
         self._aligner = WordAligner()
@@ -150,14 +151,8 @@ class ElevenLabsTTSStream(TTSStream):
         self._asked_at = self._asked_at or time.monotonic()
         self._send.put_nowait({"text": ""})
 
-    async def __aiter__(self) -> AsyncIterator[TTSAudio]:
-        while True:
-            item = await self._out.get()
-            if item is None:
-                return
-            if isinstance(item, ProviderError):
-                raise item
-            yield item
+    def __aiter__(self) -> AsyncIterator[TTSAudio]:
+        return self._out.__aiter__()
 
     async def aclose(self) -> None:
         self._task.cancel()
@@ -215,12 +210,12 @@ class ElevenLabsTTSStream(TTSStream):
                 if self.metrics.ttfb_s is None:
                     self.metrics.ttfb_s = time.monotonic() - (self._asked_at or time.monotonic())
                 words = aligner.add(msg.get("alignment"), frame.duration_ms)
-                self._out.put_nowait(TTSAudio(frame=frame, words=words))
+                self._out.put(TTSAudio(frame=frame, words=words))
             elif msg.get("isFinal"):
                 words = aligner.finish()
-                self._out.put_nowait(TTSAudio(AudioFrame.silence(0, rate, aligner.audio_ms),
+                self._out.put(TTSAudio(AudioFrame.silence(0, rate, aligner.audio_ms),
                                               words=words, is_final=True))
-                self._out.put_nowait(None)
+                self._out.end()
                 return
             elif msg.get("error") or msg.get("message"):
                 self._fail(self._message_error(msg))
@@ -255,5 +250,5 @@ class ElevenLabsTTSStream(TTSStream):
         )
 
     def _fail(self, error: ProviderError) -> None:
-        self._out.put_nowait(error)
+        self._out.put(error)
 

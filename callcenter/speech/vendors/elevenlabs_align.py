@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from callcenter.speech.base import Word
+from callcenter.speech.types import Word
 
 
 class WordAligner:

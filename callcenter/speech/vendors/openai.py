@@ -14,14 +14,17 @@ from typing import Any
 
 import openai
 
-from callcenter.speech.base import LLM, ChatMessage, LLMChunk, LLMOptions, ToolCall, ToolSpec, Usage
-from callcenter.speech.cloud_errors import (
-    FailureReason,
-    ProviderError,
-    error_for_status,
-    mask_secrets,
+from callcenter.speech.errors import FailureReason, ProviderError, error_for_status, mask_secrets
+from callcenter.speech.llm.base import (
+    LLM,
+    ChatMessage,
+    LLMChunk,
+    LLMOptions,
+    ToolCall,
+    ToolSpec,
+    Usage,
 )
-from callcenter.speech.cloud_usage import LLMMetrics, UsageRecorder, report
+from callcenter.speech.usage import LLMMetrics, UsageRecorder, report
 
 ENV_VAR = "OPENAI_API_KEY"
 

@@ -1,0 +1,1 @@
+"""LLM chat: the interface (`base`) and the fallback adapter."""

@@ -1,0 +1,65 @@
+"""The speech-to-text interface: one speaker's audio in, transcript events out.
+
+Cloud providers, offline engines and test fakes implement it; the voice session only sees
+these types. Every stream is cancellable: `aclose()` must stop work promptly.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from callcenter.audio.frame import AudioFrame
+from callcenter.speech.types import Word
+
+
+class TranscriptKind(StrEnum):
+    INTERIM = "interim"
+    FINAL = "final"
+    # The provider's own end-of-utterance signal (e.g. Deepgram UtteranceEnd).
+    END_OF_UTTERANCE = "end_of_utterance"
+
+
+@dataclass(slots=True)
+class Transcript:
+    """A transcript event. Times are stream media times in ms (see AudioFrame)."""
+
+    kind: TranscriptKind
+    text: str
+    start_ms: float = 0.0
+    end_ms: float = 0.0
+    words: list[Word] = field(default_factory=list)
+    confidence: float = 1.0
+    # Wall-clock (time.monotonic) moment the event was produced, for latency metrics.
+    produced_at: float = 0.0
+
+
+class STTStream(abc.ABC):
+    """One speaker's audio in, transcripts out."""
+
+    @abc.abstractmethod
+    def push_frame(self, frame: AudioFrame) -> None:
+        """Queue audio. Must not block; frames are in the STT's `sample_rate`."""
+
+    @abc.abstractmethod
+    def end_of_speech(self) -> None:
+        """Our VAD saw the speaker stop: finalize what is buffered (a FINAL is expected)."""
+
+    @abc.abstractmethod
+    def __aiter__(self) -> AsyncIterator[Transcript]: ...
+
+    @abc.abstractmethod
+    async def aclose(self) -> None: ...
+
+
+class STT(abc.ABC):
+    name: str = "stt"
+    sample_rate: int = 16000
+
+    @abc.abstractmethod
+    def stream(self, *, language: str = "en", keywords: Sequence[str] = ()) -> STTStream: ...
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release shared resources (models, connections)."""
