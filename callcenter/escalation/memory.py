@@ -149,6 +149,7 @@ class InProcessEscalationBroker:
         return fresh
 
     async def set_status(self, supervisor_id: str, status: SupervisorStatus) -> Presence:
+        status = SupervisorStatus(status)
         old = self._presence.get(supervisor_id) or Presence(supervisor_id)
         idle = self._clock() if status is not old.status else old.idle_since
         p = replace(old, status=status, last_heartbeat=self._clock(), idle_since=idle)

@@ -30,6 +30,10 @@ class Presence:
     load: int = 0
     idle_since: float = 0.0
 
+    def __post_init__(self) -> None:
+        # Consoles send plain strings; identity checks on the enum must still hold.
+        object.__setattr__(self, "status", SupervisorStatus(self.status))
+
     def alive(self, now: float, ttl_s: float) -> bool:
         """Heard from within the heartbeat TTL."""
         return now - self.last_heartbeat <= ttl_s

@@ -164,6 +164,7 @@ class RedisEscalationBroker(RedisTickets):
         return p
 
     async def set_status(self, supervisor_id: str, status: SupervisorStatus) -> Presence:
+        status = SupervisorStatus(status)
         old = await self.load_one_presence(supervisor_id) or Presence(supervisor_id)
         now = self._clock()
         fresh = Presence(supervisor_id, status, old.capacity, old.skills)

@@ -174,7 +174,7 @@ class RedisTickets:
                 tx = self.tx_for(a.ticket, after)
                 tx.spare(sk).at_least(sk, "hb", min_heartbeat)
                 tx.eq(sk, "status", SupervisorStatus.AVAILABLE.value)
-                await tx.run(self._apply, client=pipe)
+                await tx.queue_on(self._apply, pipe)
                 made.append(Offer.of(after))  # type: ignore[arg-type]
             results: list[Any] = await pipe.execute()
         return [o for o, ok in zip(made, results, strict=True) if int(ok) == 1]

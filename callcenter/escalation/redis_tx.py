@@ -103,8 +103,13 @@ class Tx:
         flat = [x for kv in mapping.items() for x in kv]
         return self.op("hset", key, *flat)
 
-    async def run(self, script: AsyncScript, client: Any = None) -> bool:
-        spec = json.dumps({"g": self._guards, "o": self._ops})
-        # An empty Lua table encodes as {} not []; ipairs over either is fine.
-        result = await script(keys=self._keys, args=[spec], client=client)
-        return int(result) == 1
+    def _spec(self) -> str:
+        return json.dumps({"g": self._guards, "o": self._ops})
+
+    async def run(self, script: AsyncScript) -> bool:
+        """Run now: True when every guard held and the writes were made."""
+        return int(await script(keys=self._keys, args=[self._spec()])) == 1
+
+    async def queue_on(self, script: AsyncScript, pipe: Any) -> None:
+        """Add to a pipeline; its result (1 or 0) comes back from `pipe.execute()`."""
+        await script(keys=self._keys, args=[self._spec()], client=pipe)
