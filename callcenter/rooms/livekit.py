@@ -4,7 +4,8 @@ Caller audio comes from the participant's subscribed track through `rtc.AudioStr
 (resampled by the SDK to the rate STT wants, 20 ms frames); the agent speaks through one
 `AudioSource` published as a microphone track; DTMF, data, joins and leaves become our room
 events; transcripts go out as text streams on `lk.transcription`. Hang-up deletes the room
-(every SIP leg gets a BYE); leaving (`aclose`) only disconnects the agent.
+(every SIP leg gets a BYE); leaving (`aclose`) only disconnects the agent. A cold transfer is
+a SIP REFER of the caller's leg (`transfer_sip_participant`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
 
+import aiohttp
 from livekit import api, rtc
+from livekit.protocol import sip
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.dispatch.job import RoomTicket
@@ -23,10 +26,13 @@ from callcenter.rooms.base import (
     DtmfReceived,
     Participant,
     ParticipantJoined,
+    ParticipantKind,
     ParticipantLeft,
     Room,
+    RoomCapabilityError,
     RoomClosed,
     RoomEvent,
+    TransferFailed,
 )
 from callcenter.rooms.livekit_audio import LiveKitAudioOutput
 from callcenter.rooms.livekit_participants import to_participant
@@ -120,6 +126,43 @@ class LiveKitRoom(Room):
                 log.warning("delete_room %s failed (%s); leaving the room instead", self.name, exc)
         await self.aclose()
 
+    async def transfer(self, target: str) -> None:
+        """Cold transfer: LiveKit SIP sends the caller's leg a REFER to `target`.
+
+        `target` is a phone number (sent as `tel:`) or a `sip:`/`tel:` URI. A refusal by the
+        far end, LiveKit, or the network raises `TransferFailed` (with the SIP status when
+        there is one), so the flow can take its failure route.
+        """
+        if self._lkapi is None:
+            raise RoomCapabilityError(self.name, "transfer a call",
+                                      "set LIVEKIT_API_KEY and LIVEKIT_API_SECRET")
+        caller = next((p for p in self.participants() if p.kind == ParticipantKind.CALLER), None)
+        if caller is None:
+            raise TransferFailed(target, "no SIP caller in the room")
+        request = api.TransferSIPParticipantRequest(
+            participant_identity=caller.identity, room_name=self.name,
+            transfer_to=sip_transfer_uri(target),
+        )
+        try:
+            reply = await self._lkapi.sip.transfer_sip_participant(request)
+        except api.SipCallError as exc:  # the far end answered the REFER with an error
+            code = exc.sip_status_code
+            said = " ".join(str(x) for x in (code, exc.sip_status) if x) or exc.message
+            why = f"{exc.sip_transfer_reason}: {said}" if exc.sip_transfer_reason else said
+            raise TransferFailed(target, why, code) from None
+        except api.ServerError as exc:
+            raise TransferFailed(target, f"LiveKit refused it ({exc.code}: {exc.message})"
+                                 ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransferFailed(target, f"LiveKit unreachable ({type(exc).__name__})") from None
+        # Servers before transfer outcomes answer an empty reply (status 0, "ongoing"): only
+        # an explicit failure is one.
+        if reply.status == sip.SIPTransferStatus.STS_TRANSFER_FAILED:
+            reason = sip.SIPTransferReason.Name(reply.reason)
+            code = reply.sip_status.code if reply.HasField("sip_status") else 0
+            raise TransferFailed(target, f"{reason} {reply.sip_status.status}".strip(),
+                                 code or None)
+
     # --- lifecycle ------------------------------------------------------------------------
 
     async def publish_audio(self) -> None:
@@ -197,6 +240,14 @@ class LiveKitRoom(Room):
                 yield samples
         finally:
             await stream.aclose()
+
+
+def sip_transfer_uri(target: str) -> str:
+    """What LiveKit's REFER takes: a `sip:`/`tel:` URI as is, a phone number as `tel:`."""
+    t = target.strip()
+    if t.lower().startswith(("sip:", "sips:", "tel:")):
+        return t
+    return f"tel:{t}"
 
 
 async def connect_livekit_room(ticket: RoomTicket) -> Room:

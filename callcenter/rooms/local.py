@@ -31,6 +31,7 @@ from callcenter.rooms.base import (
     Room,
     RoomClosed,
     RoomEvent,
+    TransferFailed,
 )
 from callcenter.rooms.clock import Clock, RealClock
 from callcenter.rooms.local_audio import (
@@ -179,6 +180,10 @@ class LocalRoom(Room):
         self._tick_clock = self.clock.now()  # clock time of the last tick
         self._tick_handle = self.clock.ticker(FRAME_MS / 1000.0).add(self._on_tick)
         self.listen_only = False
+        # Where the caller was transferred (a scripted call asserts on it); None: not yet.
+        self.transferred_to: str | None = None
+        # Set by a test to make the far end refuse transfers (the flow's failure route).
+        self.refuse_transfers: TransferFailed | None = None
 
     # ---------------------------------------------------------------- participants
 
@@ -273,6 +278,22 @@ class LocalRoom(Room):
         self._output.enabled = not listen_only
         if listen_only:
             self._output.clear()
+
+    async def transfer(self, target: str) -> None:
+        """Cold transfer, as SIP REFER does it: the caller's leg leaves for `target`.
+
+        The caller's media in this room ends (they leave); the agent stays until it hangs
+        up. Raises `TransferFailed` when there is no caller to transfer or `refuse_transfers`
+        is set.
+        """
+        if self.refuse_transfers is not None:
+            raise self.refuse_transfers
+        callers = [p for p in self._participants.values() if p.info.kind == ParticipantKind.CALLER]
+        if not target or not callers:
+            raise TransferFailed(target, "no target" if not target else "no caller in the room")
+        self.transferred_to = target
+        for p in callers:
+            self._leave(p)
 
     async def hangup(self) -> None:
         self.close("hangup")

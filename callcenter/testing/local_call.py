@@ -51,6 +51,7 @@ class LocalCallResult:
     session: CallOutcome
     caller_error: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    transferred_to: str | None = None  # where a transfer node sent the caller (LocalRoom)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class LocalCallResult:
             "transcript": self.transcript,
             "turns": self.turns,
             "caller_error": self.caller_error,
+            "transferred_to": self.transferred_to,
             "e2e_ms_p50": self.metrics.get("e2e_ms_p50"),
             "e2e_ms_p95": self.metrics.get("e2e_ms_p95"),
         }
@@ -168,6 +170,7 @@ async def run_local_call(
         session=outcome,
         caller_error=caller_error,
         metrics=outcome.metrics,
+        transferred_to=room.transferred_to,
     )
 
 

@@ -27,11 +27,18 @@ MethodHandler = Callable[[Message], Awaitable[Message] | Message]
 
 
 class TwirpFault(Exception):
-    """Raised by a method handler to answer a Twirp error (`code`, HTTP `status`)."""
+    """Raised by a method handler to answer a Twirp error (`code`, HTTP `status`).
 
-    def __init__(self, code: str, msg: str, status: int) -> None:
+    `meta` is the error's metadata, e.g. `{"sip_status_code": "486", "sip_status": "Busy
+    Here"}`, which the SDK turns into a `SipCallError` for SIP dialing and transfers.
+    """
+
+    def __init__(
+        self, code: str, msg: str, status: int, meta: dict[str, str] | None = None
+    ) -> None:
         super().__init__(msg)
         self.code, self.msg, self.status = code, msg, status
+        self.meta = dict(meta or {})
 
 
 @dataclass(slots=True)
@@ -129,7 +136,7 @@ class FakeTwirpApi:
                 result = handler(req)
                 resp = await result if isinstance(result, Awaitable) else result
         except TwirpFault as fault:
-            return _error(fault.code, fault.msg, fault.status)
+            return _error(fault.code, fault.msg, fault.status, fault.meta)
         return web.Response(body=resp.SerializeToString(), content_type="application/protobuf")
 
     def _register_stateful(self) -> None:
@@ -233,5 +240,5 @@ def _authorized(path: str, claims: Claims) -> bool:
     return bool(video.room_admin or video.room_create or video.room_list or video.room_record)
 
 
-def _error(code: str, msg: str, status: int) -> web.Response:
-    return web.json_response({"code": code, "msg": msg, "meta": {}}, status=status)
+def _error(code: str, msg: str, status: int, meta: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"code": code, "msg": msg, "meta": meta or {}}, status=status)
