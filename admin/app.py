@@ -1,15 +1,29 @@
-"""The admin web application (FastAPI). `create_app()` is the factory uvicorn and tests use."""
+"""The web application (FastAPI): admin pages, supervisor console, `/api/v1`, LiveKit webhook.
+
+`create_app()` is the factory uvicorn and tests use. Security is built in here once, for
+every route: the signed session cookie, the default-deny guard (sign-in and CSRF), security
+headers and problem-details errors. See admin/security/.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
-from admin.routes import livekit_webhook
+from admin.errors import install_error_handlers
+from admin.routes import account, api_v1, auth, home, livekit_webhook, placeholders
+from admin.security.guard import guard, mark_public
+from admin.security.headers import SecurityHeadersMiddleware, content_security_policy
+from admin.security.session import SessionMiddleware
+from admin.templating import STATIC_DIR
 from callcenter.config import Settings, get_settings
 from callcenter.db import engine_for
+
+log = logging.getLogger(__name__)
 
 PostcallEnqueue = Callable[[str], object]
 
@@ -36,9 +50,37 @@ def create_app(
     """Build the app; arguments override what would come from the environment (tests)."""
     settings = settings or get_settings()
     engine = engine or engine_for(settings.effective_database_url)
-    app = FastAPI(title="callcenter admin", docs_url=None, redoc_url=None)
+    if settings.secret_key_is_default:
+        # `callcenter api` refuses this outside dev mode; here (tests, dev) it is only loud.
+        log.warning("SECRET_KEY is the built-in development value: sessions are forgeable")
+    app = FastAPI(
+        title="callcenter",
+        docs_url=None,
+        redoc_url=None,
+        # Served behind sign-in at /api/v1/openapi.json instead.
+        openapi_url=None,
+        dependencies=[Depends(guard)],
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.enqueue_postcall = enqueue_postcall or _default_enqueue(settings, engine)
+
+    # LiveKit signs its webhooks (checked in the route): no session, no CSRF token.
+    mark_public(livekit_webhook.router, csrf=False)
     app.include_router(livekit_webhook.router)
+    for module in (auth, home, account, placeholders, api_v1):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    install_error_handlers(app)
+    # The last added runs first: headers wrap everything, the session wraps the routes.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key.get_secret_value(),
+        max_age_s=settings.session_max_age_s,
+        always_secure=settings.session_cookie_secure,
+    )
+    app.add_middleware(
+        SecurityHeadersMiddleware, csp=content_security_policy(settings.livekit_url)
+    )
     return app

@@ -63,3 +63,9 @@ app.add_typer(_bench.app, name="bench")
 from callcenter.cli import providers as _providers  # noqa: E402
 
 app.add_typer(_providers.app, name="providers")
+
+from callcenter.cli import api as _api  # noqa: E402
+from callcenter.cli import users as _users  # noqa: E402
+
+app.add_typer(_users.app, name="users")
+app.command(name="api")(_api.api)

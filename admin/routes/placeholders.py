@@ -1,0 +1,44 @@
+"""Flows, Console and Calls until their pages land: the links and the permissions are real.
+
+Each route here is replaced by its own module (routes/flows.py, console.py, calls.py);
+delete the entry from PAGES when that happens.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from starlette.requests import Request
+from starlette.responses import Response
+
+from admin.deps import require_permission
+from admin.templating import render
+from callcenter.accounts import Permission
+from callcenter.models import User
+
+router = APIRouter()
+
+PAGES = {
+    "flows": ("Flows", Permission.FLOWS_VIEW, "Edit, validate, publish and roll back call flows."),
+    "console": ("Console", Permission.CONSOLE, "Take escalated calls; monitor, coach, hand back."),
+    "calls": ("Calls", Permission.CALLS_VIEW, "Browse stored calls, transcripts and metrics."),
+}
+
+
+def _page(slug: str) -> None:
+    title, permission, blurb = PAGES[slug]
+
+    def page(
+        request: Request, user: Annotated[User, Depends(require_permission(permission))]
+    ) -> Response:
+        return render(
+            request, "placeholder.html", {"title": title, "blurb": blurb, "section": slug}
+        )
+
+    page.__name__ = f"{slug}_page"
+    router.add_api_route(f"/{slug}", page, methods=["GET"], name=f"{slug}_page")
+
+
+for _slug in PAGES:
+    _page(_slug)

@@ -1,0 +1,1 @@
+"""The web app's security layer: signed session cookie, CSRF, default-deny guard, headers."""

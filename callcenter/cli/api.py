@@ -1,0 +1,71 @@
+"""`callcenter api`: serve the web app (admin, console, /api/v1, LiveKit webhook) with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import typer
+
+from callcenter.config import check_secret_key, get_settings
+from callcenter.logs import configure_logging
+
+log = logging.getLogger(__name__)
+
+# By import string: callcenter/ never imports admin/, and --workers needs a factory path.
+APP_FACTORY = "admin.app:create_app"
+
+
+def api(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on"),
+    port: int = typer.Option(8000, help="Port to listen on"),
+    workers: int = typer.Option(1, min=1, help="Worker processes"),
+    dev: bool = typer.Option(
+        False, "--dev", help="Development: allow the built-in SECRET_KEY [DEV_MODE]"
+    ),
+    forwarded_allow_ips: str = typer.Option(
+        "127.0.0.1",
+        help="Proxies trusted for X-Forwarded-For/-Proto (https there marks cookies Secure)",
+    ),
+) -> None:
+    """Serve the web app. Needs SECRET_KEY set to a long random value unless --dev."""
+    if dev:
+        # The app factory reads settings in each worker process: pass the flag as the setting.
+        os.environ["DEV_MODE"] = "true"
+        get_settings.cache_clear()
+    settings = get_settings()
+    configure_logging(settings)
+    check_secret_key(settings)  # SettingsError -> one clear line from the CLI entry point
+    if settings.secret_key_is_default:
+        log.warning(
+            "DEV MODE: sessions are signed with the built-in SECRET_KEY; anyone can forge "
+            "them. Never expose this server; set SECRET_KEY for real use."
+        )
+    _check_schema(settings.effective_database_url)
+
+    import uvicorn
+
+    log.info("serving the web app on http://%s:%d", host, port)
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+        server_header=False,
+        log_config=None,  # keep configure_logging's handlers (secrets masked)
+    )
+
+
+def _check_schema(url: str) -> None:
+    from callcenter import migrate
+    from callcenter.db import check_connection, engine_for
+
+    check_connection(engine_for(url))
+    if migrate.current(url) is None:
+        raise typer.BadParameter(
+            "the database has no schema yet: run `callcenter db upgrade` first",
+            param_hint="DATABASE_URL",
+        )
