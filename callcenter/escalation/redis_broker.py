@@ -30,7 +30,11 @@ from callcenter.escalation.errors import BrokerConflict, UnknownTicket
 from callcenter.escalation.offers import Offer
 from callcenter.escalation.presence import Presence, SupervisorStatus
 from callcenter.escalation.queues import Queue, QueueDirectory
-from callcenter.escalation.redis_codec import presence_fields, presence_from_hash
+from callcenter.escalation.redis_codec import (
+    presence_fields,
+    presence_from_hash,
+    ticket_from_hash,
+)
 from callcenter.escalation.redis_store import RedisTickets
 from callcenter.escalation.tickets import Ticket, TicketState
 
@@ -86,10 +90,19 @@ class RedisEscalationBroker(RedisTickets):
         return None if t is None else await self._status(t)
 
     async def _status(self, t: Ticket) -> TicketStatus:
-        async with self._r.pipeline(transaction=False) as pipe:
-            pipe.zrank(self.k("q", t.queue), t.call_id)
-            pipe.lrange(self.k("ans", t.queue), 0, -1)
-            rank, answers = await pipe.execute()
+        # Ticket and rank are read in one MULTI: read apart, a call answered in between
+        # would show as still queued but without a place.
+        for _ in range(_RETRIES):
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.hgetall(self.k("t", t.call_id))
+                pipe.zrank(self.k("q", t.queue), t.call_id)
+                pipe.lrange(self.k("ans", t.queue), 0, -1)
+                raw, rank, answers = await pipe.execute()
+            now = ticket_from_hash(raw)
+            if now is None or now.queue == t.queue:
+                break
+            t = now  # re-escalated to another queue meanwhile: read that queue instead
+        t = now or t
         pos = rank + 1 if t.in_queue and rank is not None else None
         return TicketStatus(t, pos, routing.expected_wait(pos, [float(a) for a in answers]))
 
