@@ -21,6 +21,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -65,12 +66,24 @@ class RedisEscalationBroker(RedisTickets):
 
     @classmethod
     def from_url(
-        cls, url: str, queues: Iterable[Queue] = (), **kwargs: object
+        cls,
+        url: str,
+        queues: Iterable[Queue] = (),
+        *,
+        max_connections: int = 512,
+        **kwargs: Any,
     ) -> RedisEscalationBroker:
-        client = aioredis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=10.0, socket_connect_timeout=5.0
+        """A broker with its own pool. Each waiting supervisor holds a connection in BLPOP,
+        so the pool is large, and blocking: a burst waits for a connection, never fails."""
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=10.0,
+            decode_responses=True,
+            socket_timeout=10.0,
+            socket_connect_timeout=5.0,
         )
-        return cls(client, queues, owns_client=True, **kwargs)  # type: ignore[arg-type]
+        return cls(aioredis.Redis(connection_pool=pool), queues, owns_client=True, **kwargs)
 
     # --- the call's side -------------------------------------------------------------------
 
@@ -310,6 +323,7 @@ class RedisEscalationBroker(RedisTickets):
     async def aclose(self) -> None:
         if self._owns:
             await self._r.aclose()
+            await self._r.connection_pool.disconnect()
 
     def new_offer_id(self) -> str:
         return uuid.uuid4().hex[:16]
