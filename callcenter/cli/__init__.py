@@ -17,6 +17,31 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"callcenter {_version()}")
+        raise typer.Exit()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("callcenter")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit",
+    ),
+) -> None:
+    pass
+
+
 def main() -> Any:
     """Entry point: known configuration and connection errors become one clear line."""
     from callcenter.config import SettingsError
@@ -63,6 +88,13 @@ app.add_typer(_bench.app, name="bench")
 from callcenter.cli import providers as _providers  # noqa: E402
 
 app.add_typer(_providers.app, name="providers")
+
+from callcenter.cli import dev as _dev  # noqa: E402
+
+# Any arguments (`callcenter dev --port 8000`) still get the one clear line, not a usage error.
+app.command(
+    name="dev", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)(_dev.dev)
 
 from callcenter.cli import api as _api  # noqa: E402
 from callcenter.cli import users as _users  # noqa: E402

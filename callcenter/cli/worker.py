@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,12 @@ import typer
 
 from callcenter.config import get_settings
 from callcenter.dispatch.job import JobHandler, RoomConnector
+from callcenter.dispatch.metrics import HealthServerError
 from callcenter.dispatch.process import WorkerOptions, serve
 from callcenter.logs import configure_logging
+from callcenter.rooms.livekit_keys import quiet_short_key_warnings, short_secret_notice
+
+log = logging.getLogger("callcenter.worker")
 
 
 def worker(
@@ -25,7 +30,8 @@ def worker(
     ),
     health_host: str = typer.Option("127.0.0.1", help="Address of /healthz and /metrics"),
     health_port: int | None = typer.Option(
-        None, help="Port of /healthz and /metrics, 0: any [WORKER_HEALTH_PORT]"
+        None, help="Port of /healthz and /metrics [WORKER_HEALTH_PORT, 8081]. If it is taken "
+        "(another worker on this host) a free port is used and logged; 0: always a free one"
     ),
     handler: str | None = typer.Option(
         None, help="Call handler as module:attribute (tests, benches); default: the flow "
@@ -46,11 +52,15 @@ def worker(
             "LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET must be set for a LiveKit "
             "worker; without LiveKit, `callcenter call` runs calls in-process"
         )
+    secret = s.livekit_api_secret.get_secret_value()
+    if (notice := short_secret_notice(secret)) is not None:
+        log.warning(notice)
+    quiet_short_key_warnings()
     job_handler, connector = _bindings(handler, room_connector)
     opts = WorkerOptions(
         livekit_url=s.livekit_url,
         api_key=s.livekit_api_key,
-        api_secret=s.livekit_api_secret.get_secret_value(),
+        api_secret=secret,
         agent_name=s.agent_name,
         redis_url=s.redis_url,
         redis_prefix=redis_prefix if redis_prefix is not None else s.redis_key_prefix,
@@ -62,7 +72,12 @@ def worker(
         health_host=health_host,
         health_port=health_port if health_port is not None else s.worker_health_port,
     )
-    raise typer.Exit(asyncio.run(serve(opts)))
+    try:
+        code = asyncio.run(serve(opts))
+    except HealthServerError as exc:  # one line, not a traceback
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 def _bindings(handler: str | None, connector: str | None) -> tuple[JobHandler, RoomConnector]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +16,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+
+log = logging.getLogger(__name__)
 
 _TURN_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0)
 _DISPATCH_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -47,6 +51,10 @@ class WorkerMetrics:
         return generate_latest(self.registry)
 
 
+class HealthServerError(Exception):
+    """The health endpoint cannot be served (bad address); the message says what to fix."""
+
+
 class HealthServer:
     """`GET /healthz` (JSON status; 503 while draining) and `GET /metrics` (Prometheus)."""
 
@@ -57,6 +65,11 @@ class HealthServer:
         self.port = 0
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Serve on `host:port` (0: any free port); `self.port` is the port in use.
+
+        A port already taken (a second worker on the host, which is how workers are run: one
+        per core) is not fatal: the worker serves on a free port and logs which one.
+        """
         app = web.Application()
         app.router.add_get("/healthz", self._health)
         app.router.add_get("/metrics", self._prom)
@@ -64,11 +77,34 @@ class HealthServer:
             app, handle_signals=False, access_log=None, shutdown_timeout=2.0
         )
         await self._runner.setup()
+        try:
+            self.port = await self._bind(host, port)
+        except OSError as exc:
+            if port == 0 or exc.errno != errno.EADDRINUSE:
+                await self.stop()
+                raise HealthServerError(
+                    f"cannot serve /healthz on {host}:{port}: {exc.strerror or exc} "
+                    "(check --health-host)"
+                ) from None
+            self.port = await self._bind(host, 0)
+            log.warning(
+                "health port %d on %s is in use (another worker on this host?): /healthz and "
+                "/metrics are on port %d instead; give each worker its own --health-port to "
+                "scrape a fixed address",
+                port, host, self.port,
+            )
+
+    async def _bind(self, host: str, port: int) -> int:
+        assert self._runner is not None
         site = web.TCPSite(self._runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError:
+            await site.stop()  # unregister the failed site so the runner can try another
+            raise
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -92,7 +92,10 @@ async def serve(opts: WorkerOptions) -> int:
     health = HealthServer(
         metrics, lambda: {**runner.status(), "registered": worker.registered.is_set()}
     )
-    await health.start(opts.health_host, opts.health_port)
+    await health.start(opts.health_host, opts.health_port)  # a taken port falls back to a free one
+    # Always said, so an operator running several workers on a host knows which port is whose.
+    log.info("worker %s: /healthz and /metrics on http://%s:%d", runner.worker_id,
+             opts.health_host, health.port)
     lkapi = api.LiveKitAPI(opts.livekit_url, opts.api_key, opts.api_secret)
     watchdog = Watchdog(store, livekit_redispatcher(lkapi), owner=runner.worker_id)
     loop = asyncio.get_running_loop()

@@ -21,6 +21,7 @@ import aiohttp
 from livekit import api
 from livekit.protocol import agent
 
+from callcenter.dispatch.connect_errors import describe_connect_error
 from callcenter.dispatch.job import JobInfo, RoomConnector, RoomTicket, call_id_for
 from callcenter.dispatch.loops import raise_if_cancelled
 from callcenter.dispatch.runner import CallRunner, JobOutcome
@@ -100,7 +101,8 @@ class AgentWorker:
                     attempt = 0
                 except Exception as exc:  # any failure: back off and reconnect
                     raise_if_cancelled()
-                    log.warning("agent connection to %s failed: %r", self._agent_url, exc)
+                    # One line a person can act on, not aiohttp's repr of the connection key.
+                    log.warning("%s; retrying", describe_connect_error(exc, self._agent_url))
                 self.registered.clear()
                 if self._stopping.is_set():
                     break
