@@ -288,6 +288,12 @@ class FlowInterpreter:
             await self.channel.set_listen_only(False)
         return event
 
+    async def transfer_now(self, action: Transfer) -> None:
+        """A transfer ordered from outside the flow (a supervisor): the call ends here."""
+        self.state.status, self.state.outcome = "ended", "transferred"
+        self.state.end_reason = f"transferred to {action.target} by a supervisor"
+        await self._transfer(action)
+
     async def _transfer(self, action: Transfer) -> None:
         await self._wait_spoken()
         await self.journal.event("transferred", {"to": action.target})

@@ -21,11 +21,14 @@ import httpx
 from pydantic import TypeAdapter
 
 from callcenter.audio.frame import AudioFrame
+from callcenter.callsession.commands import CallCommands
 from callcenter.callsession.effects import IntentService
 from callcenter.callsession.interpreter import Effects, FlowInterpreter
 from callcenter.callsession.recorder import CallInfo, CallRecorder
 from callcenter.callsession.services import EscalationBroker, NoSupervisors
 from callcenter.callsession.voice_channel import VoiceChannel
+from callcenter.control.bus import CommandHandler, ServeHandle
+from callcenter.control.commands import Command
 from callcenter.flow.actions import Action
 from callcenter.flow.events import CallStarted
 from callcenter.flow.schema import Flow
@@ -78,6 +81,9 @@ class CallSetup:
     on_turn_latency: Callable[[float], None] | None = None
     # Played when the TTS fails outright (see apology.py); rendered once per process.
     apology: AudioFrame | None = None
+    # Serves call-control commands (a supervisor's console, the API) for this call while
+    # it runs: the worker's `JobContext.serve_commands`. None: the call takes no commands.
+    serve_commands: Callable[[CommandHandler], Awaitable[ServeHandle]] | None = None
 
 
 @dataclass
@@ -106,6 +112,7 @@ class CallSession:
         self._writes: set[asyncio.Task[None]] = set()
         self._turns_reported: set[int] = set()  # voice.metrics indexes sent to on_turn_latency
         self._callers: set[str] = set()
+        self._pending: list[Action] = []  # what the last checkpoint said the call waits for
         self.usage = UsageRecorder()
         self._own_http = setup.http is None
         self.http = setup.http or httpx.AsyncClient()
@@ -135,7 +142,10 @@ class CallSession:
         await self.voice.start()
         self._is_caller("")  # learn who the callers are while they are here
         await self.s.recorder.call_started(self.s.info, resumed=resumed)
+        served: ServeHandle | None = None
         try:
+            if self.s.serve_commands is not None:
+                served = await self.s.serve_commands(CallCommands(self))
             await self.flow.run(await self._begin())
             # One vocabulary for end reasons, shared with post-call dispositions; the
             # flow's own words stay on the `call_ended` timeline event.
@@ -151,6 +161,9 @@ class CallSession:
                 await self.voice.say(APOLOGY_LINE, interruptible=False).wait()
             raise
         finally:
+            if served is not None:
+                with contextlib.suppress(Exception):
+                    await served.aclose()
             metrics = await self._finish(status, reason)
         return CallOutcome(status, reason, self.state, metrics)
 
@@ -209,7 +222,13 @@ class CallSession:
         self._event_seq += 1
         await self.s.recorder.event(seq, type_, self._media_ms(), data)
 
+    async def record_command(self, command: Command, data: dict[str, Any]) -> None:
+        """A call-control command on the timeline, with who issued it (the audit trail)."""
+        await self._record(f"control_{command.kind}", {**data, "by": command.issued_by})
+        await self._save(self.state, self._pending)  # the coached history, same waits
+
     async def _save(self, state: RunnerState, pending: list[Action]) -> None:
+        self._pending = pending
         if self.s.checkpoint is not None:
             await self.s.checkpoint({
                 "state": state.model_dump(mode="json"),

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import re
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,34 +20,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from callcenter.callsession.effects import (
-    IntentService,
-    call_webhook,
-    run_agent_turn,
-)
-from callcenter.flow.actions import (
-    Action,
-    AgentTurn,
-    CallWebhook,
-    ClassifyIntent,
-    Escalate,
-    Hangup,
-    Listen,
-    RecordEvent,
-    Say,
-    Transfer,
-)
-from callcenter.flow.events import (
-    CallerHungUp,
-    CallStarted,
-    DtmfReceived,
-    EscalationResult,
-    Event,
-    NoInput,
-    ProviderFailure,
-    UserSaid,
-)
-from callcenter.flow.runner import FlowRunner
+from callcenter.callsession.effects import IntentService
+from callcenter.callsession.interpreter import Effects, FlowInterpreter
+from callcenter.callsession.text_channel import ScriptedEscalations, TextChannel
+from callcenter.flow.events import CallStarted
 from callcenter.flow.schema import Flow
 from callcenter.flow.state import RunnerState
 from callcenter.flow.validate import check_flow_text
@@ -57,96 +31,61 @@ from callcenter.speech import LLM
 from callcenter.testing.webhook_fixtures import WebhookFixtures
 
 console = Console(highlight=False)
-_DTMF = re.compile(r"^[0-9*#]+$")
+# Timeline entries worth a line even without --verbose.
+_NOTABLE = {"intent", "no_match", "webhook", "webhook_result", "tool_call", "transferred",
+            "transfer_unsupported", "transfer_failed", "provider_failure"}
 
 
-class ChatSession:
-    """Drives a FlowRunner from typed lines and prints what the agent does."""
+def _note(text: str) -> None:
+    console.print(f"[dim]  · {escape(text)}[/dim]")
 
-    def __init__(self, flow: Flow, *, read: Callable[[], str | None], llm: LLM | None,
-                 mocks: Path | None, escalation: str, clock: Callable[[], dt.datetime],
-                 verbose: bool, intents: IntentService) -> None:
-        self.runner = FlowRunner(flow)
-        self.state: RunnerState = self.runner.new_state()
-        self.read = read
-        self.llm = llm
-        self.mocks = mocks
-        self.escalation = escalation
-        self.clock = clock
-        self.verbose = verbose
-        self.intents = intents
-        self.queue: deque[Event] = deque()
 
-    async def run(self) -> RunnerState:
-        # Fixtures answer the flow's webhooks locally (same YAML as `callcenter call`).
-        transport = WebhookFixtures(self.mocks) if self.mocks else None
-        async with httpx.AsyncClient(transport=transport) as client:
-            self.queue.append(CallStarted(now=self.clock(), call_id="chat", caller_id="chat"))
-            while self.queue:
-                event = self.queue.popleft()
-                self.state, actions = self.runner.step(self.state, event)
-                for action in actions:
-                    await self.perform(action, client)
-                if not self.queue and not self.state.ended:
-                    self.queue.append(self.next_input())
-        return self.state
+class ChatJournal:
+    """Prints the call's timeline to the terminal (notable entries; all with --verbose)."""
 
-    def next_input(self) -> Event:
-        if self.state.status == "escalated":
-            console.print("[dim](a supervisor has the call; the chat ends here)[/dim]")
-            return CallerHungUp(now=self.clock())
-        line = self.read()
-        if line is None or line.strip() in ("/quit", "/hangup"):
-            return CallerHungUp(now=self.clock())
-        line = line.strip()
-        if line.startswith("/dtmf"):
-            return DtmfReceived(digits=line.removeprefix("/dtmf").strip(), now=self.clock())
-        if _DTMF.match(line):
-            return DtmfReceived(digits=line, now=self.clock())
-        if not line:
-            return NoInput(now=self.clock())
-        return UserSaid(text=line, now=self.clock())
+    def __init__(self, intents: IntentService, verbose: bool) -> None:
+        self.intents, self.verbose = intents, verbose
 
-    async def perform(self, action: Action, client: httpx.AsyncClient) -> None:
-        if isinstance(action, Say):
-            console.print(f"[bold green]agent:[/bold green] {escape(action.text)}")
-        elif isinstance(action, Listen):
-            what = f" for {action.slot}" if action.slot else ""
-            console.print(f"[dim](listening{what}; keys: type digits, silence: empty line)[/dim]")
-        elif isinstance(action, ClassifyIntent):
-            intent = self.intents.classify(action)
-            self.note(f"intent: {intent.intent} ({intent.confidence:.2f}, {self.intents.backend})")
-            self.queue.append(intent.model_copy(update={"now": self.clock()}))
-        elif isinstance(action, AgentTurn):
-            self.queue.append(await self.agent_turn(action))
-        elif isinstance(action, CallWebhook):
-            self.note(f"webhook {action.method} {action.url} (attempt {action.attempt})")
-            hook = await call_webhook(action, client)
-            self.note(f"webhook result: ok={hook.ok} status={hook.status} {hook.error or ''}")
-            self.queue.append(hook.model_copy(update={"now": self.clock()}))
-        elif isinstance(action, Escalate):
-            console.print("[yellow]" + escape(f"[escalate to queue {action.queue}, priority "
-                                              f"{action.priority}: {action.reason}]") + "[/yellow]")
-            console.print(f"[bold green]agent:[/bold green] {escape(action.hold_prompt)}")
-            self.queue.append(EscalationResult(outcome=self.escalation,  # type: ignore[arg-type]
-                                               now=self.clock()))
-        elif isinstance(action, Transfer):
-            console.print("[yellow]" + escape(f"[transfer to {action.target}]") + "[/yellow]")
-        elif isinstance(action, Hangup):
-            console.print("[yellow]" + escape(f"[hang up: {action.reason}]") + "[/yellow]")
-        elif isinstance(action, RecordEvent) and self.verbose:
-            self.note(f"{action.event} {json.dumps(action.data, default=str)}")
+    async def event(self, type_: str, data: dict[str, Any]) -> None:
+        if type_ == "intent":
+            _note(f"intent: {data.get('intent')} ({float(data.get('confidence', 0)):.2f}, "
+                  f"{self.intents.backend})")
+        elif self.verbose or type_ in _NOTABLE:
+            _note(f"{type_} {json.dumps(data, default=str)}")
 
-    async def agent_turn(self, action: AgentTurn) -> Event:
-        if self.llm is None:
-            self.note("no LLM configured (LLM_PROVIDER=openai and OPENAI_API_KEY to use one)")
-            return ProviderFailure(component="llm", message="no LLM configured",
-                                   now=self.clock())
-        reply = await run_agent_turn(action, self.llm)
-        return reply.model_copy(update={"now": self.clock()})
+    async def escalation(self, queue: str, priority: int, reason: str, status: str) -> None:
+        console.print("[yellow]" + escape(f"[escalate to queue {queue}, priority "
+                                          f"{_PRIORITY_NAMES.get(priority, priority)}: "
+                                          f"{reason}] -> {status}") + "[/yellow]")
 
-    def note(self, text: str) -> None:
-        console.print(f"[dim]  · {escape(text)}[/dim]")
+
+_PRIORITY_NAMES = {0: "low", 1: "normal", 2: "high", 3: "urgent"}
+
+
+async def run_chat(flow: Flow, *, read: Callable[[], str | None], llm: LLM | None,
+                   mocks: Path | None, escalation: str, clock: Callable[[], dt.datetime],
+                   verbose: bool, intents: IntentService) -> RunnerState:
+    """Walk `flow` with typed lines as the caller, through the one action interpreter."""
+
+    async def read_line() -> str | None:
+        return await asyncio.to_thread(read)
+
+    def write(text: str) -> None:
+        console.print(f"[bold green]agent:[/bold green] {escape(text)}")
+
+    # Fixtures answer the flow's webhooks locally (same YAML as `callcenter call`).
+    transport = WebhookFixtures(mocks) if mocks else None
+    async with httpx.AsyncClient(transport=transport) as client:
+        interpreter = FlowInterpreter(
+            flow, TextChannel(read_line, write, _note),
+            Effects(http=client, llm=llm, intents=intents,
+                    escalations=ScriptedEscalations(escalation)),
+            ChatJournal(intents, verbose), call_id="chat", now=clock,
+        )
+        if llm is None:
+            _note("no LLM configured (LLM_PROVIDER=openai and OPENAI_API_KEY to use one)")
+        actions = await interpreter.start(CallStarted(call_id="chat", caller_id="chat"))
+        return await interpreter.run(actions)
 
 
 def _llm() -> LLM | None:
@@ -199,10 +138,9 @@ def chat(
     backend = "keyword matching (fallback, weaker)" if keyword_intents else "MiniLM"
     console.print(f"[dim]flow {flow.name}: intents by {backend}; LLM: "
                   f"{llm.name if llm else 'none (agent nodes answer from intents)'}[/dim]")
-    session = ChatSession(flow, read=_read_line, llm=llm,
-                          mocks=webhooks,
-                          escalation=escalation, clock=clock, verbose=verbose, intents=intents)
-    state = asyncio.run(session.run())
+    state = asyncio.run(run_chat(flow, read=_read_line, llm=llm, mocks=webhooks,
+                                 escalation=escalation, clock=clock, verbose=verbose,
+                                 intents=intents))
     if intents.backend == "keywords" and not keyword_intents:
         console.print("[yellow]note: MiniLM unavailable; intents used keyword matching[/yellow]")
     summary: dict[str, Any] = {"outcome": state.outcome, "reason": state.end_reason,

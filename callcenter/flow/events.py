@@ -92,6 +92,8 @@ class EscalationResult(EventBase):
     outcome: Literal["connected", "timeout", "unavailable", "handed_back", "ended"]
     supervisor: str | None = None
     note: str | None = None
+    # handed_back: the node the supervisor chose to resume at (default: the escalate node's next).
+    resume_at: str | None = None
 
 
 class ProviderFailure(EventBase):

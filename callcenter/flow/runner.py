@@ -57,3 +57,16 @@ class FlowRunner:
                 del new.history[i]
             return new
         return state
+
+    def coach(self, state: RunnerState, text: str, by: str) -> RunnerState:
+        """A supervisor's guidance for the agent: into the conversation, never to the caller."""
+        new = state.model_copy(deep=True)
+        new.history.append(AgentMessage(
+            role="system",
+            content=f"Guidance from supervisor {by} (the caller does not hear this): {text}",
+        ))
+        return new
+
+    def has_node(self, name: str) -> bool:
+        """True if the flow has a node called `name` (hand-back targets are checked)."""
+        return name in self.flow.nodes

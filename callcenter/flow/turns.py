@@ -342,7 +342,10 @@ class Step(StepBase):
         elif event.outcome == "ended":
             self.end("escalated", "supervisor ended the call")
         elif event.outcome == "handed_back":
-            if node.next:
+            self.st.status = "waiting"
+            if event.resume_at and event.resume_at in self.flow.nodes:
+                self.goto(event.resume_at)
+            elif node.next:
                 self.goto(node.next)
             else:
                 self.hang_up("escalated", "handed_back", "Thanks for calling. Goodbye.")

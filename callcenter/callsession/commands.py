@@ -1,0 +1,72 @@
+"""Call-control commands performed on a live `CallSession` (they arrive by `control/` bus).
+
+Each command changes the call only through the interpreter (an injected event or a pure
+runner update), so the checkpoint stays true and a resumed call knows what happened.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from callcenter.control.commands import (
+    Coach,
+    Command,
+    CommandResult,
+    HandBack,
+    Hangup,
+    Ping,
+    SetListenOnly,
+    Transfer,
+)
+from callcenter.control.errors import CommandRejected, CommandUnsupported
+from callcenter.flow.actions import Transfer as TransferAction
+from callcenter.flow.events import EscalationResult
+
+if TYPE_CHECKING:
+    from callcenter.callsession.session import CallSession
+
+
+class CallCommands:
+    """The command handler a call serves on the control bus while it holds its lease."""
+
+    def __init__(self, call: CallSession) -> None:
+        self.call = call
+
+    async def __call__(self, command: Command) -> CommandResult:
+        call, flow = self.call, self.call.flow
+        call_id = call.s.info.call_id
+        match command:
+            case Ping():
+                return CommandResult(data={"node": flow.state.node, "status": flow.state.status})
+            case SetListenOnly():
+                await call.voice.set_listen_only(command.on)
+                await call.record_command(command, {"on": command.on})
+            case Coach():
+                if not command.text.strip():
+                    raise CommandRejected(call_id, "coaching text is empty")
+                flow.state = flow.runner.coach(flow.state, command.text.strip(), command.by)
+                await call.record_command(command, {"text": command.text, "by": command.by})
+            case HandBack():
+                if flow.state.status != "escalated":
+                    raise CommandRejected(call_id, "the call is not with a supervisor")
+                if command.node is not None and not flow.runner.has_node(command.node):
+                    raise CommandRejected(
+                        call_id, f"hand back to unknown node {command.node!r}: the flow "
+                        f"{flow.flow.name!r} has no such node")
+                await call.record_command(command, {"node": command.node, "note": command.note})
+                flow.inject(EscalationResult(outcome="handed_back", resume_at=command.node,
+                                             note=command.note or None))
+            case Transfer():
+                await call.record_command(command, {"target": command.target})
+                await flow.transfer_now(TransferAction(target=command.target))
+            case Hangup():
+                await call.record_command(command, {"reason": command.reason})
+                if flow.state.status == "escalated":
+                    flow.inject(EscalationResult(outcome="ended", note=command.reason))
+                else:
+                    await call.s.room.hangup()
+            case _:
+                # Joining a supervisor or an observer needs the room's own means (a token,
+                # a dial-out); the escalation work adds them.
+                raise CommandUnsupported(call_id, command.kind)
+        return CommandResult(data={"node": flow.state.node, "status": flow.state.status})
