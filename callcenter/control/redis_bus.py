@@ -359,6 +359,9 @@ class RedisControlBus:
         self._closed = True
         for reg in list(self._served.values()):
             await reg.aclose()
+        # A command already running may still answer its sender; then stop what is left.
+        if self._drains:
+            await asyncio.wait(list(self._drains.values()), timeout=1.0)
         tasks = [t for t in (self._reader, *self._drains.values()) if t is not None]
         for task in tasks:
             task.cancel()

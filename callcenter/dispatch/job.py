@@ -6,12 +6,14 @@ The worker runs one `JobHandler` per call as an asyncio task. The production han
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from callcenter.control.bus import CommandHandler, ControlBus, ServeHandle
+from callcenter.control.commands import Command, CommandResult
 from callcenter.control.memory_bus import InProcessControlBus
 from callcenter.dispatch.store import Checkpoint, CheckpointStore, Lease
 from callcenter.rooms.base import Room
@@ -73,7 +75,9 @@ class JobContext:
     on_turn_latency: Callable[[float], None] = lambda _s: None
     # The worker's bus (shared by its runners); a context built by hand gets a private one.
     control: ControlBus = field(default_factory=InProcessControlBus)
-    _serving: list[ServeHandle] = field(default_factory=list)
+    _serving: ServeHandle | None = None
+    _commands: CommandHandler | None = None
+    _commands_set: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def call_id(self) -> str:
@@ -93,20 +97,35 @@ class JobContext:
         self.on_turn_latency(seconds)
 
     async def serve_commands(self, handler: CommandHandler) -> ServeHandle:
-        """Take call-control commands for this call (console, API, escalation).
+        """Run call-control commands for this call (console, API, escalation) with `handler`.
 
         Served while this job holds the call's lease; the worker stops serving when the
         job's task ends or its lease is lost, so a handler need not close the handle.
         Raises `NotOwner` if the lease has already moved on.
         """
-        handle = await self.control.serve(self.lease, handler)
-        self._serving.append(handle)
-        return handle
+        self._commands = handler
+        self._commands_set.set()
+        return await self.start_serving_commands()
+
+    async def start_serving_commands(self) -> ServeHandle:
+        """Make the call reachable by commands now (the worker does it as the job starts).
+
+        Commands that arrive before the handler calls `serve_commands` wait for it, within
+        their sender's timeout, so a call that is starting or resuming is not "not live".
+        """
+        if self._serving is None:
+            self._serving = await self.control.serve(self.lease, self._run_command)
+        return self._serving
 
     async def stop_serving_commands(self) -> None:
-        """Stop serving this call's commands (the worker calls it when the job ends)."""
-        while self._serving:
-            await self._serving.pop().aclose()
+        """Stop serving this call's commands (the worker does it when the job ends)."""
+        if self._serving is not None:
+            await self._serving.aclose()
+
+    async def _run_command(self, command: Command) -> CommandResult:
+        await self._commands_set.wait()
+        assert self._commands is not None
+        return await self._commands(command)
 
 
 JobHandler = Callable[[JobContext], Awaitable[None]]

@@ -162,6 +162,13 @@ class CallRunner:
             on_turn_latency=self.metrics.turn_latency.observe,
             control=self._control(),
         )
+        try:
+            await ctx.start_serving_commands()  # reachable by call control from here on
+        except BaseException:
+            await self.store.release(lease)
+            with contextlib.suppress(Exception):
+                await room.aclose()
+            raise
         task = asyncio.get_running_loop().create_task(_run(self.handler, ctx), name=job.call_id)
         running = RunningCall(job, lease, task)
         self.calls[job.job_id] = running
