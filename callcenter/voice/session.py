@@ -262,6 +262,7 @@ class VoiceSession:
             self.spawn(listener.aclose())
 
     # ================================================================ turn-taking
+    # The listeners report here (this class is their `TurnSink`).
 
     def on_speech_start(self, listener: ParticipantListener, ev: VADEvent) -> None:
         turn = self._turn(listener)
