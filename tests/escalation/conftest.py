@@ -44,11 +44,7 @@ def _redis_or_skip() -> None:
         client.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def make_broker(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[Make]:
-    """`await make(queues=..., heartbeat_ttl_s=...)`: a broker of this test's kind. Redis
-    brokers made by one test share its prefix, like several workers on one Redis."""
-    kind: str = request.param
+async def _factory(kind: str, clock: FakeClock) -> AsyncIterator[Make]:
     prefix = f"cctest:{uuid.uuid4().hex[:10]}:"
     made: list[EscalationBroker] = []
     if kind == "redis":
@@ -71,7 +67,6 @@ async def make_broker(request: pytest.FixtureRequest, clock: FakeClock) -> Async
         made.append(broker)
         return broker
 
-    make.kind = kind  # type: ignore[attr-defined]
     yield make
     for b in made:
         await b.aclose()
@@ -83,6 +78,21 @@ async def make_broker(request: pytest.FixtureRequest, clock: FakeClock) -> Async
         if keys:
             await r.delete(*keys)
         await r.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make_broker(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[Make]:
+    """`await make(queues=..., heartbeat_ttl_s=...)`: a broker of this test's kind. Redis
+    brokers made by one test share its prefix, like several workers on one Redis."""
+    async for make in _factory(request.param, clock):
+        yield make
+
+
+@pytest.fixture
+async def make_redis(clock: FakeClock) -> AsyncIterator[Make]:
+    """Redis brokers only (for what only a shared store can do)."""
+    async for make in _factory("redis", clock):
+        yield make
 
 
 @pytest.fixture
