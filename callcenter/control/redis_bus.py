@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from callcenter.control.bus import DEFAULT_TIMEOUT_S, CommandHandler, execute
 from callcenter.control.commands import Command, CommandResult, parse_command
@@ -168,6 +169,14 @@ class RedisControlBus:
     async def send(
         self, call_id: str, command: Command, *, timeout: float = DEFAULT_TIMEOUT_S
     ) -> CommandResult:
+        try:
+            return await self._send(call_id, command, timeout)
+        except (RedisError, OSError) as exc:
+            raise ControlError(
+                call_id, f"call control is unavailable (Redis: {exc}); check REDIS_URL, then retry"
+            ) from exc
+
+    async def _send(self, call_id: str, command: Command, timeout: float) -> CommandResult:
         request = uuid.uuid4().hex
         body = json.dumps({"id": request, "command": command.model_dump(mode="json")})
         state, holder, entry = await self._look(call_id, body, timeout)
@@ -190,8 +199,12 @@ class RedisControlBus:
             if now_state == 1 and now_holder != holder:
                 holder = now_holder
                 await self._wake(holder, call_id)
-        # Nobody took it in time: withdraw it so it never runs late (unless it is running).
-        await self._withdraw(call_id, entry)
+        # Nobody took it in time: withdraw it so it never runs late; if it was taken, its
+        # answer may have landed just now.
+        if not await self._withdraw(call_id, entry):
+            late: bytes | None = await self._r.lpop(reply_key)  # type: ignore[misc,assignment]
+            if late is not None:
+                return _decode_reply(call_id, late)
         raise CommandTimeout(call_id, timeout)
 
     async def _look(self, call_id: str, body: str, timeout: float) -> tuple[int, str, str]:

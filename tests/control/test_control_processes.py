@@ -5,6 +5,7 @@ the command."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from callcenter.control import (
     Coach,
     Command,
     CommandResult,
+    ControlError,
     Hangup,
     NotOwner,
     Ping,
@@ -129,3 +131,37 @@ async def test_a_fenced_holder_answers_not_owner_and_does_not_run_the_command(
     assert result.data == {"worker": "w-new"}
     assert seen == [Coach(text="offer the refund", by="sam")]
     assert await ran(store, "call-x") == []
+
+
+async def test_an_unreachable_redis_is_one_clear_control_error() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    nowhere = RedisControlBus.from_url(f"redis://127.0.0.1:{port}/0", prefix="cctest:none:")
+    try:
+        with pytest.raises(ControlError, match=r"call control is unavailable .*REDIS_URL"):
+            await nowhere.send("call-x", Ping(), timeout=1.0)
+    finally:
+        await nowhere.aclose()
+
+
+async def test_a_command_sent_between_holders_runs_once_on_the_next_holder(
+    bus: RedisControlBus, store: RedisCheckpointStore
+) -> None:
+    old = await store.acquire("call-x", "w-old", room_name="call-x", agent_name="cc", ttl_s=5)
+    assert old is not None
+    await store.release(old)  # drained: the call waits for the watchdog to re-dispatch it
+    pending = asyncio.ensure_future(bus.send("call-x", Coach(text="hi", by="sam"), timeout=5.0))
+    await asyncio.sleep(0.3)
+    assert not pending.done()  # not "not live": the call is only between workers
+    new = await store.acquire("call-x", "w-new", room_name="call-x", agent_name="cc", ttl_s=5)
+    assert new is not None
+    seen: list[Command] = []
+
+    async def record(command: Command) -> CommandResult:
+        seen.append(command)
+        return CommandResult(data={"worker": "w-new"})
+
+    await bus.serve(new, record)
+    assert (await pending).data == {"worker": "w-new"}
+    assert seen == [Coach(text="hi", by="sam")]
