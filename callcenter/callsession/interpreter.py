@@ -126,7 +126,10 @@ class FlowInterpreter:
 
     async def step(self, event: Event) -> list[Action]:
         self._settle_heard()
+        was_escalated = self.state.status == "escalated"
         self.state, actions = self.runner.step(self.state, self._stamp(event))
+        if was_escalated and self.state.status != "escalated":
+            await self.channel.set_listen_only(False)  # handed back: the agent speaks again
         if self.on_step is not None:
             await self.on_step(self.state, actions)
         return actions
@@ -274,19 +277,9 @@ class FlowInterpreter:
         return result
 
     async def _while_escalated(self) -> Event | None:
-        outside = asyncio.ensure_future(self._injected.get())
-        gone = asyncio.ensure_future(self.channel.caller_gone())
-        try:
-            await asyncio.wait({outside, gone}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (outside, gone):
-                task.cancel()
-        if not outside.done() or outside.cancelled():
-            return CallerHungUp()
-        event = outside.result()
-        if not isinstance(event, CallerHungUp):
-            await self.channel.set_listen_only(False)
-        return event
+        # The supervisor's hand-back or end arrives as an injected event (see _next_event).
+        await self.channel.caller_gone()
+        return CallerHungUp()
 
     async def transfer_now(self, action: Transfer) -> None:
         """A transfer ordered from outside the flow (a supervisor): the call ends here."""
