@@ -6,8 +6,6 @@ delete the entry from PAGES when that happens.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,7 +13,6 @@ from starlette.responses import Response
 from admin.deps import require_permission
 from admin.templating import render
 from callcenter.accounts import Permission
-from callcenter.models import User
 
 router = APIRouter()
 
@@ -29,15 +26,19 @@ PAGES = {
 def _page(slug: str) -> None:
     title, permission, blurb = PAGES[slug]
 
-    def page(
-        request: Request, user: Annotated[User, Depends(require_permission(permission))]
-    ) -> Response:
+    def page(request: Request) -> Response:
         return render(
             request, "placeholder.html", {"title": title, "blurb": blurb, "section": slug}
         )
 
     page.__name__ = f"{slug}_page"
-    router.add_api_route(f"/{slug}", page, methods=["GET"], name=f"{slug}_page")
+    router.add_api_route(
+        f"/{slug}",
+        page,
+        methods=["GET"],
+        name=f"{slug}_page",
+        dependencies=[Depends(require_permission(permission))],
+    )
 
 
 for _slug in PAGES:
