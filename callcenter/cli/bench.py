@@ -77,6 +77,24 @@ def voice(
         console.print(f"wrote {json_path}")
 
 
+@app.command("quality")
+def quality(
+    quick: Annotated[bool, typer.Option("--quick", help="A third of the lines (minutes)")] = False,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON to this file")
+    ] = None,
+) -> None:
+    """Understanding on phone audio: menus, people, yes/no, digits, dates, times."""
+    from callcenter.bench.quality import run_quality_bench, write_json
+    from callcenter.bench.quality_report import quality_table
+
+    result = run_quality_bench(quick=quick, progress=console.log)
+    console.print(quality_table(result))
+    if json_path is not None:
+        write_json(result, json_path)
+        console.print(f"wrote {json_path}")
+
+
 from callcenter.cli.postcall import bench_postcall as _bench_postcall  # noqa: E402
 
 app.command("postcall")(_bench_postcall)
@@ -84,3 +102,40 @@ app.command("postcall")(_bench_postcall)
 from callcenter.cli.worker import bench_dispatch as _bench_dispatch  # noqa: E402
 
 app.command("dispatch")(_bench_dispatch)
+
+
+@app.command("escalation")
+def escalation(
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON to this file")
+    ] = None,
+    calls: Annotated[int, typer.Option(min=1, help="Concurrent escalations per burst")] = 100,
+    rounds: Annotated[int, typer.Option(min=1, help="Bursts to time")] = 5,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis", help="Redis to bench too; default REDIS_URL")
+    ] = None,
+) -> None:
+    """Escalate -> supervisor offered (offer_ms) and double takes, in-process and on Redis."""
+    from callcenter.bench.escalation import run_escalation_bench, write_json
+    from callcenter.config import get_settings
+
+    url = redis_url or get_settings().redis_url
+    result = asyncio.run(
+        run_escalation_bench(redis_url=url, calls=calls, rounds=rounds, progress=console.log)
+    )
+    t = Table(title="callcenter bench escalation")
+    for col in ("broker", "offer_ms p50 / p99", "double takes", "no winner"):
+        t.add_column(col)
+    for name in ("in_process", "redis"):
+        r = result[name]
+        if "skipped" in r:
+            t.add_row(name, r["skipped"], "-", "-")
+            continue
+        o = r["offer_ms"]
+        t.add_row(name, f"{_fmt(o['p50'])} / {_fmt(o['p99'])}  {_verdict(o['p99'], 50)}",
+                  f"{r['double_takes']} {_verdict(r['double_takes'], 0)}", str(r["no_winner"]))
+    console.print(t)
+    console.print("connect_ms and handback_ms: not measured yet (they need the call side)")
+    if json_path is not None:
+        write_json(result, json_path)
+        console.print(f"wrote {json_path}")

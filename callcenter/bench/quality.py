@@ -1,0 +1,325 @@
+"""`callcenter bench quality`: does the offline agent understand phone callers?
+
+Labelled caller lines (`quality_set.yaml`) are spoken by synthetic voices over the phone
+line with noise and pauses (`quality_audio`), cut into turns by the session's VAD and
+endpointing rule, transcribed by Whisper tiny.en, and answered by the real flow runner on
+a small flow (a menu, asks for digits, yes/no, a date and a time, a human-request
+handler). Classification actions the runner emits are performed by `IntentService`, the
+helper the one action interpreter uses. The result is what the flow did: the menu option
+taken, the slot value stored, a reprompt, or a person asked for.
+
+The held-out part is new in phrasing (the set's `heldout` lists) and in voice
+(`HELDOUT_VOICES`): tune on `tuned`, report both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from callcenter.bench.quality_audio import (
+    HELDOUT_VOICES,
+    TUNE_VOICES,
+    Segment,
+    Synth,
+    Transcriber,
+    caller_audio,
+    vad_segments,
+)
+from callcenter.callsession.effects import IntentService
+from callcenter.flow.actions import Action, ClassifyIntent, RecordEvent
+from callcenter.flow.events import CallStarted, Event, UserSaid
+from callcenter.flow.runner import FlowRunner
+from callcenter.flow.state import RunnerState
+from callcenter.flow.validate import load_flow
+from callcenter.voice.endpointing import endpoint_delay
+from callcenter.voice.settings import EndpointingSettings
+
+SET_PATH = Path(__file__).with_name("quality_set.yaml")
+SNRS: tuple[float | None, ...] = (None, 20.0, 10.0)
+START = {"menu": "menu", "human": "menu", "out_of_domain": "menu", "digits": "ask_digits",
+         "yes_no": "ask_yes", "date": "ask_date", "time": "ask_time"}
+
+FLOW_HEAD = """
+name: quality_bench
+start: {start}
+handlers:
+  human_request:
+    phrases: [human, real person, representative, operator, talk to someone, speak to someone]
+    say: Of course, let me get someone.
+    goto: human
+nodes:
+  done: {{type: hangup, say: Thanks.}}
+  human: {{type: hangup, say: Connecting you.}}
+"""
+# One node under test per flow (a flow with unreachable nodes does not validate).
+NODES = {
+    "menu": """
+  menu:
+    type: menu
+    prompt: You can say order, billing, change address or cancel.
+    slot: topic
+    options:
+      - {key: 1, value: order, goto: done,
+         phrases: [order, order status, where is my order, package, delivery, tracking]}
+      - {key: 2, value: billing, goto: done,
+         phrases: [billing, bill, invoice, charge, payment, refund]}
+      - {key: 3, value: address, goto: done,
+         phrases: [address, change my address, new address, moving]}
+      - {key: 4, value: cancel, goto: done,
+         phrases: [cancel, cancel my subscription, close my account]}
+""",
+    "ask_digits": """
+  ask_digits:
+    type: ask
+    slot: order_number
+    prompt: What is your six digit order number?
+    expect: digits
+    min_length: 6
+    max_length: 6
+    next: done
+""",
+    "ask_yes": "  ask_yes: {type: ask, slot: ok, prompt: 'Right?', expect: yes_no, next: done}\n",
+    "ask_date": "  ask_date: {type: ask, slot: day, prompt: 'Day?', expect: date, next: done}\n",
+    "ask_time": "  ask_time: {type: ask, slot: at, prompt: 'Time?', expect: time, next: done}\n",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One labelled line and the condition it is spoken in."""
+
+    category: str
+    text: str
+    expected: Any
+    heldout: bool
+    voice: str
+    snr_db: float | None
+    seed: int
+
+
+@dataclass(slots=True)
+class Outcome:
+    item: Item
+    heard: str = ""
+    got: Any = None
+    turns: int = 0
+    cut_off: bool = False  # the line was split into more than one turn
+    endpoint_ms: float = 0.0
+    stt_ms: float = 0.0
+    understand_ms: float = 0.0
+    segments: list[str] = field(default_factory=list)
+
+    @property
+    def right(self) -> bool:
+        return bool(self.got == self.item.expected) and not self.cut_off
+
+
+def load_items(path: Path = SET_PATH, *, quick: bool = False) -> tuple[list[Item], dt.date]:
+    """Every labelled line with its voice and noise (fixed by its position: repeatable)."""
+    data = yaml.safe_load(path.read_text())
+    today = data.pop("today")
+    items: list[Item] = []
+    n = 0
+    for category, parts in data.items():
+        for split in ("tune", "heldout"):
+            voices = HELDOUT_VOICES if split == "heldout" else TUNE_VOICES
+            for i, (text, expected) in enumerate(parts[split]):
+                n += 1
+                if quick and i % 3:
+                    continue
+                items.append(Item(
+                    category, str(text), expected, split == "heldout",
+                    voices[i % len(voices)].name, SNRS[(i // len(voices)) % len(SNRS)], n))
+    return items, today
+
+
+def _voice(name: str) -> Any:
+    return next(v for v in (*TUNE_VOICES, *HELDOUT_VOICES) if v.name == name)
+
+
+class FlowJudge:
+    """Runs the flow runner on a heard turn and says what the flow did with it."""
+
+    def __init__(self, today: dt.date) -> None:
+        self.now = dt.datetime.combine(today, dt.time(15, 0), tzinfo=dt.UTC)
+        self.runners = {
+            start: FlowRunner(load_flow(FLOW_HEAD.format(start=start) + NODES[start], "<q>"))
+            for start in set(START.values())}
+        self.intents = IntentService()
+        self.intents.warm_up()
+
+    def judge(self, category: str, text: str) -> Any:
+        runner = self.runners[START[category]]
+        state, actions = runner.step(runner.new_state(), CallStarted(now=self.now))
+        state, actions = self._perform(runner, state, UserSaid(text=text, now=self.now))
+        if "human" in state.path:
+            return "human"
+        records = [a for a in actions if isinstance(a, RecordEvent)]
+        for r in records:
+            if r.event == "slot_set":
+                return r.data.get("value")
+        return "reprompt"
+
+    def _perform(self, runner: FlowRunner, state: RunnerState,
+                 event: Event) -> tuple[RunnerState, list[Action]]:
+        # Only classification comes back as an event here; every other action is speech
+        # or listening, which the bench does not need to carry out.
+        log: list[Action] = []
+        for _ in range(4):
+            state, actions = runner.step(state, event)
+            log += actions
+            ask = next((a for a in actions if isinstance(a, ClassifyIntent)), None)
+            if ask is None:
+                break
+            event = self.intents.classify(ask)
+        return state, log
+
+
+def expected_digits(category: str) -> int | None:
+    """What the voice session is told to expect while this node listens.
+
+    Mirrors the call session: it tells the voice session the digit count of a digits ask
+    when the flow's Listen action carries one (see `Listen.expect_digits`).
+    """
+    from callcenter.flow.actions import Listen
+
+    if category != "digits" or "expect_digits" not in Listen.model_fields:
+        return None
+    return 6
+
+
+def turns_of(segments: list[Segment], category: str) -> list[list[Segment]]:
+    """Group segments into turns as VoiceSession does (a gap under the delay bridges)."""
+    settings = EndpointingSettings()
+    turns: list[list[Segment]] = []
+    current: list[Segment] = []
+    for seg in segments:
+        if current:
+            text = " ".join(s.text for s in current if s.text)
+            delay = endpoint_delay(text, settings, expected_digits=expected_digits(category))
+            if seg.start_ms - current[-1].end_ms >= 1000.0 * delay:
+                turns.append(current)
+                current = []
+        current.append(seg)
+    if current:
+        turns.append(current)
+    return [t for t in turns if any(s.text for s in t)]
+
+
+def run_item(item: Item, synth: Synth, stt: Transcriber, judge: FlowJudge,
+             cache: Path) -> Outcome:
+    audio = caller_audio(synth, _voice(item.voice), item.text, item.snr_db, item.seed, cache)
+    segments = [stt.segment(audio, a, b) for a, b in vad_segments(audio)]
+    out = Outcome(item, segments=[s.text for s in segments])
+    turns = turns_of(segments, item.category)
+    out.turns = len(turns)
+    out.cut_off = len(turns) > 1
+    if not turns:
+        out.got = "reprompt"  # nothing heard: the flow would ask again
+        return out
+    first = turns[0]
+    out.heard = " ".join(s.text for s in first if s.text)
+    settings = EndpointingSettings()
+    out.endpoint_ms = 1000.0 * endpoint_delay(
+        out.heard, settings, expected_digits=expected_digits(item.category))
+    out.stt_ms = first[-1].stt_ms
+    began = time.perf_counter()
+    out.got = judge.judge(item.category, out.heard)
+    out.understand_ms = 1000.0 * (time.perf_counter() - began)
+    return out
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def _p(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+def summarize(outcomes: Iterable[Outcome]) -> dict[str, Any]:
+    """Per split and category: accuracy, cut-offs, human recall / false escalations, latency."""
+    outs = list(outcomes)
+    report: dict[str, Any] = {}
+    for split, held in (("tuned", False), ("heldout", True)):
+        part = [o for o in outs if o.item.heldout is held]
+        cats: dict[str, Any] = {}
+        for cat in dict.fromkeys(o.item.category for o in part):
+            group = [o for o in part if o.item.category == cat]
+            cats[cat] = {"n": len(group), "accuracy_pct": _pct(sum(o.right for o in group),
+                                                               len(group)),
+                         "cut_offs": sum(o.cut_off for o in group)}
+            if cat == "digits":
+                cats[cat]["exact_match_pct"] = cats[cat]["accuracy_pct"]
+                cats[cat]["mid_number_cut_offs"] = cats[cat]["cut_offs"]
+        human = [o for o in part if o.item.category == "human"]
+        others = [o for o in part if o.item.category != "human"]
+        report[split] = {
+            "categories": cats,
+            "human_recall_pct": _pct(sum(o.got == "human" for o in human), len(human)),
+            "false_escalation_pct": _pct(sum(o.got == "human" for o in others), len(others)),
+            "overall_pct": _pct(sum(o.right for o in part), len(part)),
+            "n": len(part),
+        }
+    total = [o.endpoint_ms + o.stt_ms + o.understand_ms for o in outs if o.turns]
+    report["latency_ms_per_turn"] = {
+        "endpoint_wait_p50": _p([o.endpoint_ms for o in outs if o.turns], 0.5),
+        "stt_p50": _p([o.stt_ms for o in outs if o.turns], 0.5),
+        "understand_p50": _p([o.understand_ms for o in outs if o.turns], 0.5),
+        "understand_p95": _p([o.understand_ms for o in outs if o.turns], 0.95),
+        "total_p50": _p(total, 0.5),
+        "total_mean": round(statistics.fmean(total), 1) if total else None,
+    }
+    return report
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, cwd=Path(__file__).parent, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def run_quality_bench(*, quick: bool = False, cache: Path | None = None,
+                      progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Speak, hear and judge every labelled line; the report (see `summarize`)."""
+    if cache is None:
+        from callcenter.config import get_settings
+
+        cache = get_settings().data_dir / "bench_quality"
+    items, today = load_items(quick=quick)
+    synth, stt, judge = Synth(), Transcriber(cache), FlowJudge(today)
+    outcomes: list[Outcome] = []
+    began = time.perf_counter()
+    for n, item in enumerate(items, 1):
+        outcomes.append(run_item(item, synth, stt, judge, cache))
+        if progress and n % 25 == 0:
+            progress(f"{n}/{len(items)} lines")
+            stt.save()
+    stt.save()
+    result = summarize(outcomes)
+    result |= {"quick": quick, "code": _commit(), "lines": len(items),
+               "seconds": round(time.perf_counter() - began, 1),
+               "intents_backend": judge.intents.backend,
+               "items": [asdict(o.item) | {"heard": o.heard, "got": o.got, "right": o.right,
+                                           "turns": o.turns, "segments": o.segments}
+                         for o in outcomes]}
+    return result
+
+
+def write_json(result: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(result, indent=2, default=str))
