@@ -36,12 +36,15 @@ class InProcessEscalationBroker:
         heartbeat_ttl_s: float = 15.0,
         clock: Callable[[], float] = time.time,
         answers_kept: int = 20,
+        retention_s: float = 3600.0,
     ) -> None:
         self._queues = QueueDirectory(list(queues))
         self._ttl = heartbeat_ttl_s
         self._clock = clock
         self._tickets: dict[str, Ticket] = {}
         self._presence: dict[str, Presence] = {}
+        self._offers: dict[str, str] = {}  # open offer id -> call id
+        self._retention_s = retention_s
         self._inbox: defaultdict[str, asyncio.Queue[str]] = defaultdict(asyncio.Queue)
         self._answers: defaultdict[str, deque[float]] = defaultdict(
             lambda: deque(maxlen=answers_kept)
@@ -64,6 +67,10 @@ class InProcessEscalationBroker:
                 self._work.set()
         if newly_answered(before, after) and after.answered_at is not None:
             self._answers[after.queue].append(after.answered_at)
+        if before is not None and before.offer_id and before.offer_id != after.offer_id:
+            self._offers.pop(before.offer_id, None)
+        if after.offer_id:
+            self._offers[after.offer_id] = after.call_id
         self._tickets[after.call_id] = after
         if after.state is S.WAITING:
             self._work.set()
@@ -172,10 +179,10 @@ class InProcessEscalationBroker:
         return None
 
     def _open_offer(self, offer_id: str, supervisor_id: str) -> Offer | None:
-        for t in self._tickets.values():
-            if t.offer_id == offer_id and t.offered_to == supervisor_id:
-                return Offer.of(t)
-        return None
+        t = self._tickets.get(self._offers.get(offer_id, ""))
+        if t is None or t.offer_id != offer_id or t.offered_to != supervisor_id:
+            return None
+        return Offer.of(t)
 
     async def accept(self, offer_id: str, supervisor_id: str) -> Ticket | None:
         offer = self._open_offer(offer_id, supervisor_id)
@@ -239,6 +246,7 @@ class InProcessEscalationBroker:
 
     async def route_once(self) -> list[Offer]:
         now = self._clock()
+        self._forget_finished(now)
         for t in routing.overdue(self._tickets.values(), now=now):
             self._apply(t, t.leave(S.TIMED_OUT, now=now, reason="timeout"))
         stale = routing.offers_to_withdraw(
@@ -261,6 +269,16 @@ class InProcessEscalationBroker:
             made.append(Offer(offer_id, after, a.supervisor_id, now + a.accept_timeout_s))
         self._work.clear()
         return made
+
+    def _forget_finished(self, now: float) -> None:
+        # The embedded broker runs for days in `callcenter dev`: finished tickets go after a
+        # while (the call record in the database keeps the history).
+        old = [
+            cid for cid, t in self._tickets.items()
+            if not t.live and (t.ended_at or t.returned_at or now) < now - self._retention_s
+        ]
+        for cid in old:
+            del self._tickets[cid]
 
     async def wait_for_work(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):

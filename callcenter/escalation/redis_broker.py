@@ -26,7 +26,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from callcenter.escalation import routing
-from callcenter.escalation.broker import CancelReason, QueueView, TicketStatus
+from callcenter.escalation.broker import CancelReason, TicketStatus
 from callcenter.escalation.errors import BrokerConflict, UnknownTicket
 from callcenter.escalation.offers import Offer
 from callcenter.escalation.presence import Presence, SupervisorStatus
@@ -36,7 +36,7 @@ from callcenter.escalation.redis_codec import (
     presence_from_hash,
     ticket_from_hash,
 )
-from callcenter.escalation.redis_store import RedisTickets
+from callcenter.escalation.redis_console import RedisConsoleReads
 from callcenter.escalation.tickets import Ticket, TicketState
 
 S = TicketState
@@ -44,7 +44,7 @@ _RETRIES = 50
 _BLOCK_S = 1.0  # longest single BLPOP, well under the socket timeout
 
 
-class RedisEscalationBroker(RedisTickets):
+class RedisEscalationBroker(RedisConsoleReads):
     """EscalationBroker on Redis; any number of instances may share one Redis and prefix."""
 
     def __init__(
@@ -59,8 +59,8 @@ class RedisEscalationBroker(RedisTickets):
         owns_client: bool = False,
     ) -> None:
         super().__init__(client, prefix=prefix, clock=clock)
-        self._queues = QueueDirectory(list(queues))
-        self._ttl = heartbeat_ttl_s
+        self.queue_directory = QueueDirectory(list(queues))
+        self.heartbeat_ttl_s = heartbeat_ttl_s
         self._poll_s = poll_s
         self._owns = owns_client
 
@@ -89,12 +89,16 @@ class RedisEscalationBroker(RedisTickets):
 
     async def enqueue(self, ticket: Ticket) -> Ticket:
         for _ in range(_RETRIES):
-            old = await self.load_ticket(ticket.call_id)
+            async with self._r.pipeline(transaction=False) as pipe:
+                pipe.hgetall(self.k("t", ticket.call_id))
+                pipe.incr(self.k("seq"))  # a gap in arrival numbers is harmless
+                raw, seq = await pipe.execute()
+            old = ticket_from_hash(raw)
             if old is not None and old.live:
                 return old
-            seq = int(await self._r.incr(self.k("seq")))
-            new = ticket.queued(seq=seq, now=self._clock(), replacing=old)
-            if await self.commit(old, new):
+            new = ticket.queued(seq=int(seq), now=self._clock(), replacing=old)
+            # A hash left unreadable (an older format) is replaced, not fought over forever.
+            if await self.commit(old, new, expect=raw.get("version", "")):
                 return new
         raise BrokerConflict(f"call {ticket.call_id}: enqueue kept losing to other writers")
 
@@ -168,7 +172,8 @@ class RedisEscalationBroker(RedisTickets):
     async def staffed(self, queue: str) -> int:
         sups = await self.load_presence()
         return routing.staffed(
-            sups.values(), self._queues.get(queue), now=self._clock(), heartbeat_ttl_s=self._ttl
+            sups.values(), self.queue_directory.get(queue), now=self._clock(),
+            heartbeat_ttl_s=self.heartbeat_ttl_s,
         )
 
     # --- the supervisors' side -------------------------------------------------------------
@@ -209,7 +214,8 @@ class RedisEscalationBroker(RedisTickets):
             popped = await self._r.blpop([inbox], timeout=max(0.01, min(left, _BLOCK_S)))
             if popped is None:
                 continue
-            offer = await self.open_offer(popped[1], supervisor_id)
+            offer_id, _, call_id = popped[1].partition(" ")
+            offer = await self.open_offer(offer_id, supervisor_id, call_id or None)
             if offer is not None:
                 return offer
         return None
@@ -241,7 +247,8 @@ class RedisEscalationBroker(RedisTickets):
             if t is None or not t.in_queue or p is None:
                 return None
             own = t.offered_to == supervisor_id
-            if not own and not p.has_skills(routing.required_skills(t, self._queues.get(t.queue))):
+            need = routing.required_skills(t, self.queue_directory.get(t.queue))
+            if not own and not p.has_skills(need):
                 return None
             after = t.connect(supervisor_id, now=self._clock())
             tx = self.tx_for(t, after)
@@ -252,43 +259,6 @@ class RedisEscalationBroker(RedisTickets):
             if (await self.load_one_presence(supervisor_id) or p).load >= p.capacity and not own:
                 return None
         return None
-
-    async def queues(self) -> list[QueueView]:
-        tickets, sups = await self.snapshot()
-        now = self._clock()
-        names = set(self._queues.names()) | {t.queue for t in tickets}
-        out = []
-        for name in sorted(names):
-            queued = [t for t in tickets if t.queue == name and t.in_queue]
-            q = self._queues.get(name)
-            out.append(QueueView(
-                queue=q,
-                waiting=len(queued),
-                offered=sum(1 for t in queued if t.state is S.OFFERED),
-                longest_wait_s=max((now - t.enqueued_at for t in queued), default=0.0),
-                staffed=routing.staffed(sups.values(), q, now=now, heartbeat_ttl_s=self._ttl),
-            ))
-        return out
-
-    async def waiting(self, queue: str | None = None) -> list[TicketStatus]:
-        tickets, _ = await self.snapshot()
-        queued = [t for t in tickets if t.in_queue and queue in (None, t.queue)]
-        queued.sort(key=lambda t: routing.routing_key(t, self._queues.get(t.queue)))
-        answers = await self.recent_answers({t.queue for t in queued})
-        out = []
-        for t in queued:
-            pos = routing.position(t, tickets)
-            out.append(TicketStatus(t, pos, routing.expected_wait(pos, answers[t.queue])))
-        return out
-
-    async def supervisors(self) -> list[Presence]:
-        now = self._clock()
-        sups = await self.load_presence()
-        return [
-            Presence(p.supervisor_id, p.effective_status(now, self._ttl), p.capacity, p.skills,
-                     p.last_heartbeat, p.load, p.idle_since)
-            for _, p in sorted(sups.items())
-        ]
 
     # --- routing ---------------------------------------------------------------------------
 
@@ -301,7 +271,7 @@ class RedisEscalationBroker(RedisTickets):
             changed |= await self.commit(t, t.leave(S.TIMED_OUT, now=now, reason="timeout"))
             current.pop(t.call_id)
         withdraw = routing.offers_to_withdraw(
-            current.values(), sups, now=now, heartbeat_ttl_s=self._ttl
+            current.values(), sups, now=now, heartbeat_ttl_s=self.heartbeat_ttl_s
         )
         for t in withdraw:
             after = t.withdraw_offer()
@@ -313,9 +283,10 @@ class RedisEscalationBroker(RedisTickets):
         if changed:
             sups = await self.load_presence()
         plan = routing.plan(
-            current.values(), sups.values(), self._queues, now=now, heartbeat_ttl_s=self._ttl
+            current.values(), sups.values(), self.queue_directory, now=now,
+            heartbeat_ttl_s=self.heartbeat_ttl_s,
         )
-        return await self.make_offers(plan, now=now, min_heartbeat=now - self._ttl)
+        return await self.make_offers(plan, now=now, min_heartbeat=now - self.heartbeat_ttl_s)
 
     async def wait_for_work(self, timeout: float) -> None:
         await self._r.blpop([self.k("wake")], timeout=max(0.01, min(timeout, _BLOCK_S)))

@@ -1,4 +1,4 @@
-"""Tickets and presence as flat Redis hashes (all strings; '' stands for None)."""
+"""Tickets and presence as Redis hashes."""
 
 from __future__ import annotations
 
@@ -8,67 +8,67 @@ from collections.abc import Mapping
 from callcenter.escalation.presence import Presence, SupervisorStatus
 from callcenter.escalation.tickets import Ticket, TicketState
 
-
-def _f(v: float | None) -> str:
-    return "" if v is None else repr(float(v))
-
-
-def _of(v: str | None) -> float | None:
-    return None if v in (None, "") else float(v)
+TICKET_FIELDS = ("version", "state", "data")
+PRESENCE_FIELDS = ("status", "capacity", "skills", "hb", "load", "idle_since")
 
 
-def ticket_to_hash(t: Ticket) -> dict[str, str]:
+def _ticket_dict(t: Ticket) -> dict[str, object]:
     return {
         "call_id": t.call_id,
         "queue": t.queue,
-        "priority": str(t.priority),
+        "priority": t.priority,
         "reason": t.reason,
-        "skills": json.dumps(sorted(t.skills)),
-        "context": json.dumps(dict(t.context)),
-        "timeout_s": _f(t.timeout_s),
-        "state": t.state.value,
-        "version": str(t.version),
-        "seq": str(t.seq),
-        "enqueued_at": _f(t.enqueued_at),
-        "offer_id": t.offer_id or "",
-        "offered_to": t.offered_to or "",
-        "offered_at": _f(t.offered_at),
-        "offer_expires_at": _f(t.offer_expires_at),
-        "declined_by": json.dumps(list(t.declined_by)),
-        "supervisor": t.supervisor or "",
-        "answered_at": _f(t.answered_at),
-        "returned_at": _f(t.returned_at),
-        "ended_at": _f(t.ended_at),
+        "skills": sorted(t.skills),
+        "context": dict(t.context),
+        "timeout_s": t.timeout_s,
+        "seq": t.seq,
+        "enqueued_at": t.enqueued_at,
+        "offer_id": t.offer_id,
+        "offered_to": t.offered_to,
+        "offered_at": t.offered_at,
+        "offer_expires_at": t.offer_expires_at,
+        "declined_by": list(t.declined_by),
+        "supervisor": t.supervisor,
+        "answered_at": t.answered_at,
+        "returned_at": t.returned_at,
+        "ended_at": t.ended_at,
         "end_reason": t.end_reason,
     }
 
 
+def ticket_to_hash(t: Ticket) -> dict[str, str]:
+    """`version` and `state` stay plain fields (the Lua guards and redis-cli read them); the
+    rest is one JSON field, because a hash of twenty fields costs twenty replies to parse."""
+    return {"version": str(t.version), "state": t.state.value, "data": json.dumps(_ticket_dict(t))}
+
+
 def ticket_from_hash(h: Mapping[str, str]) -> Ticket | None:
     """The ticket, or None for a missing (empty) hash."""
-    if not h or "state" not in h:
+    if not h or "data" not in h:
         return None
+    d = json.loads(h["data"])
     return Ticket(
-        call_id=h["call_id"],
-        queue=h["queue"],
-        priority=int(h["priority"]),
-        reason=h.get("reason", ""),
-        skills=frozenset(json.loads(h.get("skills") or "[]")),
-        context=json.loads(h.get("context") or "{}"),
-        timeout_s=_of(h.get("timeout_s")),
+        call_id=d["call_id"],
+        queue=d["queue"],
+        priority=int(d["priority"]),
+        reason=d["reason"],
+        skills=frozenset(d["skills"]),
+        context=d["context"],
+        timeout_s=d["timeout_s"],
         state=TicketState(h["state"]),
         version=int(h["version"]),
-        seq=int(h["seq"]),
-        enqueued_at=float(h["enqueued_at"]),
-        offer_id=h.get("offer_id") or None,
-        offered_to=h.get("offered_to") or None,
-        offered_at=_of(h.get("offered_at")),
-        offer_expires_at=_of(h.get("offer_expires_at")),
-        declined_by=tuple(json.loads(h.get("declined_by") or "[]")),
-        supervisor=h.get("supervisor") or None,
-        answered_at=_of(h.get("answered_at")),
-        returned_at=_of(h.get("returned_at")),
-        ended_at=_of(h.get("ended_at")),
-        end_reason=h.get("end_reason", ""),
+        seq=int(d["seq"]),
+        enqueued_at=float(d["enqueued_at"]),
+        offer_id=d["offer_id"],
+        offered_to=d["offered_to"],
+        offered_at=d["offered_at"],
+        offer_expires_at=d["offer_expires_at"],
+        declined_by=tuple(d["declined_by"]),
+        supervisor=d["supervisor"],
+        answered_at=d["answered_at"],
+        returned_at=d["returned_at"],
+        ended_at=d["ended_at"],
+        end_reason=d["end_reason"],
     )
 
 

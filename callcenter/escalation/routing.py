@@ -6,6 +6,7 @@ atomically against the current state (so a decision made on a stale snapshot jus
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -58,18 +59,33 @@ def plan(
     """
     waiting = [t for t in tickets if t.state is TicketState.WAITING]
     waiting.sort(key=lambda t: routing_key(t, queues.get(t.queue)))
-    free = {p.supervisor_id: p for p in supervisors}
+    # Free supervisors in preference order; the first with the skills wins, so a pass is
+    # about one step per call when skills mostly match (not calls x supervisors).
+    free = sorted(
+        (p for p in supervisors if p.can_take((), now, heartbeat_ttl_s)), key=_supervisor_key
+    )
     out: list[Assignment] = []
     for ticket in waiting:
         queue = queues.get(ticket.queue)
         need = required_skills(ticket, queue)
-        able = [p for p in free.values() if p.can_take(need, now, heartbeat_ttl_s)]
-        if not able:
+        first_able: int | None = None
+        pick: int | None = None
+        for i, p in enumerate(free):
+            if not p.has_skills(need):
+                continue
+            if first_able is None:
+                first_able = i
+            if p.supervisor_id not in ticket.declined_by:
+                pick = i
+                break
+        chosen = pick if pick is not None else first_able
+        if chosen is None:
             continue
-        fresh = [p for p in able if p.supervisor_id not in ticket.declined_by]
-        pick = min(fresh or able, key=_supervisor_key)
-        out.append(Assignment(ticket, pick.supervisor_id, queue.accept_timeout_s))
-        free[pick.supervisor_id] = replace(pick, load=pick.load + 1)
+        sup = free.pop(chosen)
+        out.append(Assignment(ticket, sup.supervisor_id, queue.accept_timeout_s))
+        sup = replace(sup, load=sup.load + 1)
+        if sup.load < sup.capacity:
+            bisect.insort(free, sup, key=_supervisor_key)
     return out
 
 
