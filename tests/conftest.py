@@ -99,21 +99,3 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
     SQLModel.metadata.create_all(engine)
     yield engine
     SQLModel.metadata.drop_all(engine)
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """Redis on its own DB index (13), flushed before and after each test."""
-    import redis
-
-    url = f"{REDIS_BASE_URL}/13"
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    except redis.exceptions.ConnectionError as exc:
-        unavailable("Redis", str(exc), REDIS_HOW)
-    try:
-        yield url
-    finally:
-        client.flushdb()
-        client.close()

@@ -110,6 +110,7 @@ async def handle_call(ctx: JobContext) -> None:
         llm=speech.llm, intents=speech.intents, recorder=SqlRecorder(get_engine()),
         batched_vad=True, checkpoint=ctx.save_checkpoint, resume=resume,
         on_turn_latency=ctx.record_turn_latency, apology=await process_apology(),
+        serve_commands=ctx.serve_commands,
     ))
     try:
         await session.run()

@@ -8,7 +8,6 @@ and computed the record, and blocks on its first write.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import signal
@@ -27,15 +26,9 @@ from sqlmodel import Session, func, select
 
 from callcenter.models import Call, CallTranscript, PostcallJob
 from callcenter.postcall import enqueue_process_call, synthetic
+from tests.postcall.conftest import PrivateRedis
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
-
-REDIS_START = [
-    "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
-    "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
-    "--logfile", "/var/log/redis/ci.log",
-]  # fmt: skip
-
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
@@ -162,13 +155,12 @@ def test_sigkilled_worker_mid_task_leaves_exactly_one_complete_record(
         assert job is not None and job.attempts == 2
 
 
-def restart_redis() -> None:
-    client = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2)
-    # The server closes the connection as it exits.
-    with contextlib.suppress(redis.exceptions.ConnectionError):
-        client.shutdown(nosave=True)
-    subprocess.run(REDIS_START, check=True, timeout=10)
+def restart_redis(server: PrivateRedis) -> None:
+    """Crash and restart the tests' own Redis (never the machine's)."""
+    server.restart()
+    client = redis.Redis.from_url(server.url, socket_connect_timeout=2)
     wait_for(lambda: _ping(client), 10, "Redis to come back")
+    client.close()
 
 
 def _ping(client: redis.Redis) -> bool:
@@ -179,7 +171,8 @@ def _ping(client: redis.Redis) -> bool:
 
 
 def test_redis_restart_with_tasks_queued_loses_no_call(
-    pg_engine: Engine, env: dict[str, str], workers: Any, make_settings: Any
+    pg_engine: Engine, env: dict[str, str], workers: Any, make_settings: Any,
+    private_redis: PrivateRedis,
 ) -> None:
     rng = random.Random(11)
     call_ids = [synthetic.create_call(pg_engine, rng) for _ in range(12)]
@@ -192,7 +185,7 @@ def test_redis_restart_with_tasks_queued_loses_no_call(
             enqueue_process_call(call_id, settings=settings, engine=pg_engine)
         wait_for(lambda: blocked_on_lock(pg_engine), 60, "the first task to block")
         assert queue.llen("postcall") >= 10  # the rest wait in Redis
-        restart_redis()
+        restart_redis(private_redis)
         # Redis kept nothing: the queued messages are gone.
         assert queue.llen("postcall") == 0
     finally:
