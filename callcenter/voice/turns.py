@@ -44,22 +44,41 @@ async def wait_event(clock: Clock, event: asyncio.Event, timeout: float) -> bool
 
 
 class EventQueue:
-    """Session events for the flow runner, bounded (an unread queue must not grow forever)."""
+    """Session events for the flow runner, bounded (an unread queue must not grow forever).
+
+    A waiting reader is woken by resolving its own future, so an event reaches it on the
+    next loop iteration: a turn's reply must not start later than it has to, and on a busy
+    worker each iteration costs the time of every other call's frame work.
+    """
 
     def __init__(self, clock: Clock, maxlen: int = 512) -> None:
         self._clock = clock
         self._events: deque[SessionEvent] = deque(maxlen=maxlen)
-        self._ready = asyncio.Event()
+        self._waiters: list[asyncio.Future[None]] = []
 
     def push(self, ev: SessionEvent) -> None:
         self._events.append(ev)
-        self._ready.set()
+        waiters, self._waiters = self._waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
 
     async def next(self, timeout: float | None = None) -> SessionEvent | None:
         if not self._events:
-            self._ready.clear()
-            if timeout is None:
-                await self._ready.wait()
-            elif not await wait_event(self._clock, self._ready, timeout):
-                return None
+            loop = asyncio.get_running_loop()
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            timer = None if timeout is None else loop.create_task(self._expire(waiter, timeout))
+            try:
+                await waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
         return self._events.popleft() if self._events else None
+
+    async def _expire(self, waiter: asyncio.Future[None], timeout: float) -> None:
+        await self._clock.sleep(timeout)
+        if not waiter.done():
+            waiter.set_result(None)
