@@ -53,6 +53,14 @@ class Channel(Protocol):
         """End the call once everything said has played."""
         ...
 
+    async def hold(self, seconds: float) -> None:
+        """Play hold audio for `seconds` (cancellable: stops the moment a person answers)."""
+        ...
+
+    async def send_data(self, topic: str, payload: dict[str, Any]) -> None:
+        """A data message for the people in the call other than the caller (the brief)."""
+        ...
+
     async def caller_gone(self) -> None:
         """Return once the caller has left (used while a person has the call)."""
         ...

@@ -25,7 +25,9 @@ import httpx
 
 from callcenter.callsession.channel import Channel, Journal, Spoken
 from callcenter.callsession.effects import IntentService, call_webhook, run_agent_turn
-from callcenter.callsession.services import EscalationBroker, NoSupervisors
+from callcenter.escalation.broker import TicketStatus
+from callcenter.escalation.port import CallEscalation, NoSupervisors
+from callcenter.escalation.tickets import TicketState
 from callcenter.flow.actions import (
     Action,
     AgentTurn,
@@ -41,6 +43,7 @@ from callcenter.flow.actions import (
 from callcenter.flow.events import (
     AgentReply,
     CallerHungUp,
+    EscalationResult,
     Event,
     IntentResult,
     MaxDuration,
@@ -55,6 +58,20 @@ from callcenter.speech import LLM
 T = TypeVar("T")
 StepHook = Callable[[RunnerState, list[Action]], Awaitable[None]]
 _PRIORITY = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+BRIEF_TOPIC = "callcenter.brief"
+
+
+def position_line(status: TicketStatus) -> str | None:
+    """What a waiting caller hears about their place in line (None: nothing to tell)."""
+    if status.state not in (TicketState.WAITING, TicketState.OFFERED) or not status.position:
+        return None
+    place = ("You're next in line." if status.position == 1
+             else f"You're number {status.position} in line.")
+    wait = status.expected_wait_s
+    if wait is not None and wait >= 60:
+        minutes = round(wait / 60)
+        place += f" The expected wait is about {minutes} minute{'s' if minutes != 1 else ''}."
+    return place
 
 
 async def _inline(fn: Callable[..., T], *args: Any) -> T:
@@ -69,7 +86,7 @@ class Effects:
     llm: LLM | None = None
     # None: agent nodes cannot classify (a ProviderFailure follows the flow's error route).
     intents: IntentService | None = None
-    escalations: EscalationBroker = field(default_factory=NoSupervisors)
+    escalations: CallEscalation = field(default_factory=NoSupervisors)
     # Runs CPU work (intent embeddings) off the event loop; inline for a text chat.
     run_blocking: Callable[..., Awaitable[Any]] = _inline
 
@@ -129,6 +146,9 @@ class FlowInterpreter:
         was_escalated = self.state.status == "escalated"
         self.state, actions = self.runner.step(self.state, self._stamp(event))
         if was_escalated and self.state.status != "escalated":
+            handed_back = isinstance(event, EscalationResult) and event.outcome == "handed_back"
+            await self.effects.escalations.close(self.call_id,
+                                                 "returned" if handed_back else "ended")
             await self.channel.set_listen_only(False)  # handed back: the agent speaks again
         if self.on_step is not None:
             await self.on_step(self.state, actions)
@@ -263,18 +283,75 @@ class FlowInterpreter:
         return reply
 
     async def _escalate(self, action: Escalate) -> Event:
-        if action.hold_prompt:
-            self._speak(action.hold_prompt, interruptible=False)
-        result = await self.effects.escalations.request(self.call_id, action)
+        prompt = (self._speak(action.hold_prompt, interruptible=False)
+                  if action.hold_prompt else None)
+        latest: list[TicketStatus] = []
+
+        async def on_update(status: TicketStatus) -> None:
+            latest[:] = [status]
+
+        escalations = self.effects.escalations
+        request = asyncio.ensure_future(escalations.request(self.call_id, action, on_update))
+        hold = asyncio.ensure_future(self._hold(action, latest))
+        gone = asyncio.ensure_future(self.channel.caller_gone())
+        try:
+            await asyncio.wait({request, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (request, hold, gone):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(request, hold, gone, return_exceptions=True)
+        priority = _PRIORITY.get(str(action.priority), 1)
+        if request.cancelled():
+            # The caller hung up while waiting: they lose their place, the wait is recorded.
+            await escalations.close(self.call_id, "caller_hangup")
+            await self.journal.escalation(action.queue, priority, action.reason, "abandoned")
+            return CallerHungUp()
+        if (error := request.exception()) is not None:
+            # The queue itself failed (e.g. Redis down): the flow's no-supervisor route is
+            # better for the caller than a dead call.
+            await self.journal.event("escalation_failed", {"error": f"{type(error).__name__}: "
+                                                                    f"{error}"})
+            result = EscalationResult(outcome="unavailable", note="the queue is unavailable")
+        else:
+            result = request.result()
         status = {"connected": "active", "handed_back": "handed_back"}.get(
             result.outcome, "timed_out"
         )
-        priority = _PRIORITY.get(str(action.priority), 1)
         await self.journal.escalation(action.queue, priority, action.reason, status)
-        await self._wait_spoken()
         if result.outcome == "connected":
-            await self.channel.set_listen_only(True)
+            if prompt is not None:
+                await prompt.wait()  # a quick answer must not cut "please hold" mid-word
+            await self.channel.set_listen_only(True)  # also stops any hold announcement
+            brief = self._brief(action, result)
+            await self.journal.event("handoff_brief", brief)
+            await self.channel.send_data(BRIEF_TOPIC, brief)
+        else:
+            await self._wait_spoken()
         return result
+
+    async def _hold(self, action: Escalate, latest: list[TicketStatus]) -> None:
+        """Hold audio, and the caller's place in line every `position_every` seconds."""
+        await self._wait_spoken()
+        every = action.position_every if action.position_every > 0 else 3600.0
+        told: str | None = None
+        while True:
+            if latest and action.position_every > 0:
+                line = position_line(latest[0])
+                if line and line != told:
+                    told = line
+                    await self._speak(line, interruptible=False).wait()
+            await self.channel.hold(every)
+
+    def _brief(self, action: Escalate, result: EscalationResult) -> dict[str, Any]:
+        """What the supervisor needs before saying hello: why, what we know, the words so far."""
+        recent = [{"role": m.role, "text": m.content} for m in self.state.history[-8:]
+                  if m.role in ("user", "assistant") and m.content]
+        return {"call_id": self.call_id, "queue": action.queue, "priority": action.priority,
+                "reason": action.reason, "supervisor": result.supervisor,
+                "slots": dict(self.state.slots), "path": list(self.state.path),
+                "agent_reason": self.state.variables.get("escalation_reason"),
+                "recent": recent}
 
     async def _while_escalated(self) -> Event | None:
         # The supervisor's hand-back or end arrives as an injected event (see _next_event).

@@ -25,10 +25,10 @@ from callcenter.callsession.commands import CallCommands
 from callcenter.callsession.effects import IntentService
 from callcenter.callsession.interpreter import Effects, FlowInterpreter
 from callcenter.callsession.recorder import CallInfo, CallRecorder
-from callcenter.callsession.services import EscalationBroker, NoSupervisors
 from callcenter.callsession.voice_channel import VoiceChannel
 from callcenter.control.bus import CommandHandler, ServeHandle
 from callcenter.control.commands import Command
+from callcenter.escalation.port import CallEscalation, NoSupervisors
 from callcenter.flow.actions import Action
 from callcenter.flow.events import CallStarted
 from callcenter.flow.schema import Flow
@@ -71,7 +71,7 @@ class CallSetup:
     voice_settings: VoiceSettings | None = None
     clock: Clock | None = None
     batched_vad: bool = False
-    escalations: EscalationBroker = field(default_factory=NoSupervisors)
+    escalations: CallEscalation = field(default_factory=NoSupervisors)
     http: httpx.AsyncClient | None = None
     checkpoint: Checkpointer | None = None
     resume: dict[str, Any] | None = None

@@ -8,10 +8,13 @@ keypad characters (`123#`) or `/dtmf 123#` is key presses, an empty line is sile
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from callcenter.callsession.channel import TextSource
+from callcenter.escalation.port import Closing, OnUpdate
 from callcenter.flow.actions import Escalate, Listen
 from callcenter.flow.events import (
     DtmfReceived,
@@ -92,6 +95,13 @@ class TextChannel:
     async def hang_up(self) -> None:
         self.note("hang up")
 
+    async def hold(self, seconds: float) -> None:
+        self.note(f"hold music ({seconds:g} s)")
+        await asyncio.sleep(seconds)
+
+    async def send_data(self, topic: str, payload: dict[str, Any]) -> None:
+        self.note(f"to the supervisor ({topic}): {json.dumps(payload, default=str)}")
+
     async def caller_gone(self) -> None:
         self.note("a supervisor has the call; /quit hangs up")
         while (line := await self.read()) is not None and parse_line(line) is not None:
@@ -111,5 +121,9 @@ class ScriptedEscalations:
                              f"not {outcome!r}")
         self.outcome = outcome
 
-    async def request(self, call_id: str, action: Escalate) -> EscalationResult:
+    async def request(self, call_id: str, action: Escalate,
+                      on_update: OnUpdate | None = None) -> EscalationResult:
         return EscalationResult(outcome=self.outcome)  # type: ignore[arg-type]
+
+    async def close(self, call_id: str, how: Closing) -> None:
+        return None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
+from typing import Any
 
 from callcenter.audio.frame import AudioFrame
+from callcenter.audio.hold import hold_frames
 from callcenter.callsession.apology import play
 from callcenter.callsession.channel import Spoken, TextSource
 from callcenter.callsession.listen import listen
@@ -42,6 +46,20 @@ class VoiceChannel:
     async def hang_up(self) -> None:
         await self.room.audio_output.wait_for_playout()  # let the goodbye finish
         await self.room.hangup()
+
+    async def hold(self, seconds: float) -> None:
+        output = self.room.audio_output
+        try:
+            # capture_frame applies back-pressure: this plays in real time, not all at once.
+            for frame in hold_frames(output.sample_rate, seconds):
+                await output.capture_frame(frame)
+            await output.wait_for_playout()
+        except asyncio.CancelledError:
+            output.clear()  # a person answered: the music stops at once
+            raise
+
+    async def send_data(self, topic: str, payload: dict[str, Any]) -> None:
+        await self.room.send_text(json.dumps(payload, default=str), topic=topic)
 
     async def caller_gone(self) -> None:
         # While a person has the call nobody else reads the session's events; what they say

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Literal, Protocol
 
 from callcenter.escalation.broker import EscalationBroker, TicketStatus
 from callcenter.escalation.queues import priority_value
@@ -27,10 +27,20 @@ _OUTCOMES = {
 }
 
 
+Closing = Literal["caller_hangup", "returned", "ended"]
+
+
 class CallEscalation(Protocol):
     """Puts a call in a supervisor queue and reports how it went."""
 
-    async def request(self, call_id: str, action: Escalate) -> EscalationResult: ...
+    async def request(self, call_id: str, action: Escalate,
+                      on_update: OnUpdate | None = None) -> EscalationResult:
+        """Wait for a supervisor; `on_update` hears queue moves (the caller's place in line)."""
+        ...
+
+    async def close(self, call_id: str, how: Closing) -> None:
+        """The escalation is over: the caller hung up, or the supervisor handed back or ended."""
+        ...
 
 
 class NoSupervisors:
@@ -40,8 +50,12 @@ class NoSupervisors:
     hold for the whole timeout with nobody who could ever answer.
     """
 
-    async def request(self, call_id: str, action: Escalate) -> EscalationResult:
+    async def request(self, call_id: str, action: Escalate,
+                      on_update: OnUpdate | None = None) -> EscalationResult:
         return EscalationResult(outcome="unavailable", note="no supervisor is online")
+
+    async def close(self, call_id: str, how: Closing) -> None:
+        return None
 
 
 class QueueEscalation:
@@ -66,7 +80,9 @@ class QueueEscalation:
         self._on_update = on_update
         self._grace_s = grace_s
 
-    async def request(self, call_id: str, action: Escalate) -> EscalationResult:
+    async def request(self, call_id: str, action: Escalate,
+                      on_update: OnUpdate | None = None) -> EscalationResult:
+        on_update = on_update or self._on_update
         if await self.broker.staffed(action.queue) == 0:
             return await NoSupervisors().request(call_id, action)
         ticket = Ticket(
@@ -90,12 +106,26 @@ class QueueEscalation:
                 return EscalationResult(outcome="unavailable", note="escalation ticket vanished")
             if st.state in _OUTCOMES:
                 return _result(st)
-            if self._on_update is not None and st.differs_from(last):
-                await self._on_update(st)
+            if on_update is not None and st.differs_from(last):
+                await on_update(st)
             last = st
             if loop.time() >= deadline:
                 return _result(TicketStatus(await self.broker.cancel(call_id, "timeout"), None,
                                             None))
+
+
+    async def close(self, call_id: str, how: Closing) -> None:
+        """Free the supervisor (hand-back / end) or give up the caller's place (hang-up)."""
+        st = await self.broker.status(call_id)
+        if st is None:
+            return
+        if how == "caller_hangup" and st.state in (S.WAITING, S.OFFERED):
+            await self.broker.cancel(call_id, "caller_hangup")
+        elif st.state == S.CONNECTED and how == "returned":
+            await self.broker.returned(call_id)
+            await self.broker.end(call_id, "returned to the AI")
+        elif st.state in (S.CONNECTED, S.RETURNED):
+            await self.broker.end(call_id, how)
 
 
 def _result(st: TicketStatus) -> EscalationResult:

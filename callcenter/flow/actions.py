@@ -62,6 +62,7 @@ class Escalate(ActionBase):
     reason: str = ""
     hold_prompt: str = ""
     timeout: float = 180.0
+    position_every: float = 30.0
     summary: dict[str, Any] = Field(default_factory=dict, description="Slots so far.")
 
 

@@ -214,6 +214,10 @@ class EscalateNode(NodeBase):
     hold_prompt: str = "Please hold while I connect you with a member of our team."
     timeout: Seconds = 180.0
     on_timeout: Target | None = None
+    on_no_supervisors: Target | None = Field(
+        None, description="Where to go at once when nobody is staffed (default: on_timeout).")
+    position_every: Seconds = Field(
+        30.0, description="Tell a waiting caller their place in line this often (0: never).")
     next: Target | None = Field(None, description="Where to go when a supervisor hands back.")
 
 

@@ -60,11 +60,13 @@ class FlowRunner:
 
     def coach(self, state: RunnerState, text: str, by: str) -> RunnerState:
         """A supervisor's guidance for the agent: into the conversation, never to the caller."""
+        return self.note(
+            state, f"Guidance from supervisor {by} (the caller does not hear this): {text}")
+
+    def note(self, state: RunnerState, text: str) -> RunnerState:
+        """Context for the agent from outside the conversation (a system message)."""
         new = state.model_copy(deep=True)
-        new.history.append(AgentMessage(
-            role="system",
-            content=f"Guidance from supervisor {by} (the caller does not hear this): {text}",
-        ))
+        new.history.append(AgentMessage(role="system", content=text))
         return new
 
     def has_node(self, name: str) -> bool:

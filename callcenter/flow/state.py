@@ -41,6 +41,9 @@ class RunnerState(BaseModel):
     request_seq: int = 0
     webhook_attempt: int = 0
     was_escalated: bool = False
+    # Set by a hand-back: ask nodes whose slot is already filled are passed over until the
+    # call next waits for the caller.
+    skip_answered: bool = False
     max_duration_fired: bool = False
     started_at: dt.datetime | None = None
     now: dt.datetime | None = None

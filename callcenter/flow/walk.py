@@ -156,11 +156,21 @@ class StepBase:
         if isinstance(node, HoursNode):
             return self.hours(name, node)
         if isinstance(node, AgentNode):
-            self.st.history = []
             self.st.agent_turns = 0
+            if self.st.skip_answered and self.st.history:
+                # Handed back by a supervisor: the agent keeps the conversation (with what
+                # the person said) and does not greet the caller a second time.
+                self.st.skip_answered = False
+                self.prompt(node, None)
+                return None
+            self.st.history = []
             self.prompt(node, node.greeting)
             return None
         if isinstance(node, AskNode | MenuNode):
+            if self.st.skip_answered and node.slot in self.st.slots and isinstance(node, AskNode):
+                self.record("slot_already_known", node=name, slot=node.slot)
+                return node.next
+            self.st.skip_answered = False
             self.prompt(node)
             return None
         if isinstance(node, WebhookNode):
@@ -264,6 +274,7 @@ class StepBase:
         self.actions.append(Escalate(
             queue=node.queue, priority=node.priority, reason=self.render(node.reason),
             hold_prompt=self.render(node.hold_prompt), timeout=node.timeout,
+            position_every=node.position_every,
             summary={"slots": dict(self.st.slots), "path": list(self.st.path),
                      "agent_reason": self.st.variables.get("escalation_reason")}))
         self.record("escalation_requested", queue=node.queue, priority=node.priority)
