@@ -343,12 +343,15 @@ class Step(StepBase):
             self.end("escalated", "supervisor ended the call")
         elif event.outcome == "handed_back":
             self.st.status = "waiting"
+            self.st.skip_answered = True  # the caller must not be asked again what they said
             if event.resume_at and event.resume_at in self.flow.nodes:
                 self.goto(event.resume_at)
             elif node.next:
                 self.goto(node.next)
             else:
                 self.hang_up("escalated", "handed_back", "Thanks for calling. Goodbye.")
+        elif event.outcome == "unavailable" and node.on_no_supervisors:
+            self.goto(node.on_no_supervisors)
         elif node.on_timeout:
             self.goto(node.on_timeout)
         else:
