@@ -267,8 +267,11 @@ class Escalation(SQLModel, table=True):
     summary: str = Field(default="", sa_type=sa.Text)
     status: str = Field(default=EscalationStatus.WAITING, max_length=16)
     supervisor_id: int | None = Field(default=None, foreign_key="users.id")
+    # Who took it, as the broker knows them (a console login or a phone supervisor's name).
+    supervisor: str | None = Field(default=None, max_length=200)
     requested_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
     answered_at: datetime | None = _ts()
+    returned_at: datetime | None = _ts()
     ended_at: datetime | None = _ts()
 
 

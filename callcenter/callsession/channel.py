@@ -75,7 +75,10 @@ class Journal(Protocol):
 
     async def event(self, type_: str, data: dict[str, Any]) -> None: ...
 
-    async def escalation(self, queue: str, priority: int, reason: str, status: str) -> None: ...
+    async def escalation(self, queue: str, priority: int, reason: str, status: str,
+                         supervisor: str | None = None) -> None:
+        """The escalation moved to `status` (waiting, active, handed_back, ended, ...)."""
+        ...
 
 
 class QuietJournal:
@@ -84,5 +87,6 @@ class QuietJournal:
     async def event(self, type_: str, data: dict[str, Any]) -> None:
         return None
 
-    async def escalation(self, queue: str, priority: int, reason: str, status: str) -> None:
+    async def escalation(self, queue: str, priority: int, reason: str, status: str,
+                         supervisor: str | None = None) -> None:
         return None

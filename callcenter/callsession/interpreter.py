@@ -118,6 +118,7 @@ class FlowInterpreter:
         self._streamed: str | None = None  # an agent reply already spoken while it streamed
         self._unsettled: list[Spoken] = []  # speech whose heard text the history lacks yet
         self._injected: asyncio.Queue[Event] = asyncio.Queue()
+        self._escalation: Escalate | None = None  # the escalation in progress, for its record
 
     # ------------------------------------------------------------------ the loop
 
@@ -149,6 +150,10 @@ class FlowInterpreter:
             handed_back = isinstance(event, EscalationResult) and event.outcome == "handed_back"
             await self.effects.escalations.close(self.call_id,
                                                  "returned" if handed_back else "ended")
+            if (esc := self._escalation) is not None:
+                await self.journal.escalation(esc.queue, _PRIORITY.get(str(esc.priority), 1),
+                                              esc.reason,
+                                              "handed_back" if handed_back else "ended")
             await self.channel.set_listen_only(False)  # handed back: the agent speaks again
         if self.on_step is not None:
             await self.on_step(self.state, actions)
@@ -291,6 +296,9 @@ class FlowInterpreter:
             latest[:] = [status]
 
         escalations = self.effects.escalations
+        self._escalation = action
+        priority = _PRIORITY.get(str(action.priority), 1)
+        await self.journal.escalation(action.queue, priority, action.reason, "waiting")
         request = asyncio.ensure_future(escalations.request(self.call_id, action, on_update))
         hold = asyncio.ensure_future(self._hold(action, latest))
         gone = asyncio.ensure_future(self.channel.caller_gone())
@@ -301,7 +309,6 @@ class FlowInterpreter:
                 if not task.done():
                     task.cancel()
             await asyncio.gather(request, hold, gone, return_exceptions=True)
-        priority = _PRIORITY.get(str(action.priority), 1)
         if request.cancelled():
             # The caller hung up while waiting: they lose their place, the wait is recorded.
             await escalations.close(self.call_id, "caller_hangup")
@@ -315,10 +322,11 @@ class FlowInterpreter:
             result = EscalationResult(outcome="unavailable", note="the queue is unavailable")
         else:
             result = request.result()
-        status = {"connected": "active", "handed_back": "handed_back"}.get(
+        status = {"connected": "active", "handed_back": "handed_back", "ended": "ended"}.get(
             result.outcome, "timed_out"
         )
-        await self.journal.escalation(action.queue, priority, action.reason, status)
+        await self.journal.escalation(action.queue, priority, action.reason, status,
+                                      result.supervisor)
         if result.outcome == "connected":
             if prompt is not None:
                 await prompt.wait()  # a quick answer must not cut "please hold" mid-word

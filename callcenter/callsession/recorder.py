@@ -14,7 +14,15 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from callcenter.models import Call, CallEvent, CallStatus, Escalation, Utterance, utcnow
+from callcenter.models import (
+    Call,
+    CallEvent,
+    CallStatus,
+    Escalation,
+    EscalationStatus,
+    Utterance,
+    utcnow,
+)
 from callcenter.rooms.clock import Clock, RealClock
 from callcenter.voice.events import Utterance as VoiceUtterance
 
@@ -33,7 +41,11 @@ class CallRecorder(Protocol):
     async def call_started(self, info: CallInfo, *, resumed: bool) -> None: ...
     async def utterance(self, seq: int, u: VoiceUtterance) -> None: ...
     async def event(self, seq: int, type_: str, offset_ms: int, data: dict[str, Any]) -> None: ...
-    async def escalation(self, queue: str, priority: int, reason: str, status: str) -> None: ...
+    async def escalation(self, queue: str, priority: int, reason: str, status: str,
+                         supervisor: str | None = None) -> None:
+        """The call's escalation moved to `status` (an EscalationStatus value)."""
+        ...
+
     async def call_ended(
         self, status: str, reason: str, metrics: dict[str, Any], usage: dict[str, Any]
     ) -> None: ...
@@ -46,7 +58,7 @@ class MemoryRecorder:
     info: CallInfo | None = None
     utterances: list[tuple[int, VoiceUtterance]] = field(default_factory=list)
     events: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
-    escalations: list[tuple[str, int, str, str]] = field(default_factory=list)
+    escalations: list[tuple[str, int, str, str, str | None]] = field(default_factory=list)
     ended: tuple[str, str] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
 
@@ -59,8 +71,9 @@ class MemoryRecorder:
     async def event(self, seq: int, type_: str, offset_ms: int, data: dict[str, Any]) -> None:
         self.events.append((seq, type_, data))
 
-    async def escalation(self, queue: str, priority: int, reason: str, status: str) -> None:
-        self.escalations.append((queue, priority, reason, status))
+    async def escalation(self, queue: str, priority: int, reason: str, status: str,
+                         supervisor: str | None = None) -> None:
+        self.escalations.append((queue, priority, reason, status, supervisor))
 
     async def call_ended(
         self, status: str, reason: str, metrics: dict[str, Any], usage: dict[str, Any]
@@ -143,17 +156,36 @@ class SqlRecorder:
                                 data=_jsonable(data)))
                 s.commit()
 
-    async def escalation(self, queue: str, priority: int, reason: str, status: str) -> None:
-        await self._run(self._add_escalation, queue, priority, reason, status)
+    async def escalation(self, queue: str, priority: int, reason: str, status: str,
+                         supervisor: str | None = None) -> None:
+        await self._run(self._update_escalation, queue, priority, reason, status, supervisor)
 
-    def _add_escalation(self, queue: str, priority: int, reason: str, status: str) -> None:
+    def _update_escalation(self, queue: str, priority: int, reason: str, status: str,
+                           supervisor: str | None) -> None:
+        """One row per escalation, moved through its states with the time of each move."""
         with Session(self.engine) as s:
             now = utcnow()
-            ended: datetime | None = None if status in ("waiting", "ringing", "active") else now
-            s.add(Escalation(call_id=self.call_id, queue=queue, priority=priority,
-                             reason=reason, status=status, ended_at=ended))
+            row = s.exec(
+                select(Escalation)
+                .where(Escalation.call_id == self.call_id, Escalation.ended_at.is_(None))  # type: ignore[union-attr]
+                .order_by(Escalation.id.desc())  # type: ignore[union-attr]
+            ).first()
+            if row is None:
+                row = Escalation(call_id=self.call_id, queue=queue, priority=priority,
+                                 reason=reason, requested_at=now)
+            row.status = status
+            if supervisor:
+                row.supervisor = supervisor
+            if status == EscalationStatus.ACTIVE and row.answered_at is None:
+                row.answered_at = now
+            if status == EscalationStatus.HANDED_BACK:
+                row.returned_at = now
+            if status not in (EscalationStatus.WAITING, EscalationStatus.RINGING,
+                              EscalationStatus.ACTIVE):
+                row.ended_at = now
+            s.add(row)
             call = s.get(Call, self.call_id)
-            if call is not None:
+            if call is not None and call.status not in (CallStatus.ENDED, CallStatus.FAILED):
                 call.status = CallStatus.ESCALATED
                 s.add(call)
             s.commit()

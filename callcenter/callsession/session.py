@@ -278,5 +278,6 @@ class _CallJournal:
     async def event(self, type_: str, data: dict[str, Any]) -> None:
         await self.call._record(type_, data)
 
-    async def escalation(self, queue: str, priority: int, reason: str, status: str) -> None:
-        await self.call.s.recorder.escalation(queue, priority, reason, status)
+    async def escalation(self, queue: str, priority: int, reason: str, status: str,
+                         supervisor: str | None = None) -> None:
+        await self.call.s.recorder.escalation(queue, priority, reason, status, supervisor)

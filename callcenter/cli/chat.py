@@ -53,10 +53,14 @@ class ChatJournal:
         elif self.verbose or type_ in _NOTABLE:
             _note(f"{type_} {json.dumps(data, default=str)}")
 
-    async def escalation(self, queue: str, priority: int, reason: str, status: str) -> None:
+    async def escalation(self, queue: str, priority: int, reason: str, status: str,
+                         supervisor: str | None = None) -> None:
+        if status != "waiting":
+            _note(f"escalation {status}" + (f" ({supervisor})" if supervisor else ""))
+            return
         console.print("[yellow]" + escape(f"[escalate to queue {queue}, priority "
                                           f"{_PRIORITY_NAMES.get(priority, priority)}: "
-                                          f"{reason}] -> {status}") + "[/yellow]")
+                                          f"{reason}]") + "[/yellow]")
 
 
 _PRIORITY_NAMES = {0: "low", 1: "normal", 2: "high", 3: "urgent"}

@@ -24,7 +24,7 @@ from callcenter.escalation import (
     run_routing,
 )
 from callcenter.flow.validate import check_flow_text
-from callcenter.models import CallEvent, Utterance
+from callcenter.models import CallEvent, Escalation, Utterance
 from callcenter.rooms.base import ParticipantKind
 from callcenter.rooms.clock import VirtualClock
 from callcenter.rooms.local import LocalRoom
@@ -145,6 +145,10 @@ async def test_supervisor_takes_talks_coaches_and_hands_back_and_ai_does_not_ask
     with Session(sqlite_engine) as s:
         rows = s.exec(select(Utterance).where(Utterance.call_id == CALL_ID)).all()
         events = [e.type for e in s.exec(select(CallEvent).where(CallEvent.call_id == CALL_ID))]
+        esc = s.exec(select(Escalation).where(Escalation.call_id == CALL_ID)).one()
+    assert (esc.status, esc.supervisor, esc.queue) == ("handed_back", "sup-ada", "billing")
+    assert esc.answered_at is not None and esc.returned_at is not None
+    assert esc.requested_at <= esc.answered_at <= esc.returned_at
     roles = {r.speaker_role for r in rows}
     assert {"caller", "agent", "supervisor"} <= roles, roles
     said = " ".join(r.text for r in rows if r.speaker_role == "supervisor")
@@ -190,4 +194,7 @@ async def test_waiting_caller_hears_place_in_line_and_hanging_up_abandons_the_ti
     status = await broker.status("c-wait")
     assert status is not None and status.state == "abandoned"
     assert outcome.state.outcome != "escalated" and not outcome.state.was_escalated
+    with Session(sqlite_engine) as s:
+        esc = s.exec(select(Escalation).where(Escalation.call_id == "c-wait")).one()
+    assert esc.status == "abandoned" and esc.answered_at is None and esc.ended_at is not None
     room.close()
