@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from callcenter.flow import values
+from callcenter.flow import meaning, values
 from callcenter.flow.actions import AgentMessage, AgentTurn, CallWebhook, ClassifyIntent, Listen
 from callcenter.flow.events import (
     AgentReply,
@@ -25,12 +25,21 @@ from callcenter.flow.events import (
     UserSaid,
     WebhookResult,
 )
-from callcenter.flow.nodes import AgentNode, AskNode, EscalateNode, MenuNode, WebhookNode
+from callcenter.flow.nodes import (
+    AgentNode,
+    AskNode,
+    EscalateNode,
+    MenuNode,
+    MenuOption,
+    WebhookNode,
+)
 from callcenter.flow.schema import BUILTIN_TOOLS
 from callcenter.flow.walk import StepBase
 
 AGENT_RETRIES = 2
 DEFAULT_NO_MATCH = "Sorry, I didn't get that."
+# Said around a bare menu choice ("billing please"): still the bare choice.
+_POLITE = {"please", "um", "uh", "the", "yeah", "ok", "okay", "i", "want", "like", "to", "just"}
 
 
 class Step(StepBase):
@@ -43,8 +52,8 @@ class Step(StepBase):
             assert isinstance(node, AskNode | MenuNode | AgentNode)
             self.caller_input(node, event)
         elif waiting == "intent" and isinstance(event, IntentResult):
-            assert isinstance(node, AgentNode)
-            self.intent_result(node, event)
+            assert isinstance(node, AskNode | MenuNode | AgentNode)
+            self.meaning_result(node, event)
         elif waiting == "agent" and isinstance(event, AgentReply):
             assert isinstance(node, AgentNode)
             self.agent_reply(node, event)
@@ -70,13 +79,18 @@ class Step(StepBase):
         if not from_dtmf and self.wants_human(text):
             return
         if isinstance(node, AskNode):
-            self.answer(node, text, from_dtmf)
+            if from_dtmf or not self.needs_meaning(node, text):
+                self.answer(node, text, from_dtmf)
+            else:
+                self.classify(node, text, {})
         elif isinstance(node, MenuNode):
-            self.choose(node, text, from_dtmf)
+            if from_dtmf or not self.menu_by_meaning(node, text):
+                self.choose(node, text, from_dtmf)
         else:
             self.agent_input(node, text)
 
     def wants_human(self, text: str) -> bool:
+        """A handler phrase said word for word: no need to ask the classifier."""
         handler = self.flow.handlers.human_request
         if handler is None:
             return False
@@ -85,6 +99,75 @@ class Step(StepBase):
             self.fire("human_request", handler)
             return True
         return False
+
+    def human_examples(self) -> dict[str, list[str]]:
+        handler = self.flow.handlers.human_request
+        if handler is None:
+            return {}
+        return {meaning.HUMAN: [*handler.phrases, *meaning.HUMAN_EXAMPLES]}
+
+    def needs_meaning(self, node: AskNode, text: str) -> bool:
+        """Should this answer be checked for a person request before it is parsed?
+
+        An answer that parses and is short is just an answer; a long or unparsable one may
+        be "no, I want a manager", which must not be missed.
+        """
+        if self.flow.handlers.human_request is None:
+            return False
+        today = (self.st.now or dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).date()
+        parsed = values.parse_answer(node, text, from_dtmf=False, today=today)
+        return parsed is None or node.expect == "text" or (
+            len(values.words(text)) >= meaning.LONG_ANSWER_WORDS)
+
+    def menu_by_meaning(self, node: MenuNode, text: str) -> bool:
+        """Classify a spoken menu answer unless it is a key or an option phrase said alone."""
+        digit = values.keypad_word(text)
+        if digit is not None and any(o.key == digit for o in node.options):
+            return False
+        said = " ".join(w for w in values.words(text) if w not in _POLITE)
+        if any(said == " ".join(values.words(p)) for o in node.options for p in o.phrases):
+            return False
+        options = {f"{meaning.OPTION}{i}": [*o.phrases, *([o.value] if o.value else [])]
+                   for i, o in enumerate(node.options)}
+        self.classify(node, text, {k: v for k, v in options.items() if v})
+        return True
+
+    def classify(self, node: AskNode | MenuNode, text: str,
+                 intents: dict[str, list[str]]) -> None:
+        self.st.pending_text = text
+        self.actions.append(ClassifyIntent(
+            text=text, intents={**intents, **self.human_examples(),
+                                meaning.OTHER: list(meaning.OTHER_EXAMPLES)},
+            min_confidence=min(meaning.HUMAN_THRESHOLD, meaning.OPTION_THRESHOLD)))
+        self.wait("intent")
+
+    def meaning_result(self, node: AskNode | MenuNode | AgentNode, event: IntentResult) -> None:
+        """The classifier's answer for the turn held in `pending_text`."""
+        handler = self.flow.handlers.human_request
+        if event.intent == meaning.HUMAN and handler is not None and (
+                event.confidence >= meaning.HUMAN_THRESHOLD):
+            self.st.pending_text = None
+            self.record("intent", node=self.st.node, intent="human_request",
+                        confidence=event.confidence)
+            self.fire("human_request", handler)
+            return
+        if isinstance(node, AgentNode):
+            self.intent_result(node, event)
+            return
+        text, self.st.pending_text = self.st.pending_text or "", None
+        if isinstance(node, AskNode):
+            self.answer(node, text, False)
+            return
+        intent = event.intent or ""
+        if intent.startswith(meaning.OPTION) and event.confidence >= meaning.OPTION_THRESHOLD:
+            option = node.options[int(intent.removeprefix(meaning.OPTION))]
+            self.record("menu_by_meaning", node=self.st.node, option=option.value or option.goto,
+                        confidence=event.confidence)
+            self.pick(node, option)
+        elif intent in (meaning.OTHER, meaning.HUMAN):
+            self.no_match(node)  # out of domain (or a person, with no handler): ask again
+        else:
+            self.choose(node, text, False)
 
     def answer(self, node: AskNode, text: str, from_dtmf: bool) -> None:
         mode = "dtmf" if from_dtmf else "speech"
@@ -101,7 +184,7 @@ class Step(StepBase):
 
     def choose(self, node: MenuNode, text: str, from_dtmf: bool) -> None:
         picked = None
-        digits = text.strip() if from_dtmf else values.spoken_digits(text)
+        digits = text.strip() if from_dtmf else values.keypad_word(text)
         for option in node.options:
             if option.key is not None and digits == option.key:
                 picked = option
@@ -112,6 +195,9 @@ class Step(StepBase):
         if picked is None:
             self.no_match(node)
             return
+        self.pick(node, picked)
+
+    def pick(self, node: MenuNode, picked: MenuOption) -> None:
         if node.slot:
             self.set_slot(node.slot, picked.value or picked.key or picked.goto)
         self.goto(picked.goto)
@@ -181,7 +267,8 @@ class Step(StepBase):
             self.st.pending_text = text
             self.actions.append(ClassifyIntent(
                 text=text, min_confidence=node.min_confidence,
-                intents={i.name: list(i.examples) for i in node.intents}))
+                intents={**self.human_examples(),
+                         **{i.name: list(i.examples) for i in node.intents}}))
             self.wait("intent")
         elif node.use_llm:
             self.agent_turn(node, text)

@@ -86,10 +86,12 @@ def test_billing_question_goes_through_llm_with_a_webhook_tool_then_frustration_
     call.start()
     greet = call.send(UserSaid(text="I have a question about my bill"))
     assert spoken(greet) == ["Sure. What's your billing question?"]
+    call.classify = False  # the test plays the classifier from here on
     classify = call.send(UserSaid(text="Why was I charged twice this month?"))
     assert isinstance(classify[0], ClassifyIntent)
+    # The flow's intents plus the human-request handler's, matched by meaning.
     assert set(classify[0].intents) == {"frustrated", "order_question", "done",
-                                        "payment_methods"}
+                                        "payment_methods", "__human__"}
     turn = call.send(IntentResult(intent=None, confidence=0.2))
     assert isinstance(turn[0], AgentTurn)
     assert "billing assistant of Acme Outfitters" in turn[0].instructions
@@ -121,6 +123,7 @@ def test_canned_intent_answer_stays_in_agent_node_and_escalate_tool_leaves_it() 
     call = Call("customer_support")
     call.start()
     call.send(DtmfReceived(digits="2"))
+    call.classify = False
     call.send(UserSaid(text="can I pay with paypal"))
     answer = call.send(IntentResult(intent="payment_methods", confidence=0.9))
     assert spoken(answer) == ["We accept all major credit cards and PayPal."]

@@ -1,0 +1,41 @@
+"""What callers mean, as example phrases for the intent classifier (pure data).
+
+The runner cannot embed text (no IO in `flow/`): when it needs meaning it emits a
+`ClassifyIntent` with these examples plus the flow's own phrases, and the interpreter
+answers with an `IntentResult`. Thresholds are MiniLM cosine similarities, calibrated on
+the tuned part of `callcenter bench quality`.
+"""
+
+from __future__ import annotations
+
+HUMAN = "__human__"
+OTHER = "__other__"
+OPTION = "option:"
+
+# A person asked for, in the ways callers say it (including being fed up with the bot).
+HUMAN_EXAMPLES = (
+    "I want to talk to a person", "can I speak to a human", "let me talk to a real person",
+    "I want a manager", "get me a supervisor", "let me speak to your boss",
+    "I don't want to talk to a machine", "I'm not talking to a robot",
+    "this is useless", "you're not helping me", "this is ridiculous", "this is a waste of time",
+    "transfer me to customer service", "put me through to someone", "connect me to an agent",
+    "representative", "operator", "live agent", "customer service rep",
+    "someone who can actually help me", "I need help from a real human",
+    "is there anybody real I can talk to", "I demand to speak to someone in charge",
+    "get me one of your staff", "I hate these automated systems",
+)
+# Ordinary answers and requests with nothing to do with a person or a menu option: they
+# give the classifier somewhere else to put an out-of-domain turn.
+OTHER_EXAMPLES = (
+    "yes", "no", "thank you", "hello", "hi there", "can you hear me", "um", "okay",
+    "what's the weather like", "what time do you open", "where is your store",
+    "tell me a joke", "I dialed the wrong number", "do you sell gift cards",
+    "how do I reset my password", "I want to apply for a job", "what's your phone number",
+    "do you have this in stock", "book a flight", "order a pizza", "what is the meaning of life",
+    "who won the game", "is my warranty valid", "how does the app work",
+)
+
+HUMAN_THRESHOLD = 0.5
+OPTION_THRESHOLD = 0.42
+# Answers at least this long are checked for a person request even when they parse.
+LONG_ANSWER_WORDS = 5
