@@ -7,10 +7,13 @@ Unset names render as an empty string, so a caller never hears "None".
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from callcenter.flow.speakable import say_money, speakable
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
 _PATH = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_]+)*)\s*$")
@@ -66,17 +69,34 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def render(template: str, scope: Mapping[str, Any]) -> str:
-    """Fill in the placeholders from `scope`."""
+def render(template: str, scope: Mapping[str, Any], *, spoken: bool = False) -> str:
+    """Fill in the placeholders from `scope`.
+
+    `spoken=True` is for text the caller hears: string values are said as a person would
+    (dates, times, phone and order numbers, money; see `speakable`). Webhook bodies, URLs
+    and transfer targets keep the raw values.
+    """
+    today = _today(scope) if spoken else None
 
     def fill(m: re.Match[str]) -> str:
         inner = _PATH.match(m.group(1))
         if inner is None:
             return m.group(0)
         path = tuple(p for p in inner.group(2).split(".") if p)
-        return _text(_lookup(scope.get(inner.group(1)), path))
+        value = _lookup(scope.get(inner.group(1)), path)
+        if spoken and isinstance(value, str):
+            return speakable(value, today)
+        return _text(value)
 
-    return _PLACEHOLDER.sub(fill, template)
+    text = _PLACEHOLDER.sub(fill, template)
+    return say_money(text) if spoken else text
+
+
+def _today(scope: Mapping[str, Any]) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(scope.get("today")))
+    except ValueError:
+        return None
 
 
 def render_value(value: Any, scope: Mapping[str, Any]) -> Any:

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from callcenter.flow import expr, templates
+from callcenter.flow import expr, templates, urls
 from callcenter.flow.actions import (
     Action,
     CallWebhook,
@@ -97,7 +97,8 @@ class StepBase:
 
     def say(self, text: str | None, interruptible: bool = True) -> None:
         if text:
-            self.actions.append(Say(text=self.render(text), interruptible=interruptible))
+            said = templates.render(text, self.scope(), spoken=True)
+            self.actions.append(Say(text=said, interruptible=interruptible))
 
     def wait(self, what: Any) -> None:
         self.st.status = "waiting"
@@ -264,7 +265,7 @@ class StepBase:
         self.st.request_id = f"{self.st.node}-{self.st.request_seq}"
         scope = self.scope()
         self.actions.append(CallWebhook(
-            request_id=self.st.request_id, url=templates.render(node.url, scope),
+            request_id=self.st.request_id, url=urls.render_url(node.url, scope),
             method=node.method, timeout=node.timeout, attempt=self.st.webhook_attempt,
             headers={k: templates.render(v, scope) for k, v in node.headers.items()},
             body=templates.render_value(node.body, scope)))

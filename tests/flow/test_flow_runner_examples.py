@@ -29,7 +29,8 @@ def test_appointment_is_booked_with_spoken_date_choice_and_keyed_phone() -> None
     call.send(UserSaid(text="the afternoon at 4 pm please"))
     confirm = call.send(DtmfReceived(digits="5551234567#"))
     assert spoken(confirm) == [
-        "I have Dana Scully on 2026-11-27 at 16:00, and we'll call 5551234567 if anything "
+        "I have Dana Scully on Friday, November twenty seventh at 4 PM, and we'll call "
+            "five five five, one two three, four five six seven if anything "
         "changes. Shall I book it? Say yes or no, or press 1 for yes and 2 for no."]
     hook = call.send(DtmfReceived(digits="1"))
     assert isinstance(hook[0], CallWebhook)
