@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
-from callcenter.flow import expr, graph, hours, templates
+from callcenter.flow import expr, graph, hours, patterns, templates, urls
 from callcenter.flow.nodes import (
     NAME_PATTERN,
     TEMPLATE_FIELDS,
@@ -87,6 +87,8 @@ class Checker:
         self.loaded = loaded
         self.node_names = [str(n) for n in flow.nodes]
         self.names = known_names(flow, nodes, raw_nodes)
+        self.caller_slots = {n.slot for n in nodes.values()
+                             if isinstance(n, AskNode | MenuNode) and n.slot}
         # Nodes a misspelt target probably meant: not also reported as unreachable.
         self.meant: set[str] = set()
 
@@ -160,12 +162,10 @@ class Checker:
             check(base, node)
 
     def ask(self, base: Path, node: AskNode) -> None:
-        if node.pattern is not None:
-            try:
-                re.compile(node.pattern)
-            except re.error as exc:
-                self.add((*base, "pattern"), f"invalid regular expression: {exc}",
-                         "test it at regex101.com (Python flavour); quote it in YAML")
+        if node.pattern is not None and (bad := patterns.problem(node.pattern)) is not None:
+            path = (*base, "pattern")
+            column = None if bad.column is None else self.loaded.value_column(path, bad.column)
+            self.add(path, bad.message, bad.hint, column=column)
         if node.expect == "choice" and not node.choices:
             self.add((*base, "expect"), "expect: choice needs a 'choices' list",
                      "e.g. choices: [morning, afternoon]", at_key=True)
@@ -217,6 +217,11 @@ class Checker:
     def webhook(self, base: Path, node: WebhookNode) -> None:
         if not re.match(r"^(https?://|\{\{)", node.url):
             self.add((*base, "url"), "url must start with http:// or https://")
+        for ph, part in urls.parts(node.url):
+            if part in ("base", "host") and ph.name in self.caller_slots:
+                self.add((*base, "url"), f"{ph.raw} is what a caller said, so it would choose "
+                         "the server this webhook calls",
+                         "put caller answers in the path or query: .../orders/{{order_number}}")
         for key, source in node.save.items():
             if not re.match(NAME_PATTERN, key):
                 self.add((*base, "save", key), f"variable name {key!r} must use letters, "
@@ -260,6 +265,10 @@ class Checker:
                      "e.g. order_status == 'shipped' and len(order_number) == 6",
                      column=self.loaded.value_column(path, exc.column))
             return
+        for pattern, col in _literal_patterns(tree):
+            if (bad := patterns.problem(pattern)) is not None:
+                self.add(path, f"matches(): {bad.message}", bad.hint,
+                         column=self.loaded.value_column(path, col))
         for name, col in expr.names(tree):
             if name not in self.names:
                 self.add(path, f"condition uses unknown name {name!r}",
@@ -301,6 +310,18 @@ class Checker:
                 self.add(("nodes", name), f"from node {name!r} the call can never end",
                          "every path loops; lead one to a hangup, transfer or escalate node",
                          at_key=True)
+
+
+def _literal_patterns(tree: expr.Expr) -> Iterator[tuple[str, int]]:
+    """Patterns written as text in `matches(x, '...')`, with their columns."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, expr.Call) and node.func == "matches" and len(node.args) == 2:
+            arg = node.args[1]
+            if isinstance(arg, expr.Lit) and isinstance(arg.value, str):
+                yield arg.value, arg.col
+        stack.extend(expr.children(node))
 
 
 def _strings(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:

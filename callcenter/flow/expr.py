@@ -5,6 +5,12 @@ literals (numbers, 'strings', true/false/null, [lists]), names (slots and variab
 `.field` and `[index]` into webhook data), arithmetic `+ - * / %`, comparisons
 `== != < <= > >=`, `in` / `not in`, `and` / `or` / `not`, and a fixed set of functions.
 Errors carry the 1-based column of the offending character.
+
+Bounded, because callers drive the values: an expression is at most `MAX_SOURCE_CHARS` long
+and `MAX_DEPTH` deep (checked when parsed, so validation reports it); a computed text or
+list is at most `MAX_VALUE_CHARS` long and a whole number at most `MAX_INT_BITS` wide; any
+failure while evaluating (including OverflowError, MemoryError, RecursionError) is an
+`EvalError`, which the runner treats like any other unusable value.
 """
 
 from __future__ import annotations
@@ -13,6 +19,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from callcenter.flow import patterns
+
+MAX_SOURCE_CHARS = 2_000
+MAX_DEPTH = 40  # nesting of brackets, `not`/`-` and operator chains
+MAX_VALUE_CHARS = 10_000
+MAX_INT_BITS = 256
 
 
 class ExprError(ValueError):
@@ -24,8 +37,52 @@ class ExprError(ValueError):
         self.column = column
 
 
+class EvalError(ExprError):
+    """Evaluating an expression failed on these values (not a syntax error)."""
+
+
+class _TooBig(ValueError):
+    """A computed value passed one of the size limits."""
+
+
 def _matches(pattern: object, text: object) -> bool:
-    return re.search(str(pattern), "" if text is None else str(text)) is not None
+    try:
+        return patterns.search(str(pattern), "" if text is None else str(text))
+    except patterns.PatternError as exc:
+        raise _TooBig(exc.message) from None
+
+
+def _round(x: Any, digits: Any = None) -> Any:
+    if digits is not None and abs(int(digits)) > 100:
+        raise _TooBig("round() to more than 100 digits")
+    return round(x) if digits is None else round(x, int(digits))
+
+
+def _checked(value: Any) -> Any:
+    """`value`, or _TooBig when it passes a size limit (a loop of `set` can double it)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise _TooBig(f"number is too large (over {MAX_INT_BITS} bits)")
+    if isinstance(value, str | list | dict) and len(value) > MAX_VALUE_CHARS:
+        raise _TooBig(f"value is too long (over {MAX_VALUE_CHARS} items or characters)")
+    return value
+
+
+def _repeat(a: Any, b: Any) -> Any:
+    # 'x' * 10**9 would take all memory before any limit could look at the result.
+    for seq, n in ((a, b), (b, a)):
+        counted = isinstance(n, int) and not isinstance(n, bool)
+        if isinstance(seq, str | list) and counted and len(seq) * max(n, 0) > MAX_VALUE_CHARS:
+            raise _TooBig(f"repeat would be longer than {MAX_VALUE_CHARS}")
+    return a * b
+
+
+def _modulo(a: Any, b: Any) -> Any:
+    # On text, Python's % is printf formatting ('%09999999d' % 1): numbers only here.
+    if isinstance(a, str | bytes):
+        raise TypeError("% works on numbers, not text")
+    return a % b
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -38,7 +95,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "abs": abs,
     "min": min,
     "max": max,
-    "round": round,
+    "round": _round,
     "empty": lambda x: x is None or x == "" or x == [] or x == {},
     "startswith": lambda s, p: str(s or "").startswith(str(p)),
     "endswith": lambda s, p: str(s or "").endswith(str(p)),
@@ -148,8 +205,19 @@ _COMPARE = {"==", "!=", "<", "<=", ">", ">=", "in", "not in"}
 
 class _Parser:
     def __init__(self, source: str) -> None:
+        if len(source) > MAX_SOURCE_CHARS:
+            raise ExprError(f"expression is longer than {MAX_SOURCE_CHARS} characters; "
+                            "split it across set and branch nodes", MAX_SOURCE_CHARS + 1)
         self.tokens = tokenize(source)
         self.i = 0
+        self.depth = 0
+
+    def deeper(self, col: int) -> None:
+        # Each level is several Python frames: stop long before RecursionError.
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExprError(f"expression is nested more than {MAX_DEPTH} levels deep; "
+                            "split it across set and branch nodes", col)
 
     @property
     def tok(self) -> Token:
@@ -191,7 +259,10 @@ class _Parser:
     def not_(self) -> Expr:
         if self.tok.kind == "kw" and self.tok.text == "not":
             t = self.take()
-            return Unary("not", self.not_(), t.col)
+            self.deeper(t.col)
+            node: Expr = Unary("not", self.not_(), t.col)
+            self.depth -= 1
+            return node
         return self.comparison()
 
     def comparison(self) -> Expr:
@@ -228,7 +299,10 @@ class _Parser:
     def unary(self) -> Expr:
         if self.tok.kind == "op" and self.tok.text == "-":
             t = self.take()
-            return Unary("-", self.unary(), t.col)
+            self.deeper(t.col)
+            node: Expr = Unary("-", self.unary(), t.col)
+            self.depth -= 1
+            return node
         return self.postfix(self.primary())
 
     def postfix(self, node: Expr) -> Expr:
@@ -240,8 +314,10 @@ class _Parser:
                 key = self.take()
                 node = Attr(node, Lit(key.text, key.col), t.col)
             else:
+                self.deeper(t.col)
                 index = self.or_()
                 self.expect("]")
+                self.depth -= 1
                 node = Attr(node, index, t.col)
         return node
 
@@ -258,10 +334,13 @@ class _Parser:
                 return self.call(t)
             return Name(t.text, t.col)
         if t.kind == "op" and t.text == "(":
+            self.deeper(t.col)
             node = self.or_()
             self.expect(")")
+            self.depth -= 1
             return node
         if t.kind == "op" and t.text == "[":
+            self.deeper(t.col)
             items: list[Expr] = []
             while not (self.tok.kind == "op" and self.tok.text == "]"):
                 items.append(self.or_())
@@ -269,6 +348,7 @@ class _Parser:
                     break
                 self.take()
             self.expect("]")
+            self.depth -= 1
             return ListLit(tuple(items), t.col)
         found = t.text or "end of expression"
         raise ExprError(f"expected a value but found {found!r}", t.col)
@@ -278,6 +358,7 @@ class _Parser:
             known = ", ".join(sorted(FUNCTIONS))
             raise ExprError(f"unknown function {name.text!r} (known: {known})", name.col)
         self.expect("(")
+        self.deeper(name.col)
         args: list[Expr] = []
         while not (self.tok.kind == "op" and self.tok.text == ")"):
             args.append(self.or_())
@@ -285,6 +366,7 @@ class _Parser:
                 break
             self.take()
         self.expect(")")
+        self.depth -= 1
         return Call(name.text, tuple(args), name.col)
 
 
@@ -294,7 +376,39 @@ def _unquote(text: str) -> str:
 
 def parse(source: str) -> Expr:
     """Parse an expression; raises ExprError with the column of the problem."""
-    return _Parser(source).parse()
+    tree = _Parser(source).parse()
+    # `a + a + ... + a` is a loop in the parser but a deep tree for the evaluator.
+    too_deep = _deeper_than(tree, MAX_DEPTH * 2)
+    if too_deep is not None:
+        raise ExprError(f"expression chains more than {MAX_DEPTH * 2} operators; split it "
+                        "across set and branch nodes", too_deep)
+    return tree
+
+
+def children(node: Expr) -> tuple[Expr, ...]:
+    """The sub-expressions of `node`."""
+    if isinstance(node, Attr):
+        return (node.obj, node.key)
+    if isinstance(node, Unary):
+        return (node.operand,)
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, Call):
+        return node.args
+    if isinstance(node, ListLit):
+        return node.items
+    return ()
+
+
+def _deeper_than(tree: Expr, limit: int) -> int | None:
+    """Column of a node more than `limit` levels down, else None (no recursion: any depth)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return node.col
+        stack.extend((child, depth + 1) for child in children(node))
+    return None
 
 
 def names(node: Expr) -> list[tuple[str, int]]:
@@ -314,13 +428,18 @@ def names(node: Expr) -> list[tuple[str, int]]:
 
 
 def evaluate(node: Expr, scope: Mapping[str, Any]) -> Any:
-    """Evaluate against `scope`; unset names are null. Type errors raise ExprError."""
+    """Evaluate against `scope`; unset names are null. Any failure raises EvalError."""
     try:
-        return _eval(node, scope)
+        return _checked(_eval(node, scope))
     except ExprError:
         raise
-    except (TypeError, ValueError, ZeroDivisionError, re.error) as exc:
-        raise ExprError(f"cannot evaluate: {exc}", getattr(node, "col", 1)) from None
+    except (TypeError, ValueError, ArithmeticError, LookupError, re.error) as exc:
+        # ArithmeticError covers OverflowError (int('infinity' as a float)) and division by 0.
+        raise EvalError(f"cannot evaluate: {exc}", node.col) from None
+    except MemoryError:
+        raise EvalError("cannot evaluate: the value would be too large", node.col) from None
+    except RecursionError:
+        raise EvalError("cannot evaluate: the value is nested too deeply", node.col) from None
 
 
 def _eval(node: Expr, scope: Mapping[str, Any]) -> Any:
@@ -341,8 +460,8 @@ def _eval(node: Expr, scope: Mapping[str, Any]) -> Any:
         value = _eval(node.operand, scope)
         return (not value) if node.op == "not" else -value
     if isinstance(node, Call):
-        return FUNCTIONS[node.func](*(_eval(a, scope) for a in node.args))
-    return _binary(node, scope)
+        return _checked(FUNCTIONS[node.func](*(_eval(a, scope) for a in node.args)))
+    return _checked(_binary(node, scope))
 
 
 def _binary(node: Binary, scope: Mapping[str, Any]) -> Any:
@@ -370,7 +489,7 @@ def _binary(node: Binary, scope: Mapping[str, Any]) -> Any:
     ops: dict[str, Callable[[Any, Any], Any]] = {
         "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
         ">=": lambda a, b: a >= b, "+": _add, "-": lambda a, b: a - b,
-        "*": lambda a, b: a * b, "/": lambda a, b: a / b, "%": lambda a, b: a % b,
+        "*": _repeat, "/": lambda a, b: a / b, "%": _modulo,
     }
     return ops[node.op](*_numeric(left, right))
 

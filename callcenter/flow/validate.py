@@ -38,7 +38,8 @@ def check_flow_text(text: str, file: str = "<flow>") -> tuple[Flow | None, list[
         loaded = load_yaml(text)
     except YamlSyntaxError as exc:
         pos = exc.position
-        hint = "check indentation and that every 'key: value' has a space after the colon"
+        hint = exc.hint if exc.hint is not None else (
+            "check indentation and that every 'key: value' has a space after the colon")
         return None, [FlowProblem(file, pos.line, pos.column, None, exc.message, hint)]
     return _Validator(file, loaded).run()
 

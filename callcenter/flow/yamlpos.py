@@ -3,6 +3,11 @@
 PyYAML's `compose` gives the node tree with marks; we construct the plain data from the same
 tree and index marks by path (`("nodes", "greet", "text")`, list items by int), so a problem
 found in the data can point at the exact line an admin has to edit.
+
+Flows come from admins' uploads and the API, so the text is checked against limits before
+anything is built from it: size, nesting depth and how large aliases make it. A few hundred
+bytes of nested aliases ("billion laughs") would otherwise expand to gigabytes while the
+flow is indexed and validated.
 """
 
 from __future__ import annotations
@@ -13,6 +18,10 @@ from typing import Any
 import yaml
 
 Path = tuple[Any, ...]
+
+MAX_FLOW_CHARS = 1_000_000
+MAX_DEPTH = 40  # mappings and lists inside each other; real flows use fewer than 10
+MAX_EXPANDED_NODES = 200_000  # every key, value and item, aliases counted as copies
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +64,11 @@ class LoadedYaml:
 class YamlSyntaxError(ValueError):
     """The text is not YAML; `position` says where the parser gave up."""
 
-    def __init__(self, message: str, position: Position) -> None:
+    def __init__(self, message: str, position: Position, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.position = position
+        self.hint = hint  # None: the usual syntax hint applies
 
 
 class _Loader(yaml.SafeLoader):
@@ -74,8 +84,51 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
-def _pos(mark: yaml.Mark | None) -> Position:
+def _pos(mark: Any) -> Position:
+    # yaml.Mark, or the C parser's own Mark type: both have 0-based line and column.
     return Position(mark.line + 1, mark.column + 1) if mark else Position(1, 1)
+
+
+def _check_limits(text: str) -> None:
+    """Refuse text that is too big, too deep, or that aliases blow up, before composing it.
+
+    Streams parser events (no tree, no recursion) and keeps, for each anchor, how many
+    nodes it stands for; an alias adds that many. Cheap even for hostile input.
+    """
+    if len(text) > MAX_FLOW_CHARS:
+        raise YamlSyntaxError(f"the flow is {len(text):,} characters; the limit is "
+                              f"{MAX_FLOW_CHARS:,}", Position(1, 1),
+                              "split it into smaller flows")
+    sizes: dict[str, int] = {}
+    open_: list[tuple[str | None, int]] = []  # (anchor, count when the collection started)
+    count = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in sizes:
+                if any(anchor == event.anchor for anchor, _ in open_):
+                    raise YamlSyntaxError(f"alias *{event.anchor} is inside its own anchor",
+                                          _pos(event.start_mark),
+                                          "a flow cannot contain itself; remove the alias")
+                continue  # an undefined alias: the composer reports it with its position
+            count += sizes[event.anchor]
+        elif isinstance(event, yaml.ScalarEvent):
+            count += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            count += 1
+            open_.append((event.anchor, count))
+            if len(open_) > MAX_DEPTH:
+                raise YamlSyntaxError(f"the flow nests more than {MAX_DEPTH} levels deep",
+                                      _pos(event.start_mark), "flatten it")
+        elif isinstance(event, yaml.CollectionEndEvent) and open_:
+            anchor, started = open_.pop()
+            if anchor:
+                sizes[anchor] = count - started + 1
+        if count > MAX_EXPANDED_NODES:
+            raise YamlSyntaxError(f"aliases (*name) expand the flow past {MAX_EXPANDED_NODES:,} "
+                                  "values", _pos(event.start_mark),
+                                  "use fewer aliases, or write the repeated parts out")
 
 
 def load_yaml(text: str) -> LoadedYaml:
@@ -92,11 +145,14 @@ def load_yaml(text: str) -> LoadedYaml:
             f"YAML cannot contain the control character U+{code:04X}; remove it", pos
         ) from None
     try:
+        _check_limits(text)
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
         loaded = LoadedYaml(data, lines=text.splitlines())
         if root is not None:
             _index(loader, root, (), loaded, set())
+    except YamlSyntaxError:
+        raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
