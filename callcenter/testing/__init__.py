@@ -6,7 +6,13 @@
 - `FakeSTT` / `FakeLLM` / `FakeTTS` (+ `SpeechBoard`): scripted providers with latencies;
   the real VAD stays in the loop.
 
-Sub-packages `cloud/` and `livekit/` hold wire-level fakes of external services.
+- `local_call.run_local_call`: a whole call on a `LocalRoom` (what `callcenter call` runs).
+- `demo.scripted_call`: a scripted call handler for dispatch tests and benches.
+- `webhook_fixtures.WebhookFixtures`: canned answers for a flow's webhooks.
+
+Sub-packages `cloud/` and `livekit/` hold wire-level fakes of external services. Only tests,
+`callcenter call`/`chat` and the benchmarks import this package; worker code never does
+(tests/foundation/test_foundation_layering.py checks it).
 """
 
 from callcenter.testing.caller import (
