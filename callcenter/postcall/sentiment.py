@@ -35,6 +35,10 @@ _BOOSTERS = {"very": 1.4, "really": 1.3, "so": 1.3, "extremely": 1.6, "totally":
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 # Words already used as negation scope markers should not also count as negative words.
 _SCOPE = 3
+# Thanks are thanks even after "no" ("no, that's all, thanks"; "no thank you").
+_NEVER_NEGATED = {"thanks", "thank", "appreciate"}
+# A negation reaches only to the end of its clause: "no, that's great" is not "not great".
+_CLAUSE = re.compile(r"[,.;:!?]|\bbut\b")
 
 
 @dataclass(slots=True, frozen=True)
@@ -49,22 +53,28 @@ class SentimentResult:
 
 def score_text(text: str) -> float:
     """Sentiment of one utterance in [-1, 1]; 0 when no word carries polarity."""
-    words = _WORD.findall(text.lower())
+    total = 0.0
+    for clause in _CLAUSE.split(text.lower()):
+        total += _clause_score(_WORD.findall(clause))
+    if text.count("!") and total:
+        total *= 1.15
+    return total / math.sqrt(total * total + 12.0)
+
+
+def _clause_score(words: list[str]) -> float:
     total = 0.0
     for i, word in enumerate(words):
         value = _LEXICON.get(word)
         if value is None:
             continue
         window = words[max(0, i - _SCOPE) : i]
-        if any(w in _NEGATORS for w in window):
+        if word not in _NEVER_NEGATED and any(w in _NEGATORS for w in window):
             # "not good" is mildly negative, "not bad" mildly positive.
             value = -value * 0.6
         if i > 0 and words[i - 1] in _BOOSTERS:
             value *= _BOOSTERS[words[i - 1]]
         total += value
-    if text.count("!") and total:
-        total *= 1.15
-    return total / math.sqrt(total * total + 12.0)
+    return total
 
 
 def analyse(lines: Sequence[TranscriptLine], segments: int = 3) -> SentimentResult:
