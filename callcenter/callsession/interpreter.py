@@ -154,7 +154,8 @@ class FlowInterpreter:
                 await self.journal.escalation(esc.queue, _PRIORITY.get(str(esc.priority), 1),
                                               esc.reason,
                                               "handed_back" if handed_back else "ended")
-            await self.channel.set_listen_only(False)  # handed back: the agent speaks again
+            if not isinstance(event, CallerHungUp):
+                await self.channel.set_listen_only(False)  # handed back: the agent speaks again
         if self.on_step is not None:
             await self.on_step(self.state, actions)
         return actions

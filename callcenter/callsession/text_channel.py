@@ -103,12 +103,11 @@ class TextChannel:
         self.note(f"to the supervisor ({topic}): {json.dumps(payload, default=str)}")
 
     async def caller_gone(self) -> None:
-        self.note("a supervisor has the call; /quit hangs up")
         while (line := await self.read()) is not None and parse_line(line) is not None:
             pass
 
     async def set_listen_only(self, on: bool) -> None:
-        self.note("the agent listens while a person has the call" if on
+        self.note("a supervisor has the call (the agent listens); /quit hangs up" if on
                   else "the agent has the call again")
 
 
