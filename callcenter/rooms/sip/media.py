@@ -51,13 +51,25 @@ class FrameChannel:
         )
         self._frames: deque[AudioFrame] = deque(maxlen=500)  # 10 s if nobody reads
         self._waiter: asyncio.Future[None] | None = None
+        self._carry = np.zeros(0, dtype=np.int16)  # resampled samples short of a frame
+        self._t_ms: float | None = None
         self.closed = False
 
     def put(self, frame: AudioFrame) -> None:
         if self.resampler is None:
             self._frames.append(frame)
         else:
-            self._frames.extend(self.resampler.push(frame))
+            # The filter hands back a few samples less at first: re-cut into exact 20 ms.
+            if self._t_ms is None:
+                self._t_ms = frame.timestamp_ms
+            n = self.rate // 50
+            out = [self._carry, *(f.samples for f in self.resampler.push(frame))]
+            pcm = np.concatenate(out)
+            whole = len(pcm) - len(pcm) % n
+            for i in range(0, whole, n):
+                self._frames.append(AudioFrame(pcm[i : i + n], self.rate, self._t_ms))
+                self._t_ms += 20.0
+            self._carry = pcm[whole:]
         self._wake()
 
     def close(self) -> None:
