@@ -121,10 +121,13 @@ async def run_agent_turn(
     *,
     timeout: float = 20.0,
     on_text: Callable[[str], None] | None = None,
+    on_end: Callable[[], None] | None = None,
 ) -> AgentReply | ProviderFailure:
     """One LLM call over the action's history; failures become ProviderFailure(llm).
 
-    `on_text` gets each text delta as it arrives, so speech can start before the reply ends.
+    `on_text` gets each text delta as it arrives, so speech can start before the reply ends;
+    `on_end` is called the moment the stream ends, so a short reply's last clause is spoken
+    without waiting for the bookkeeping after it.
     """
 
     async def collect() -> AgentReply:
@@ -142,6 +145,8 @@ async def run_agent_turn(
                     args = {"_raw": chunk.tool_call.arguments}
                 calls.append(ToolCallRequest(id=chunk.tool_call.id, name=chunk.tool_call.name,
                                              arguments=args if isinstance(args, dict) else {}))
+        if on_end is not None:
+            on_end()
         return AgentReply(text="".join(text).strip(), tool_calls=calls)
 
     try:

@@ -15,8 +15,8 @@ Outside the call (a supervisor's console, the control bus) events can be injecte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -117,7 +117,11 @@ class FlowInterpreter:
         self.last_spoken: Spoken | None = None
         self._streamed: str | None = None  # an agent reply already spoken while it streamed
         self._unsettled: list[Spoken] = []  # speech whose heard text the history lacks yet
-        self._injected: asyncio.Queue[Event] = asyncio.Queue()
+        self._injected: deque[Event] = deque()
+        # Streamed replies: the whole text, which their handle may never have read.
+        self._planned: dict[int, str] = {}
+        self._performing: asyncio.Task[Any] | None = None  # the task running perform()
+        self._interrupted = False  # inject() cancelled it
         self._escalation: Escalate | None = None  # the escalation in progress, for its record
 
     # ------------------------------------------------------------------ the loop
@@ -161,27 +165,36 @@ class FlowInterpreter:
         return actions
 
     def inject(self, event: Event) -> None:
-        """Deliver an event from outside the call (a supervisor's command)."""
-        self._injected.put_nowait(event)
+        """Deliver an event from outside the call (a supervisor's command).
+
+        It replaces whatever the call is waiting for: the running `perform` is cancelled
+        (and told why), so the common path pays nothing for the possibility.
+        """
+        self._injected.append(event)
+        if self._performing is not None and not self._interrupted:
+            self._interrupted = True
+            self._performing.cancel()
 
     async def _next_event(self, actions: list[Action]) -> Event | None:
-        if not self._injected.empty():
-            return self._injected.get_nowait()
-        work = asyncio.ensure_future(self.perform(actions))
-        outside = asyncio.ensure_future(self._injected.get())
+        if self._injected:
+            return self._injected.popleft()
+        task = asyncio.current_task()
+        assert task is not None
+        self._performing, self._interrupted = task, False
         try:
-            await asyncio.wait({work, outside}, return_when=asyncio.FIRST_COMPLETED)
+            return await self.perform(actions)
+        except asyncio.CancelledError:
+            # Ours (an injected event) only if nobody else asked to cancel the call too.
+            if not self._interrupted or task.cancelling() > 1:
+                raise
+            task.uncancel()
+            return self._injected.popleft()
         finally:
-            for task in (work, outside):
-                if not task.done():
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-        if work.done() and not work.cancelled():
-            if outside.done() and not outside.cancelled():
-                self._injected.put_nowait(outside.result())  # keep it for the next turn
-            return work.result()
-        return outside.result()
+            self._performing = None
+            if self._interrupted and task.cancelling():
+                # perform swallowed our cancel and finished: the event waits for the next turn.
+                task.uncancel()
+            self._interrupted = False
 
     # ------------------------------------------------------------------ actions
 
@@ -274,18 +287,37 @@ class FlowInterpreter:
             return ProviderFailure(component="llm", message="no LLM configured for agent nodes")
         deltas: asyncio.Queue[str | None] = asyncio.Queue()
 
+        def end() -> None:
+            deltas.put_nowait(None)
+
         async def text() -> AsyncIterator[str]:
             while (delta := await deltas.get()) is not None:
                 yield delta
 
         # Speak while the model writes: the first clause plays before the reply is complete.
-        self._speak(text())
+        spoken = self._speak(text())
+        reply_task = asyncio.ensure_future(
+            run_agent_turn(action, llm, on_text=deltas.put_nowait, on_end=end))
+        dropped = asyncio.ensure_future(spoken.wait())
         try:
-            reply = await run_agent_turn(action, llm, on_text=deltas.put_nowait)
+            await asyncio.wait({reply_task, dropped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            deltas.put_nowait(None)
+            if not reply_task.done():
+                reply_task.cancel()
+            dropped.cancel()
+            end()
+        if not reply_task.done() or reply_task.cancelled():
+            # The voice dropped the reply before the model finished (the caller went on
+            # talking): stop paying for it; the caller's next words get a fresh turn, and
+            # the unheard reply never enters the conversation.
+            await asyncio.gather(reply_task, return_exceptions=True)
+            self._planned[id(spoken)] = ""
+            return AgentReply(text="")
+        reply = reply_task.result()
         if isinstance(reply, AgentReply):
             self._streamed = reply.text
+            # The handle only knows the text it read; the interpreter knows the whole reply.
+            self._planned[id(spoken)] = reply.text
         return reply
 
     async def _escalate(self, action: Escalate) -> Event:
@@ -393,9 +425,10 @@ class FlowInterpreter:
         for spoken in self._unsettled:
             if not spoken.done():
                 still.append(spoken)
-            elif spoken.interrupted:
-                self.state = self.runner.heard(self.state, spoken.planned_text,
-                                               spoken.heard_text)
+            else:
+                planned = self._planned.pop(id(spoken), spoken.planned_text)
+                if spoken.interrupted:
+                    self.state = self.runner.heard(self.state, planned, spoken.heard_text)
         self._unsettled = still
 
     def _stamp(self, event: Event) -> Event:

@@ -18,8 +18,6 @@ from rich.console import Console
 from rich.table import Table
 
 from callcenter.cli.flows import print_problems
-from callcenter.testing.script import CallerScript, ScriptError
-from callcenter.testing.webhook_fixtures import WebhookFixtures
 
 console = Console(highlight=False)
 
@@ -51,6 +49,10 @@ def call(
     if flow_obj is None:
         print_problems(problems)
         raise typer.Exit(1)
+    # The test kit loads only for this command, never in a worker (see the layering test).
+    from callcenter.testing.script import CallerScript, ScriptError
+    from callcenter.testing.webhook_fixtures import WebhookFixtures
+
     try:
         script = CallerScript.from_file(caller)
     except ScriptError as exc:

@@ -28,7 +28,6 @@ from callcenter.flow.schema import Flow
 from callcenter.flow.state import RunnerState
 from callcenter.flow.validate import check_flow_text
 from callcenter.speech import LLM
-from callcenter.testing.webhook_fixtures import WebhookFixtures
 
 console = Console(highlight=False)
 # Timeline entries worth a line even without --verbose.
@@ -77,8 +76,13 @@ async def run_chat(flow: Flow, *, read: Callable[[], str | None], llm: LLM | Non
     def write(text: str) -> None:
         console.print(f"[bold green]agent:[/bold green] {escape(text)}")
 
-    # Fixtures answer the flow's webhooks locally (same YAML as `callcenter call`).
-    transport = WebhookFixtures(mocks) if mocks else None
+    # Fixtures answer the flow's webhooks locally (same YAML as `callcenter call`); the test
+    # kit is imported only when asked for, so no other command (the worker) ever loads it.
+    transport = None
+    if mocks:
+        from callcenter.testing.webhook_fixtures import WebhookFixtures
+
+        transport = WebhookFixtures(mocks)
     async with httpx.AsyncClient(transport=transport) as client:
         interpreter = FlowInterpreter(
             flow, TextChannel(read_line, write, _note),

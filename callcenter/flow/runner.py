@@ -43,7 +43,7 @@ class FlowRunner:
         is dropped (unless it carries tool calls, which the history needs).
         """
         planned, heard = planned.strip(), heard.strip()
-        if planned == heard:
+        if planned == heard and planned:
             return state
         for i in range(len(state.history) - 1, -1, -1):
             msg = state.history[i]

@@ -323,8 +323,10 @@ class Step(StepBase):
     def agent_reply(self, node: AgentNode, event: AgentReply) -> None:
         calls = [{"id": c.id, "name": c.name, "arguments": json.dumps(c.arguments)}
                  for c in event.tool_calls]
-        self.st.history.append(AgentMessage(role="assistant", content=event.text,
-                                            tool_calls=calls))
+        if event.text or calls:
+            # An empty reply (dropped unheard because the caller went on) is no turn at all.
+            self.st.history.append(AgentMessage(role="assistant", content=event.text,
+                                                tool_calls=calls))
         self.st.attempts = 0
         self.say(event.text)
         self.st.pending_tools = list(event.tool_calls)

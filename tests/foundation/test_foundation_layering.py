@@ -97,3 +97,16 @@ def test_rooms_are_not_probed_for_capabilities() -> None:
         "Room declares its optional capabilities (clock, transfer, aclose) with typed "
         "errors; call them instead of probing with getattr/hasattr:\n" + "\n".join(offenders)
     )
+
+
+def test_the_cli_and_the_worker_load_no_test_kit_module() -> None:
+    """Allowed importers import the kit lazily: a worker process never has it in memory."""
+    import subprocess
+    import sys
+
+    code = ("import sys, callcenter.cli, callcenter.callsession.handler,"
+            " callcenter.dispatch.worker;"
+            "print(sorted(m for m in sys.modules if m.startswith('callcenter.testing')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.strip()
+    assert out == "[]", f"test kit loaded in production: {out}"

@@ -107,11 +107,6 @@ turns:
     assert said == ["I need to change", "the delivery address for my order"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the interpreter keeps a reply the voice dropped unheard: its SpeechHandle has "
-    "planned_text '' (the stream was never read), so FlowRunner.heard finds nothing to cut",
-)
 async def test_a_reply_dropped_while_thinking_is_not_in_the_llm_history(
     make_agent_call: MakeAgentCall,
 ) -> None:
