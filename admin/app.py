@@ -15,7 +15,16 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from admin.errors import install_error_handlers
-from admin.routes import account, api_v1, auth, home, livekit_webhook, placeholders
+from admin.routes import (
+    account,
+    api_flows,
+    api_v1,
+    auth,
+    flows,
+    home,
+    livekit_webhook,
+    placeholders,
+)
 from admin.security.guard import guard, mark_public
 from admin.security.headers import SecurityHeadersMiddleware, content_security_policy
 from admin.security.session import SessionMiddleware
@@ -68,7 +77,7 @@ def create_app(
     # LiveKit signs its webhooks (checked in the route): no session, no CSRF token.
     mark_public(livekit_webhook.router, csrf=False)
     app.include_router(livekit_webhook.router)
-    for module in (auth, home, account, placeholders, api_v1):
+    for module in (auth, home, account, placeholders, flows, api_v1, api_flows):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -27,6 +27,25 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+class ApiProblem(Exception):
+    """Raised by API routes: answered as problem details, with `extra` members (RFC 9457 §3.2)."""
+
+    def __init__(self, status: int, detail: str, *, title: str | None = None,
+                 **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title or _title(status)
+        self.detail = detail
+        self.extra = extra
+
+
+async def _api_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiProblem)
+    if wants_problem(request):
+        return problem(exc.status, exc.title, exc.detail, **exc.extra)
+    return error_response(request, exc.status, exc.detail)
+
+
 def wants_problem(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
 
@@ -89,6 +108,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
+    app.add_exception_handler(ApiProblem, _api_problem)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
     app.add_exception_handler(HTTPException, _http_error)

@@ -99,9 +99,17 @@ class FlowStore:
     # ------------------------------------------------------------ versions
 
     def save_draft(self, yaml_text: str, *, author: str = "", note: str = "",
-                   file: str = "<flow>") -> models.FlowVersion:
-        """Validate and store YAML as the next draft version of its flow (created if new)."""
+                   file: str = "<flow>", expect_name: str | None = None) -> models.FlowVersion:
+        """Validate and store YAML as the next draft version of its flow (created if new).
+
+        With `expect_name`, YAML naming another flow is refused (an editor open on one flow
+        must not quietly write to another).
+        """
         parsed = load_flow(yaml_text, file)  # raises FlowValidationError with every problem
+        if expect_name is not None and parsed.name != expect_name:
+            raise FlowStoreError(
+                f"this text names flow {parsed.name!r} but you are editing {expect_name!r}: "
+                f"set `name: {expect_name}` again, or create a new flow for {parsed.name!r}")
         row = self._flow_row(parsed.name, lock=True)
         if row is None:
             row = models.Flow(name=parsed.name, description=parsed.description[:500])

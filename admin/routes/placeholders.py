@@ -17,7 +17,6 @@ from callcenter.accounts import Permission
 router = APIRouter()
 
 PAGES = {
-    "flows": ("Flows", Permission.FLOWS_VIEW, "Edit, validate, publish and roll back call flows."),
     "console": ("Console", Permission.CONSOLE, "Take escalated calls; monitor, coach, hand back."),
     "calls": ("Calls", Permission.CALLS_VIEW, "Browse stored calls, transcripts and metrics."),
 }
