@@ -18,11 +18,13 @@ from admin.errors import install_error_handlers
 from admin.routes import (
     account,
     api_flows,
+    api_numbers,
     api_v1,
     auth,
     flows,
     home,
     livekit_webhook,
+    numbers,
     placeholders,
 )
 from admin.security.guard import guard, mark_public
@@ -77,7 +79,8 @@ def create_app(
     # LiveKit signs its webhooks (checked in the route): no session, no CSRF token.
     mark_public(livekit_webhook.router, csrf=False)
     app.include_router(livekit_webhook.router)
-    for module in (auth, home, account, placeholders, flows, api_v1, api_flows):
+    pages = (auth, home, account, placeholders, flows, numbers)
+    for module in (*pages, api_v1, api_flows, api_numbers):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -30,6 +30,10 @@ class FlowStoreError(ValueError):
     """A store operation cannot be done; the message says why and what to do."""
 
 
+class InvalidNumber(FlowStoreError):
+    """Not a phone number in E.164 form, even after dropping spaces and dashes."""
+
+
 class NumberConflict(FlowStoreError):
     """The number already routes to another flow and the caller did not ask to move it."""
 
@@ -372,7 +376,7 @@ def normalize_number(text: str) -> str:
     if number.startswith("00"):
         number = "+" + number[2:]  # the international prefix many countries dial
     if not _E164.match(number):
-        raise FlowStoreError(
+        raise InvalidNumber(
             f"{text.strip()!r} is not an E.164 number; write it like +15551234567 "
             "(a plus, the country code, then the number, 8 to 15 digits in all)")
     return number
