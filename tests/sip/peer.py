@@ -20,6 +20,7 @@ class UdpPeer(asyncio.DatagramProtocol):
         self.inbox: asyncio.Queue[tuple[bytes, tuple[str, int]]] = asyncio.Queue()
         self.transport: asyncio.DatagramTransport | None = None
         self.port = 0
+        self.log: list[tuple[float, bytes]] = []  # every datagram with its arrival time
 
     @classmethod
     async def open(cls) -> UdpPeer:
@@ -34,6 +35,7 @@ class UdpPeer(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.log.append((asyncio.get_running_loop().time(), data))
         self.inbox.put_nowait((data, addr))
 
     def send(self, data: str | bytes, addr: tuple[str, int]) -> None:
