@@ -1,0 +1,133 @@
+"""One live dev call as the pages see it: its room, who is in it, and its event feed.
+
+The feed is what the browser phone and the console stream (server-sent events): transcript
+lines of every speaker, the hand-off brief, supervisors coming and going, the end. Lines
+come from the call's record as each utterance finishes (the agent's as the caller heard
+it); the brief and the comings and goings from the room, so a call from the SIP endpoint
+and one from the browser look the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from callcenter.rooms.base import (
+    ParticipantJoined,
+    ParticipantKind,
+    ParticipantLeft,
+    RoomClosed,
+    RoomEvent,
+)
+from callcenter.rooms.local import LocalRoom
+from callcenter.rooms.webrtc import BrowserPeer
+from callcenter.voice.events import Utterance
+
+BRIEF_TOPIC = "callcenter.brief"  # the interpreter's hand-off brief (callsession.interpreter)
+FEED_LIMIT = 2000  # events kept per call (a dev call is minutes long, not hours)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    """`kind`: transcript | brief | joined | left | ended."""
+
+    seq: int
+    kind: str
+    data: dict[str, Any]
+    at: float = field(default_factory=time.time)
+
+
+class CallFeed:
+    """An append-only list of events with many readers, each from where it wants."""
+
+    def __init__(self) -> None:
+        self.events: list[FeedEvent] = []
+        self._changed = asyncio.Event()
+        self.closed = False
+
+    def add(self, kind: str, data: dict[str, Any]) -> None:
+        self.events.append(FeedEvent(len(self.events), kind, data))
+        del self.events[:-FEED_LIMIT]
+        if kind == "ended":
+            self.closed = True
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def follow(self, since: int = 0, *, idle_s: float = 15.0
+                     ) -> AsyncIterator[FeedEvent | None]:
+        """Events with seq >= `since` as they come; None after `idle_s` of quiet (a
+        keep-alive for the stream), ending after the `ended` event."""
+        nxt = since
+        while True:
+            for ev in self.events:
+                if ev.seq >= nxt:
+                    nxt = ev.seq + 1
+                    yield ev
+                    if ev.kind == "ended":
+                        return
+            if self.closed:
+                return
+            changed = self._changed
+            try:
+                await asyncio.wait_for(changed.wait(), idle_s)
+            except TimeoutError:
+                yield None
+
+
+@dataclass(eq=False)
+class DevCall:
+    """A call the dev server placed in a `LocalRoom` (from the browser phone or SIP)."""
+
+    call_id: str
+    number: str
+    room: LocalRoom
+    via: str  # "browser" | "sip"
+    started: float = field(default_factory=time.time)
+    feed: CallFeed = field(default_factory=CallFeed)
+    caller: BrowserPeer | None = None
+    supervisors: dict[str, BrowserPeer] = field(default_factory=dict)
+    kinds: dict[str, ParticipantKind] = field(default_factory=dict)
+    ended: bool = False
+
+    def __post_init__(self) -> None:
+        self.kinds[self.room.local_identity] = ParticipantKind.AGENT
+        self.room.on_event(self._on_event)
+
+    def add_utterance(self, u: Utterance) -> None:
+        """A finished utterance from the call's record (see dev.handler.TappedRecorder)."""
+        if u.text.strip():
+            self.feed.add("transcript", {"speaker": u.identity, "role": u.role, "text": u.text,
+                                         "interrupted": u.interrupted})
+
+    def on_text(self, sender: str, topic: str, text: str) -> None:
+        """`on_text` of the caller-side participant: the room's messages to everyone."""
+        if topic == BRIEF_TOPIC:
+            try:
+                brief = json.loads(text)
+            except json.JSONDecodeError:
+                brief = {"text": text}
+            self.feed.add("brief", brief if isinstance(brief, dict) else {"brief": brief})
+
+    def _on_event(self, event: RoomEvent) -> None:
+        match event:
+            case ParticipantJoined(participant=p):
+                self.kinds[p.identity] = p.kind
+                self.feed.add("joined", {"identity": p.identity, "role": p.kind.value})
+            case ParticipantLeft(participant=p):
+                self.feed.add("left", {"identity": p.identity, "role": p.kind.value})
+            case RoomClosed(reason=reason):
+                self.ended = True
+                self.feed.add("ended", {"reason": reason})
+            case _:
+                pass
+
+    def brief(self) -> dict[str, Any] | None:
+        """The latest hand-off brief (sent when a supervisor accepted, maybe before joining)."""
+        for ev in reversed(self.feed.events):
+            if ev.kind == "brief":
+                return ev.data
+        return None
