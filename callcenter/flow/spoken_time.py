@@ -123,6 +123,9 @@ def spoken_time(text: str) -> str | None:
         return "00:00"
     pm = bool(re.search(r"\d\s*pm\b|\bpm\b|afternoon|evening|tonight", t))
     am = bool(re.search(r"\d\s*am\b|\bam\b|morning", t))
+    # "for in the afternoon": the recognizer's spelling of "four" before a time of day.
+    t = re.sub(r"\b(for|to|too)\b(?= (in the|o'clock|am\b|pm\b))",
+               lambda m: "4" if m.group(1) == "for" else "2", t)
     t = _number_words_to_digits(t)
     t = re.sub(r"\b(\d{1,2})(am|pm)\b", r"\1 \2", t)
     hour: int | None = None
@@ -133,7 +136,7 @@ def spoken_time(text: str) -> str | None:
         hour, minute = int(m.group(2)), 15
     elif m := re.search(r"\b(a )?quarter (to|of) (\d{1,2})\b", t):
         hour, minute = int(m.group(3)) - 1, 45
-    elif m := re.search(r"\b(\d{1,2})[:. ](\d{2})\b", t):
+    elif m := re.search(r"\b(\d{1,2})[:. ](\d{2})(?!\d)", t):
         hour, minute = int(m.group(1)), int(m.group(2))
     elif m := re.search(r"\b(\d{3,4})\s*(am|pm)\b", t):
         hour, minute = int(m.group(1)[:-2]), int(m.group(1)[-2:])
