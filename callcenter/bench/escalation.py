@@ -7,8 +7,10 @@ supervisors never both get one call.
 - `double_takes`: for every offered call, the offered supervisor accepts while a rival takes
   it from the console list, at the same moment; a call with two winners is a double take
   (must be 0). `no_winner` counts calls nobody got (also 0).
-Runs on the in-process broker, and on Redis when a URL is given. connect_ms and
-handback_ms need the call side (a session in a local room) and are not measured here yet.
+Runs on the in-process broker, and on Redis when a URL is given.
+- `call_side` (`escalation_call`): connect_ms (accept -> the supervisor's audio reaching the
+  caller), ai_quiet_ms and handback_ms (hand back -> first AI audio), on real CallSessions
+  in local rooms.
 """
 
 from __future__ import annotations
@@ -127,8 +129,11 @@ async def run_escalation_bench(
     calls: int = 100,
     rounds: int = 5,
     progress: Progress = lambda _m: None,
+    call_side_calls: int = 30,
 ) -> dict[str, Any]:
-    """Both brokers; Redis is skipped (with the reason) without a URL."""
+    """Both brokers; Redis is skipped (with the reason) without a URL; then the call side."""
+    from callcenter.bench.escalation_call import measure_call_side
+
     runs: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
         "in_process": lambda: measure(InProcessEscalationBroker([QUEUE]), calls, rounds),
     }
@@ -141,7 +146,10 @@ async def run_escalation_bench(
     if not redis_url:
         result["redis"] = {"skipped": "needs Redis: set REDIS_URL or pass --redis"}
     result["double_takes"] = sum(r.get("double_takes", 0) for r in result.values())
-    result["not_measured"] = ["connect_ms", "handback_ms"]  # need the call side
+    progress(f"call side: {call_side_calls} calls escalated, taken and handed back")
+    side = await measure_call_side(calls=call_side_calls)
+    result["call_side"] = side
+    result["connect_ms"], result["handback_ms"] = side["connect_ms"], side["handback_ms"]
     return result
 
 

@@ -114,14 +114,18 @@ def escalation(
     redis_url: Annotated[
         str | None, typer.Option("--redis", help="Redis to bench too; default REDIS_URL")
     ] = None,
+    call_side: Annotated[
+        int, typer.Option(min=1, help="Calls taken and handed back (connect_ms, handback_ms)")
+    ] = 30,
 ) -> None:
-    """Escalate -> supervisor offered (offer_ms) and double takes, in-process and on Redis."""
+    """Offer latency and double takes (both brokers); connect and hand-back on live calls."""
     from callcenter.bench.escalation import run_escalation_bench, write_json
     from callcenter.config import get_settings
 
     url = redis_url or get_settings().redis_url
     result = asyncio.run(
-        run_escalation_bench(redis_url=url, calls=calls, rounds=rounds, progress=console.log)
+        run_escalation_bench(redis_url=url, calls=calls, rounds=rounds, progress=console.log,
+                             call_side_calls=call_side)
     )
     t = Table(title="callcenter bench escalation")
     for col in ("broker", "offer_ms p50 / p99", "double takes", "no winner"):
@@ -135,7 +139,10 @@ def escalation(
         t.add_row(name, f"{_fmt(o['p50'])} / {_fmt(o['p99'])}  {_verdict(o['p99'], 50)}",
                   f"{r['double_takes']} {_verdict(r['double_takes'], 0)}", str(r["no_winner"]))
     console.print(t)
-    console.print("connect_ms and handback_ms: not measured yet (they need the call side)")
+    for name, target in (("connect_ms", 200), ("ai_quiet_ms", 200), ("handback_ms", 500)):
+        c = result["call_side"][name]
+        console.print(f"{name} p50 {_fmt(c['p50'])} / p99 {_fmt(c['p99'])} "
+                      f"(target p99 <= {target}) {_verdict(c['p99'], target)}")
     if json_path is not None:
         write_json(result, json_path)
         console.print(f"wrote {json_path}")
