@@ -20,7 +20,7 @@ from callcenter.rooms.base import (
 )
 from callcenter.rooms.sip import SipEndpoint, SipRoom, SipTimers
 from callcenter.rooms.sip.dialog import response_for
-from callcenter.rooms.sip.message import SipRequest, SipResponse
+from callcenter.rooms.sip.message import SipRequest, SipResponse, parse_message
 from callcenter.rooms.sip.rtp import RtpPacket, parse_rtp
 from tests.sip.peer import Dialog, UdpPeer, dominant_hz, sdp, tone_packets
 
@@ -167,7 +167,7 @@ async def test_agent_hangup_sends_bye_in_the_dialog(env: Env) -> None:
     assert [type(e) for e in env.events] == [RoomClosed]
     env.peer.send(response_for(bye, 200).to_bytes(), d.ep)
     await asyncio.sleep(0.05)
-    assert not env.ep.calls  # the BYE transaction is done
+    assert not env.ep.calls and not env.ep.ports.in_use  # the BYE transaction is done
 
 
 async def test_a_bye_for_an_unknown_dialog_is_481(env: Env) -> None:
@@ -231,6 +231,18 @@ async def test_a_reinvite_gets_200_with_the_same_sdp(env: Env) -> None:
     d.cseq = 3
     d.send("INVITE", "")  # no offer (a refresh): still our same description
     assert (await env.peer.response(200)).body == ok.body
+
+
+async def test_closing_the_endpoint_turns_a_ringing_call_away_with_480() -> None:
+    async for env in _env(ring_s=5.0):
+        ringing = env.dialog()
+        ringing.send("INVITE", sdp(40000))
+        await env.peer.response(180)
+        await env.ep.aclose()  # the fixture closes it again: closing twice is fine
+        got = [m for m in [parse_message(d) for d in await _quiet(env.peer, 0.3)]
+               if isinstance(m, SipResponse)]
+        assert 480 in {m.status for m in got}
+        assert not env.ep.calls and not env.ep.ports.in_use
 
 
 async def test_other_methods_get_sane_answers(env: Env) -> None:

@@ -72,7 +72,6 @@ class SipEndpoint(asyncio.DatagramProtocol):
         self.jitter_depth = jitter_depth
         self.clock = RealClock()  # one media ticker for every call of this endpoint
         self.calls: dict[tuple[str, str], SipCall] = {}  # live dialogs by (Call-ID, our tag)
-        self.rooms: list[SipRoom] = []  # every answered call, oldest first
         self.tx = Transactions(self._send, self.timers)
         self.transport: asyncio.DatagramTransport | None = None
 
@@ -85,9 +84,13 @@ class SipEndpoint(asyncio.DatagramProtocol):
         return self
 
     async def aclose(self) -> None:
-        """Hang up every call (BYE, briefly awaited), then close the socket."""
+        """End every call (BYE, or 480 while ringing; briefly awaited), close the socket."""
         for call in list(self.calls.values()):
-            await call.room.hangup()
+            if call.invite.final is None:
+                self.tx.final(call.invite, 480)
+                self._end(call, "endpoint closing", remote=True)
+            else:
+                await call.room.hangup()
         pending = self.tx.pending()
         if pending:
             await asyncio.wait(pending, timeout=min(1.0, self.timers.give_up))
@@ -211,7 +214,6 @@ class SipEndpoint(asyncio.DatagramProtocol):
             return
         self._answer(tx, call, call.sdp.offer() if delayed else call.sdp.answer(neg))
         media.start()
-        self.rooms.append(call.room)
         if self.on_call is not None:
             result = self.on_call(call.room)
             if inspect.isawaitable(result):
@@ -305,10 +307,10 @@ class SipEndpoint(asyncio.DatagramProtocol):
         fut.add_done_callback(lambda _f: self.calls.pop((call.call_id, call.local_tag), None))
 
     def _end(self, call: SipCall, reason: str, *, remote: bool) -> None:
-        """The call is over: free its RTP port and close its room."""
+        """The call is over: its room closes (and its RTP port goes back to the pool)."""
         if not call.ending:
             self.calls.pop((call.call_id, call.local_tag), None)
-        self.ports.release(call.room.media.port)
+        call.invite.acked.set()  # a 200 still being resent has no one to reach any more
         if remote:
             call.room.caller_hung_up(reason)
         else:

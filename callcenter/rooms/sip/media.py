@@ -127,6 +127,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self._t_ms = 0.0
         self._tick: int | None = None
         self.closed = False
+        self.on_close: Callable[[], None] | None = None  # gives the port back to its pool
 
     async def open(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
@@ -159,6 +160,9 @@ class RtpSession(asyncio.DatagramProtocol):
         if self.transport is not None:
             self.transport.close()
             self.transport = None
+        release, self.on_close = self.on_close, None
+        if release is not None:
+            release()
 
     # --------------------------------------------------------------- asyncio protocol
 

@@ -27,7 +27,8 @@ _TOKEN = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
 
 REASONS = {
     100: "Trying", 180: "Ringing", 200: "OK", 202: "Accepted", 400: "Bad Request",
-    405: "Method Not Allowed", 481: "Call/Transaction Does Not Exist",
+    405: "Method Not Allowed", 480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist",
     487: "Request Terminated", 488: "Not Acceptable Here", 500: "Server Internal Error",
     501: "Not Implemented", 503: "Service Unavailable", 505: "Version Not Supported",
 }

@@ -19,8 +19,7 @@ class PortPool:
         """Bind `session`; raises OSError when every port of the range is taken."""
         if self.range is None:
             await session.open(self.host, 0)
-            self.in_use.add(session.port)
-            return session.port
+            return self._held(session)
         lo, hi = self.range
         # RTP on even ports, RTCP (unused here) on the odd one above: RFC 3550 11.
         candidates = list(range(lo + lo % 2, hi + 1, 2)) or [lo]
@@ -35,11 +34,13 @@ class PortPool:
             except OSError as exc:  # taken by another process
                 last = exc
                 continue
-            self.in_use.add(port)
             self._next = candidates[(start + i + 1) % len(candidates)]
-            return port
+            return self._held(session)
         raise OSError(f"no free RTP port in {lo}-{hi} on {self.host} "
                       f"({len(self.in_use)} calls hold one){f': {last}' if last else ''}")
 
-    def release(self, port: int) -> None:
-        self.in_use.discard(port)
+    def _held(self, session: RtpSession) -> int:
+        port = session.port
+        self.in_use.add(port)
+        session.on_close = lambda: self.in_use.discard(port)  # whoever ends the call
+        return port
