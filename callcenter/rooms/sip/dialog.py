@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from callcenter.rooms.sip.address import parse_address, split_values
+from callcenter.rooms.base import Participant, ParticipantKind
+from callcenter.rooms.sip.address import parse_address, parse_uri, split_values
+from callcenter.rooms.sip.media import RtpSession
 from callcenter.rooms.sip.message import REASONS, Headers, SipRequest, SipResponse
 from callcenter.rooms.sip.room import SipRoom
 from callcenter.rooms.sip.sdp import LocalSdp, Negotiated
@@ -68,6 +71,39 @@ class SipCall:
     delayed_offer: bool = False  # the INVITE had no SDP: our 200 offered, the ACK answers
     confirmed: bool = False
     ending: bool = False  # our BYE is out; a crossing BYE still gets its 200
+
+
+def new_call(
+    tx: ServerInvite, media: RtpSession, sdp: LocalSdp, send_bye: Callable[[SipCall], None],
+    *, delayed_offer: bool,
+) -> SipCall:
+    """The dialog an initial INVITE creates, with its room and its caller.
+
+    The caller carries the attributes a LiveKit SIP participant has: `sip.phoneNumber` is
+    the From user (caller id), `sip.trunkPhoneNumber` the Request-URI user (the dialed
+    number, which picks the published flow), `sip.callID` the SIP Call-ID.
+    """
+    req = tx.request
+    frm = parse_address(req.headers.get("From") or "")
+    number = frm.uri.user
+    attrs = {"sip.phoneNumber": number, "sip.trunkPhoneNumber": parse_uri(req.uri).user,
+             "sip.callID": req.call_id, "sip.callStatus": "active"}
+    caller = Participant(f"sip_{number or 'caller'}", ParticipantKind.CALLER,
+                         frm.display or number, attrs)
+    contact = parse_address(req.headers.get("Contact") or "").uri
+    target = tx.addr
+    if contact.host.replace(".", "").isdigit():  # an IPv4 literal: the remote target
+        target = (contact.host, contact.port or 5060)
+    holder: list[SipCall] = []
+    room = SipRoom(f"call-{tx.to_tag}", caller, media, send_bye=lambda: send_bye(holder[0]))
+    call = SipCall(
+        call_id=req.call_id, local_tag=tx.to_tag, remote_tag=frm.tag,
+        local_header=f"{req.headers.get('To')};tag={tx.to_tag}",
+        remote_header=req.headers.get("From") or "", remote_target=target,
+        sdp=sdp, negotiated=media.negotiated, room=room, invite=tx, delayed_offer=delayed_offer,
+    )
+    holder.append(call)
+    return call
 
 
 def new_tag() -> str:

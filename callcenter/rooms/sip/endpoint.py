@@ -14,7 +14,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from callcenter.rooms.base import Participant, ParticipantKind
 from callcenter.rooms.clock import RealClock
 from callcenter.rooms.sip.address import parse_address, parse_uri
 from callcenter.rooms.sip.dialog import (
@@ -25,6 +24,7 @@ from callcenter.rooms.sip.dialog import (
     SipTimers,
     bye_for,
     new_branch,
+    new_call,
     new_tag,
     response_for,
 )
@@ -220,28 +220,8 @@ class SipEndpoint(asyncio.DatagramProtocol):
                 self.tx.spawn(_logged(result, call.room.name))
 
     def _make_call(self, tx: ServerInvite, media: RtpSession, delayed: bool) -> SipCall:
-        req = tx.request
-        frm = parse_address(req.headers.get("From") or "")
-        number = frm.uri.user
-        attrs = {"sip.phoneNumber": number, "sip.trunkPhoneNumber": parse_uri(req.uri).user,
-                 "sip.callID": req.call_id, "sip.callStatus": "active"}
-        caller = Participant(f"sip_{number or 'caller'}", ParticipantKind.CALLER,
-                             frm.display or number, attrs)
-        contact = parse_address(req.headers.get("Contact") or "").uri
-        target = tx.addr
-        if contact.host.replace(".", "").isdigit():  # an IPv4 literal: the remote target
-            target = (contact.host, contact.port or 5060)
-        holder: list[SipCall] = []
-        room = SipRoom(f"call-{tx.to_tag}", caller, media,
-                       send_bye=lambda: self._send_bye(holder[0]))
-        call = SipCall(
-            call_id=req.call_id, local_tag=tx.to_tag, remote_tag=frm.tag,
-            local_header=f"{req.headers.get('To')};tag={tx.to_tag}",
-            remote_header=req.headers.get("From") or "", remote_target=target,
-            sdp=LocalSdp(self.advertised, media.port), negotiated=media.negotiated,
-            room=room, invite=tx, delayed_offer=delayed,
-        )
-        holder.append(call)
+        call = new_call(tx, media, LocalSdp(self.advertised, media.port), self._send_bye,
+                        delayed_offer=delayed)
         self.calls[(call.call_id, call.local_tag)] = call
         return call
 
