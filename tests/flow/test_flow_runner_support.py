@@ -35,7 +35,8 @@ def test_order_status_by_keypad_and_speech_reaches_goodbye_with_slots() -> None:
     assert hook[0].method == "GET"
     reply = call.send(WebhookResult(request_id=hook[0].request_id, ok=True, status=200,
                                     data={"status": "shipped", "delivery": {"eta": "on Friday"}}))
-    assert spoken(reply) == ["Order 123456 has shipped and should arrive on Friday.",
+    assert spoken(reply) == ["Order one two three four five six has shipped and should arrive "
+                             "on Friday.",
                              "Is there anything else I can help you with?"]
     # A yes/no question takes one key (1 = yes, 2 = no), no '#' needed.
     assert isinstance(reply[-1], Listen)
