@@ -91,10 +91,7 @@ app.add_typer(_providers.app, name="providers")
 
 from callcenter.cli import dev as _dev  # noqa: E402
 
-# Any arguments (`callcenter dev --port 8000`) still get the one clear line, not a usage error.
-app.command(
-    name="dev", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)(_dev.dev)
+app.command(name="dev")(_dev.dev)
 
 from callcenter.cli import api as _api  # noqa: E402
 from callcenter.cli import users as _users  # noqa: E402

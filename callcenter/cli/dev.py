@@ -1,21 +1,89 @@
-"""`callcenter dev`: the embedded dev server (web admin, console, SIP endpoint) is not built yet.
+"""`callcenter dev`: the whole contact center in one process, on the embedded default.
 
-The command exists so that what README and DESIGN name answers in words, not with "No such
-command"; it says what works meanwhile and exits 2 (the usage-error code) so scripts notice.
+The web app (admin, console, browser phone) is served by uvicorn in the same event loop as
+the dispatcher, the escalation broker and the control bus, so they are shared in memory.
+No LiveKit, Redis, PostgreSQL or API keys: see `callcenter.dev.DevServer`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.markup import escape
 
-NOT_BUILT = (
-    "`callcenter dev` is not built yet; meanwhile: `scripts/demo` places a scripted call end "
-    "to end, `callcenter call --flow F --caller S` runs one call on a local room, and "
-    "`callcenter worker` takes calls from LiveKit"
-)
+from callcenter.config import get_settings
+from callcenter.logs import configure_logging
+
+log = logging.getLogger(__name__)
+# By name: callcenter/ never imports admin/ (the web app is an edge over this package).
+APP_MODULE = "admin.app"
 
 
-def dev() -> None:
-    """The all-in-one local server (not built yet: says what to use meanwhile)."""
-    typer.echo(f"error: {NOT_BUILT}", err=True)
-    raise typer.Exit(2)
+def dev(
+    host: str = typer.Option("127.0.0.1", help="Address of the web app"),
+    port: int = typer.Option(8000, help="Port of the web app"),
+    sip_port: int = typer.Option(5060, help="UDP port of the dev SIP endpoint (0: none)"),
+    warm: bool = typer.Option(True, help="Load the offline speech models before serving"),
+) -> None:
+    """Run the web admin, the supervisor console, the browser phone and the SIP endpoint."""
+    # The built-in SECRET_KEY is allowed here only: this server is for one machine.
+    os.environ.setdefault("DEV_MODE", "true")
+    get_settings.cache_clear()
+    settings = get_settings()
+    configure_logging(settings)
+    # A second Ctrl-C during shutdown ends it without a traceback.
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(host, port, sip_port or None, warm))
+
+
+async def _serve(host: str, port: int, sip_port: int | None, warm: bool) -> None:
+    import uvicorn
+
+    from callcenter.dev import DevOptions, DevServer
+
+    out = Console(highlight=False, soft_wrap=True)
+    server = DevServer(options=DevOptions(sip_port=sip_port, warm_speech=warm))
+    with out.status("starting: database, flows, speech models, SIP endpoint…"):
+        status = await server.start()
+    try:
+        app: Any = importlib.import_module(APP_MODULE).create_app(
+            server.settings, engine=server.engine)
+        app.state.dev = server
+        config = uvicorn.Config(app, host=host, port=port, log_config=None,
+                                server_header=False, lifespan="off")
+        web = uvicorn.Server(config)
+        _banner(out, f"http://{host}:{port}", status)
+        await web.serve()  # returns on Ctrl-C (uvicorn handles the signal)
+    finally:
+        out.print("stopping: hanging up calls, stopping workers…")
+        await server.aclose()
+
+
+def _banner(out: Console, url: str, status: Any) -> None:
+    out.print(f"\n[bold]callcenter dev[/bold] is running  ·  database {escape(status.database)}")
+    out.print(f"  web admin        {url}/")
+    out.print(f"  browser phone    {url}/phone")
+    out.print(f"  supervisor       {url}/console")
+    if status.sip:
+        first = status.numbers[0].number if status.numbers else "+15550001000"
+        out.print(f"  SIP (UDP)        sip:{first}@{status.sip}")
+    for note in status.notes:
+        out.print(f"  [yellow]note[/yellow]  {escape(note)}")
+    out.print("\n  numbers")
+    for n in status.numbers:
+        out.print(f"    {n.number}  ->  {escape(n.flow)}"
+                  + ("" if n.published else "  [yellow](nothing published)[/yellow]"))
+    out.print("\n  logins")
+    for login in status.logins:
+        secret = (f"password [bold]{escape(login.password)}[/bold]  (shown once: note it)"
+                  if login.password else "password shown at first start "
+                  "(reset: callcenter users reset-password EMAIL)")
+        out.print(f"    {login.role:<11} {login.email}  {secret}")
+    out.print("\n  Ctrl-C stops everything.\n")

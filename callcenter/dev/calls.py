@@ -33,7 +33,7 @@ FEED_LIMIT = 2000  # events kept per call (a dev call is minutes long, not hours
 
 @dataclass(frozen=True, slots=True)
 class FeedEvent:
-    """`kind`: transcript | brief | joined | left | ended."""
+    """`kind`: transcript | keys | brief | joined | left | ended."""
 
     seq: int
     kind: str

@@ -90,6 +90,7 @@ class DevServer:
         self._stop_routing = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._postcall_started = False
+        self.status: DevStatus | None = None  # set by start()
 
     @property
     def control(self) -> ControlBus:
@@ -120,7 +121,8 @@ class DevServer:
 
             await asyncio.to_thread(process_speech)
         sip = await self._start_sip(notes)
-        return DevStatus(numbers, logins, sip, url, notes)
+        self.status = DevStatus(numbers, logins, sip, url, notes)
+        return self.status
 
     async def _start_sip(self, notes: list[str]) -> str | None:
         if self.options.sip_port is None:
@@ -238,6 +240,7 @@ class DevServer:
         if p is None or not p.present:
             raise DevCallError(f"call {call_id} has no caller on the line")
         p.send_dtmf(digits)
+        call.feed.add("keys", {"digits": digits})
 
     def _on_sip_call(self, sip_room: SipRoom) -> None:
         dialed = sip_room.caller.attributes.get("sip.trunkPhoneNumber", "")

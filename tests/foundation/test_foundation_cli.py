@@ -57,13 +57,3 @@ def test_version_prints_the_installed_version(tmp_path: Path) -> None:
     out = _run(["--version"], tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"callcenter {version('callcenter')}"
-
-
-def test_dev_says_in_one_line_that_it_is_not_built_and_what_to_use(tmp_path: Path) -> None:
-    out = _run(["dev", "--port", "8000"], tmp_path)  # arguments a user might try, too
-    assert out.returncode == 2 and "Traceback" not in out.stderr
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, out.stderr
-    assert "not built yet" in lines[0]
-    for meanwhile in ("scripts/demo", "callcenter call", "callcenter worker"):
-        assert meanwhile in lines[0]

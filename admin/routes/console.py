@@ -1,0 +1,248 @@
+"""The supervisor console: presence, the live queue, offers, and the connected call.
+
+Thin over `callcenter.dev` (the supervisor desk, the dev server's calls and control bus).
+Live data goes out as server-sent events whose payloads are rendered partials, so the
+first page load and every update share one source of markup. The call's audio transport is
+named by the page (`data-transport`): aiortc WebRTC to the dev server here; in production
+the same page would use livekit-client with a room token (see static/transport-*.js).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from admin.deps import require_permission
+from admin.errors import problem
+from admin.templating import render, templates
+from callcenter.accounts import Permission
+from callcenter.control.commands import Coach, HandBack, Hangup
+from callcenter.control.errors import ControlError
+from callcenter.dev import DevCallError, DevServer, FeedEvent
+from callcenter.dev.desk import HEARTBEAT_S
+from callcenter.escalation.presence import SupervisorStatus
+from callcenter.models import User
+
+router = APIRouter(prefix="/console")
+ConsoleUser = Depends(require_permission(Permission.CONSOLE))
+QUEUE_TICK_S = 1.0  # wait times on screen move by the second
+
+
+def dev_server(request: Request) -> DevServer:
+    """The dev composition `callcenter dev` attached; a clear 503 when there is none."""
+    dev = getattr(request.app.state, "dev", None)
+    if not isinstance(dev, DevServer):
+        raise DevCallError("this server runs no dev calls: start it with `callcenter dev`")
+    return dev
+
+
+def transport_name(request: Request) -> str:
+    """Which audio transport the console page loads (the seam to production)."""
+    return "webrtc" if getattr(request.app.state, "dev", None) is not None else "livekit"
+
+
+def supervisor_id(user: User) -> str:
+    # The identity in the broker and in the room: unique and readable in transcripts.
+    return user.email
+
+
+def partial(name: str, **context: Any) -> str:
+    return templates.env.get_template(name).render(**context)
+
+
+def render_feed_event(request: Request, ev: FeedEvent) -> str:
+    return partial("_console_feed_event.html", ev=ev)
+
+
+def _sse(event: str, data: str) -> str:
+    lines = data.splitlines() or [""]
+    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+def event_stream(request: Request, events: AsyncIterator[tuple[str, str]]) -> Response:
+    """Server-sent events until the page goes away."""
+
+    async def body() -> AsyncIterator[str]:
+        yield "retry: 2000\n\n"
+        async for name, data in events:
+            if await request.is_disconnected():
+                return
+            yield _sse(name, data)
+
+    return StreamingResponse(body(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+class PresenceIn(BaseModel):
+    status: SupervisorStatus
+
+
+class JoinIn(BaseModel):
+    sdp: str = Field(min_length=10, max_length=20000)
+
+
+class CoachIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class HandBackIn(BaseModel):
+    node: str | None = Field(default=None, max_length=200)
+
+
+@router.get("")
+def console_page(request: Request, user: User = ConsoleUser) -> Response:
+    dev = getattr(request.app.state, "dev", None)
+    status = dev.desk.status_of(supervisor_id(user)).value if isinstance(dev, DevServer) else ""
+    return render(request, "console.html", {
+        "section": "console", "dev": isinstance(dev, DevServer), "presence": status,
+        "transport": transport_name(request), "me": supervisor_id(user),
+    })
+
+
+@router.post("/presence")
+async def set_presence(request: Request, body: PresenceIn, user: User = ConsoleUser
+                       ) -> Response:
+    try:
+        dev = dev_server(request)
+    except DevCallError as exc:
+        return problem(503, "No console backend", str(exc))
+    presence = await dev.desk.set_status(supervisor_id(user), body.status)
+    return JSONResponse({"status": presence.status.value})
+
+
+@router.get("/events")
+async def desk_events(request: Request, user: User = ConsoleUser) -> Response:
+    """The desk's stream: the queue (each second when it changes), offers, live calls; it
+    also keeps the supervisor's presence alive while the page is open."""
+    try:
+        dev = dev_server(request)
+    except DevCallError as exc:
+        return problem(503, "No console backend", str(exc))
+    me = supervisor_id(user)
+
+    async def events() -> AsyncIterator[tuple[str, str]]:
+        last_queue, last_calls, beat = "", "", 0.0
+        while True:
+            now = time.monotonic()
+            if now >= beat:
+                await dev.desk.heartbeat(me)
+                beat = now + HEARTBEAT_S
+            queue = partial("_console_queue.html", rows=await dev.desk.queue())
+            if queue != last_queue:
+                last_queue = queue
+                yield "queue", queue
+            calls = partial("_console_calls.html", calls=dev.live_calls())
+            if calls != last_calls:
+                last_calls = calls
+                yield "calls", calls
+            offer = await dev.desk.next_offer(me, timeout=QUEUE_TICK_S)
+            if offer is not None:
+                yield "offer", partial("_console_offer.html", offer=offer)
+
+    return event_stream(request, events())
+
+
+@router.post("/offers/{offer_id}/accept")
+async def accept_offer(request: Request, offer_id: str, user: User = ConsoleUser
+                       ) -> Response:
+    try:
+        dev = dev_server(request)
+    except DevCallError as exc:
+        return problem(503, "No console backend", str(exc))
+    ticket = await dev.desk.accept(offer_id, supervisor_id(user))
+    if ticket is None:
+        return problem(409, "Offer gone", "the offer expired or someone else took the call")
+    return JSONResponse({"call_id": ticket.call_id,
+                         "panel": await _call_panel(dev, ticket.call_id)})
+
+
+@router.post("/offers/{offer_id}/decline")
+async def decline_offer(request: Request, offer_id: str, user: User = ConsoleUser
+                        ) -> Response:
+    try:
+        ok = await dev_server(request).desk.decline(offer_id, supervisor_id(user))
+    except DevCallError as exc:
+        return problem(503, "No console backend", str(exc))
+    return JSONResponse({"ok": ok})
+
+
+async def _call_panel(dev: DevServer, call_id: str) -> str:
+    call = dev.call(call_id)
+    return partial("_console_call.html", call=call, nodes=await dev.flow_nodes(call_id))
+
+
+@router.post("/calls/{call_id}/join")
+async def join_call(request: Request, call_id: str, body: JoinIn, user: User = ConsoleUser
+                    ) -> Response:
+    try:
+        answer = await dev_server(request).join_as_supervisor(
+            call_id, supervisor_id(user), body.sdp)
+    except DevCallError as exc:
+        return problem(409, "Cannot join the call", str(exc))
+    return JSONResponse({"call_id": call_id, "sdp": answer})
+
+
+@router.get("/calls/{call_id}/events")
+async def call_events(request: Request, call_id: str, user: User = ConsoleUser) -> Response:
+    """Everything about the call as it happens: transcript of every speaker, the brief."""
+    try:
+        call = dev_server(request).call(call_id)
+    except DevCallError as exc:
+        return problem(404, "No such call", str(exc))
+
+    async def events() -> AsyncIterator[tuple[str, str]]:
+        async for ev in call.feed.follow():
+            if ev is None:
+                yield "ping", ""
+            elif ev.kind == "brief":
+                yield "brief", partial("_console_brief.html", brief=ev.data)
+            else:
+                yield ev.kind, render_feed_event(request, ev)
+
+    return event_stream(request, events())
+
+
+async def _command(request: Request, call_id: str, command: Any) -> Response:
+    try:
+        result = await dev_server(request).command(call_id, command)
+    except (ControlError, DevCallError) as exc:
+        return problem(409, "Command refused", str(exc))
+    return JSONResponse({"ok": result.ok, **result.data})
+
+
+@router.post("/calls/{call_id}/coach")
+async def coach(request: Request, call_id: str, body: CoachIn, user: User = ConsoleUser
+                ) -> Response:
+    me = supervisor_id(user)
+    return await _command(request, call_id, Coach(text=body.text, by=me, issued_by=me))
+
+
+@router.post("/calls/{call_id}/handback")
+async def hand_back(request: Request, call_id: str, body: HandBackIn,
+                    user: User = ConsoleUser) -> Response:
+    me = supervisor_id(user)
+    response = await _command(request, call_id, HandBack(node=body.node or None, issued_by=me))
+    if response.status_code == 200:
+        await _leave(request, call_id, me)
+    return response
+
+
+@router.post("/calls/{call_id}/end")
+async def end_call(request: Request, call_id: str, user: User = ConsoleUser) -> Response:
+    me = supervisor_id(user)
+    response = await _command(request, call_id, Hangup(issued_by=me))
+    if response.status_code == 200:
+        await _leave(request, call_id, me)
+    return response
+
+
+async def _leave(request: Request, call_id: str, me: str) -> None:
+    # The supervisor's audio leaves the room once the AI has the call back (or it ended).
+    await asyncio.shield(dev_server(request).leave_supervisor(call_id, me))
