@@ -188,6 +188,15 @@ class BrowserPeer:
         if self._closing is None:
             self._closing = asyncio.ensure_future(self.aclose())
 
+    async def wait_connected(self, timeout: float) -> bool:
+        """True once media flows (ICE and DTLS up); False on timeout or if the peer closed."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.pc.connectionState != "connected":
+            if self._closed or asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return not self._closed
+
     @property
     def closed(self) -> bool:
         return self._closed
