@@ -17,14 +17,18 @@ from sqlalchemy.engine import Engine
 from admin.errors import install_error_handlers
 from admin.routes import (
     account,
+    api_calls,
     api_flows,
     api_numbers,
     api_v1,
     auth,
+    calls,
+    console,
     flows,
     home,
     livekit_webhook,
     numbers,
+    phone,
     placeholders,
 )
 from admin.security.guard import guard, mark_public
@@ -79,8 +83,9 @@ def create_app(
     # LiveKit signs its webhooks (checked in the route): no session, no CSRF token.
     mark_public(livekit_webhook.router, csrf=False)
     app.include_router(livekit_webhook.router)
-    pages = (auth, home, account, placeholders, flows, numbers)
-    for module in (*pages, api_v1, api_flows, api_numbers):
+    # console before placeholders: its real page replaces the placeholder's /console.
+    pages = (auth, home, account, phone, console, placeholders, flows, numbers, calls)
+    for module in (*pages, api_v1, api_flows, api_numbers, api_calls):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -18,7 +18,6 @@ router = APIRouter()
 
 PAGES = {
     "console": ("Console", Permission.CONSOLE, "Take escalated calls; monitor, coach, hand back."),
-    "calls": ("Calls", Permission.CALLS_VIEW, "Browse stored calls, transcripts and metrics."),
 }
 
 
