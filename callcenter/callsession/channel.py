@@ -37,6 +37,10 @@ class Channel(Protocol):
         """Queue agent speech (a string or a stream of text deltas); returns at once."""
         ...
 
+    def prepare_listen(self, action: Listen) -> None:
+        """The next answer wanted, known before its prompt ends (an answer may barge in)."""
+        ...
+
     async def listen(self, action: Listen) -> Event | None:
         """The caller's answer to `action` once its prompt has played; None: the caller left."""
         ...

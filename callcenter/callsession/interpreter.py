@@ -215,6 +215,7 @@ class FlowInterpreter:
                         continue
                     self._speak(action.text, interruptible=action.interruptible)
                 case Listen():
+                    self.channel.prepare_listen(action)
                     failure = await self._speech_failed()
                     if failure is not None:
                         return failure

@@ -80,6 +80,9 @@ class TextChannel:
     def say(self, text: TextSource, *, interruptible: bool = True) -> TextSpoken:
         return TextSpoken(text, self.write)
 
+    def prepare_listen(self, action: Listen) -> None:
+        return None
+
     async def listen(self, action: Listen) -> Event | None:
         what = f" for {action.slot}" if action.slot else ""
         self.note(f"listening{what}; keys: type digits, silence: empty line")

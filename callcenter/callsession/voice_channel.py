@@ -31,9 +31,18 @@ class VoiceChannel:
     def say(self, text: TextSource, *, interruptible: bool = True) -> Spoken:
         return self.voice.say(text, interruptible=interruptible)
 
+    def prepare_listen(self, action: Listen) -> None:
+        # Endpointing holds a turn open while a number is incomplete ("four eight two ...
+        # nine one three"): set before the prompt ends, since the answer may barge in.
+        self.voice.expected_digits = action.expect_digits
+
     async def listen(self, action: Listen) -> Event | None:
         # A caller answer that barged into the prompt stays queued on the voice session.
-        result, self._swallow = await listen(self.voice, action, self.is_caller, self._swallow)
+        try:
+            result, self._swallow = await listen(self.voice, action, self.is_caller,
+                                                 self._swallow)
+        finally:
+            self.voice.expected_digits = None
         return result
 
     async def apologise(self) -> None:

@@ -38,6 +38,8 @@ class Listen(ActionBase):
     dtmf_inter_digit_timeout: float = 3.0
     dtmf_keys: list[str] = Field(default_factory=list, description="Single keys that finish.")
     hints: list[str] = Field(default_factory=list, description="Words to favour in STT.")
+    expect_digits: int | None = Field(
+        None, description="Digits a complete answer has: the turn is held open until then.")
 
 
 class CallWebhook(ActionBase):

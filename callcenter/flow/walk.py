@@ -7,6 +7,7 @@ input, agent turns and webhook/escalation results are added by `turns.Step`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -48,6 +49,24 @@ from callcenter.flow.state import Outcome, RunnerState
 
 # Nodes entered in one step without waiting for the caller; more means a loop.
 MAX_STEPS_PER_EVENT = 100
+
+
+_DIGIT_RUN = re.compile(r"\\d\{(\d+)(?:,\d*)?\}|\[0-9\]\{(\d+)(?:,\d*)?\}")
+
+
+def expected_digits(node: AskNode) -> int | None:
+    """How many digits a complete answer to a digits question has (None: not known).
+
+    From `min_length`, else the pattern's repeat count (`\\d{6}`), so the voice layer can
+    wait for the rest of a number said in groups instead of cutting the caller off.
+    """
+    if node.expect != "digits":
+        return None
+    if node.min_length:
+        return node.min_length
+    if node.pattern and (m := _DIGIT_RUN.search(node.pattern)):
+        return int(m.group(1) or m.group(2))
+    return None
 
 
 class CompiledFlow:
@@ -257,7 +276,8 @@ class StepBase:
             self.actions.append(Listen(
                 slot=node.slot, modes=list(node.input), timeout=node.timeout, hints=hints,
                 dtmf_terminator=terminator, dtmf_max_digits=max_digits, dtmf_keys=keys,
-                dtmf_inter_digit_timeout=node.dtmf.inter_digit_timeout))
+                dtmf_inter_digit_timeout=node.dtmf.inter_digit_timeout,
+                expect_digits=expected_digits(node)))
         self.wait("input")
 
     def call_webhook(self, node: WebhookNode) -> None:
