@@ -98,3 +98,7 @@ from callcenter.cli import users as _users  # noqa: E402
 
 app.add_typer(_users.app, name="users")
 app.command(name="api")(_api.api)
+
+from callcenter.cli import calls as _calls  # noqa: E402
+
+app.add_typer(_calls.app, name="calls")
