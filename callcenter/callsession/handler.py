@@ -22,9 +22,11 @@ from callcenter.callsession.apology import render_apology
 from callcenter.callsession.providers import Speech, build_speech
 from callcenter.callsession.recorder import CallInfo, SqlRecorder
 from callcenter.callsession.session import CallSession, CallSetup
-from callcenter.config import get_settings
+from callcenter.config import Settings, get_settings
 from callcenter.db import get_engine, session_scope
 from callcenter.dispatch.job import JobContext
+from callcenter.escalation.broker import EscalationBroker
+from callcenter.escalation.port import CallEscalation, NoSupervisors, QueueEscalation
 from callcenter.flowstore import FlowStore, PublishedFlow
 from callcenter.models import Call, CallStatus, utcnow
 from callcenter.rooms.base import Participant, ParticipantKind, Room
@@ -44,6 +46,26 @@ def process_speech() -> Speech:
     # Models are long-lived: keep them out of the cyclic GC's full scans (see voice.runtime).
     settle_gc()
     return speech
+
+
+def call_escalation(settings: Settings, broker: EscalationBroker | None = None
+                    ) -> CallEscalation:
+    """The escalation port for calls: the given broker (the embedded default passes its
+    in-process one), the Redis broker when REDIS_URL is set, else `NoSupervisors` (nobody
+    could ever take the call, so the flow's no-supervisor route follows at once)."""
+    if broker is None and settings.redis_url:
+        # Imported here: a worker without Redis never loads the Redis client.
+        from callcenter.escalation.redis_broker import RedisEscalationBroker
+
+        broker = RedisEscalationBroker.from_url(settings.redis_url,
+                                                prefix=settings.redis_key_prefix)
+    return NoSupervisors() if broker is None else QueueEscalation(broker)
+
+
+@lru_cache(maxsize=1)
+def process_escalation() -> CallEscalation:
+    """One broker (one Redis pool) per worker process, shared by all its calls."""
+    return call_escalation(get_settings())
 
 
 _apology: list[AudioFrame | None] = []
@@ -110,7 +132,7 @@ async def handle_call(ctx: JobContext) -> None:
         llm=speech.llm, intents=speech.intents, recorder=SqlRecorder(get_engine()),
         batched_vad=True, checkpoint=ctx.save_checkpoint, resume=resume,
         on_turn_latency=ctx.record_turn_latency, apology=await process_apology(),
-        serve_commands=ctx.serve_commands,
+        serve_commands=ctx.serve_commands, escalations=process_escalation(),
     ))
     try:
         await session.run()
