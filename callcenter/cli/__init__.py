@@ -102,3 +102,7 @@ app.command(name="api")(_api.api)
 from callcenter.cli import calls as _calls  # noqa: E402
 
 app.add_typer(_calls.app, name="calls")
+
+from callcenter.cli import supervisor as _supervisor  # noqa: E402
+
+app.command(name="supervisor")(_supervisor.supervisor)
