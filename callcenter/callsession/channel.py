@@ -33,6 +33,9 @@ class Spoken(Protocol):
 class Channel(Protocol):
     """The caller's side of a call, in one medium."""
 
+    # True for text media: they show a prompt's written form ("482913"), not its spoken one.
+    written: bool
+
     def say(self, text: TextSource, *, interruptible: bool = True) -> Spoken:
         """Queue agent speech (a string or a stream of text deltas); returns at once."""
         ...

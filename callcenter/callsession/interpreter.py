@@ -213,7 +213,9 @@ class FlowInterpreter:
                     if self._streamed is not None and action.text == self._streamed:
                         self._streamed = None  # already spoken while the LLM wrote it
                         continue
-                    self._speak(action.text, interruptible=action.interruptible)
+                    text = action.display if self.channel.written and action.display else (
+                        action.text)
+                    self._speak(text, interruptible=action.interruptible)
                 case Listen():
                     self.channel.prepare_listen(action)
                     failure = await self._speech_failed()

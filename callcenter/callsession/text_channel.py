@@ -73,6 +73,8 @@ def parse_line(line: str) -> Event | None:
 class TextChannel:
     """Reads caller lines with `read`, shows agent lines with `write`, notes with `note`."""
 
+    written = True
+
     def __init__(self, read: ReadLine, write: Callable[[str], None],
                  note: Callable[[str], None] = lambda _: None) -> None:
         self.read, self.write, self.note = read, write, note

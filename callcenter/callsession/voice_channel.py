@@ -21,6 +21,8 @@ from callcenter.voice import CallEnded, ParticipantGone, VoiceSession
 class VoiceChannel:
     """Speaks through the voice session and hears the caller's turns, keys and silence."""
 
+    written = False
+
     def __init__(self, voice: VoiceSession, room: Room, is_caller: Callable[[str], bool],
                  apology: AudioFrame | None = None) -> None:
         self.voice, self.room = voice, room

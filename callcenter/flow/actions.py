@@ -24,6 +24,9 @@ class Say(ActionBase):
     kind: Literal["say"] = "say"
     text: str
     interruptible: bool = True
+    # The written form when it differs from what is spoken ("order 482913" vs "order four
+    # eight two ..."): text channels (chat, try-it) show this one.
+    display: str | None = None
 
 
 class Listen(ActionBase):

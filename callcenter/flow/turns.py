@@ -457,6 +457,11 @@ class Step(StepBase):
             self.st.pending_text = None
             self.no_match(node)
             return
+        if isinstance(node, AskNode | MenuNode) and event.component == "intents" and (
+                self.st.waiting_for == "intent"):
+            # No classifier (down, or none offline): the parsers alone judge the answer.
+            self.meaning_result(node, IntentResult(intent=None, confidence=0.0))
+            return
         handler = self.flow.handlers.provider_failure
         if handler is not None and self.st.status != "escalated":
             self.fire("provider_failure", handler)

@@ -116,8 +116,11 @@ class StepBase:
 
     def say(self, text: str | None, interruptible: bool = True) -> None:
         if text:
-            said = templates.render(text, self.scope(), spoken=True)
-            self.actions.append(Say(text=said, interruptible=interruptible))
+            scope = self.scope()
+            said = templates.render(text, scope, spoken=True)
+            written = templates.render(text, scope)
+            self.actions.append(Say(text=said, interruptible=interruptible,
+                                    display=written if written != said else None))
 
     def wait(self, what: Any) -> None:
         self.st.status = "waiting"
