@@ -74,23 +74,30 @@
   });
 
   // ---- the connected call
+  var following = null;  // the last call's event stream, kept until the next call
+
   function takeCall(callId, panel) {
+    if (following) following.close();
     callBox.innerHTML = panel;
     current = { id: callId, muted: false };
     var base = "/console/calls/" + encodeURIComponent(callId);
     var stateEl = document.getElementById("call-state");
     var transcript = document.getElementById("call-transcript");
     var events = new EventSource(base + "/events");
-    current.events = events;
+    following = events;
     function line(e) {
       transcript.insertAdjacentHTML("beforeend", e.data);
       transcript.scrollTop = transcript.scrollHeight;
     }
-    ["transcript", "joined", "left"].forEach(function (k) { events.addEventListener(k, line); });
+    ["transcript", "keys", "joined", "left"].forEach(function (k) { events.addEventListener(k, line); });
     events.addEventListener("brief", function (e) {
       document.getElementById("call-brief").innerHTML = e.data;
     });
-    events.addEventListener("ended", function (e) { line(e); leave("Call ended."); });
+    events.addEventListener("ended", function (e) {
+      line(e);
+      events.close();  // the transcript stays on screen; the stream has nothing more to say
+      leave("Call ended.");
+    });
 
     transport.connect({
       url: base + "/join", audio: document.getElementById("call-audio"),
@@ -106,7 +113,7 @@
     if (!current) return;
     if (current.stopMeter) current.stopMeter();
     if (current.connection) current.connection.close();
-    if (current.events) current.events.close();
+    // The call's stream stays open after a hand-back: the supervisor sees the AI finish.
     current = null;
     var stateEl = document.getElementById("call-state");
     if (stateEl) stateEl.textContent = text;

@@ -66,6 +66,7 @@
       var events = new EventSource("/phone/calls/" + encodeURIComponent(call.id) + "/events");
       call.events = events;
       events.addEventListener("transcript", function (e) { addLine(e.data); });
+      events.addEventListener("keys", function (e) { addLine(e.data); });
       events.addEventListener("ended", function (e) { addLine(e.data); finish("Call ended."); });
     }).catch(function (error) {
       call = null;

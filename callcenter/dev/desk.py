@@ -8,6 +8,7 @@ desk serves the in-process broker here and the Redis broker in production.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +45,7 @@ class OfferView:
     queue: str
     priority: str
     reason: str
-    summary: dict[str, Any]
+    summary: list[tuple[str, str]]  # what the agent learned, as label/value lines
     expires_in_s: int
 
 
@@ -52,13 +53,29 @@ def priority_name(value: int) -> str:
     return _PRIORITY_NAMES.get(value, str(value))
 
 
+def summary_lines(summary: Any) -> list[tuple[str, str]]:
+    """The escalation summary (slots, path, the agent's reason) as lines a person reads."""
+    if not isinstance(summary, Mapping):
+        return []
+    lines: list[tuple[str, str]] = []
+    for key, value in summary.items():
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, Mapping):
+            lines += [(str(k), str(v)) for k, v in value.items() if v not in (None, "")]
+        elif isinstance(value, list | tuple):
+            lines.append((str(key), " → ".join(map(str, value))))
+        else:
+            lines.append((str(key), str(value)))
+    return lines
+
+
 def offer_view(offer: Offer, now: float | None = None) -> OfferView:
     t: Ticket = offer.ticket
-    summary = t.context.get("summary", {}) if isinstance(t.context, dict) else {}
     now = time.time() if now is None else now
     return OfferView(
         offer.offer_id, t.call_id, t.queue, priority_name(t.priority), t.reason,
-        dict(summary) if isinstance(summary, dict) else {}, max(0, int(offer.expires_at - now)),
+        summary_lines(t.context.get("summary")), max(0, int(offer.expires_at - now)),
     )
 
 
