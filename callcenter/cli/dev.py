@@ -57,7 +57,9 @@ async def _serve(host: str, port: int, sip_port: int | None, warm: bool) -> None
             server.settings, engine=server.engine)
         app.state.dev = server
         config = uvicorn.Config(app, host=host, port=port, log_config=None,
-                                server_header=False, lifespan="off")
+                                server_header=False, lifespan="off",
+                                # Open event streams (console tabs) must not hold up Ctrl-C.
+                                timeout_graceful_shutdown=2)
         web = uvicorn.Server(config)
         _banner(out, f"http://{host}:{port}", status)
         await web.serve()  # returns on Ctrl-C (uvicorn handles the signal)
