@@ -182,6 +182,9 @@ class CallSession:
         actions = self.flow.resume(RunnerState.model_validate(resume["state"]),
                                    _ACTIONS.validate_python(resume.get("pending", [])))
         await self._record("call_resumed", {"node": self.state.node})
+        # The checkpoint now names this worker, even if the call goes straight back to
+        # waiting (on hold in a queue) with no step for a while.
+        await self._save(self.state, actions)
         self.flow.last_spoken = self.voice.say(RECOVERY_LINE)
         return actions
 
