@@ -185,6 +185,10 @@ class CallSession:
         # The checkpoint now names this worker, even if the call goes straight back to
         # waiting (on hold in a queue) with no step for a while.
         await self._save(self.state, actions)
+        if self.state.status == "escalated":
+            # A person has the call: the new worker listens on quietly, no recovery line.
+            await self.voice.set_listen_only(True)
+            return actions
         self.flow.last_spoken = self.voice.say(RECOVERY_LINE)
         return actions
 

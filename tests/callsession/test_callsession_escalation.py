@@ -198,3 +198,64 @@ async def test_waiting_caller_hears_place_in_line_and_hanging_up_abandons_the_ti
         esc = s.exec(select(Escalation).where(Escalation.call_id == "c-wait")).one()
     assert esc.status == "abandoned" and esc.answered_at is None and esc.ended_at is not None
     room.close()
+
+
+async def test_a_call_resumed_while_a_supervisor_has_it_stays_quiet_and_can_be_handed_back(
+    clock: VirtualClock, sqlite_engine: Engine
+) -> None:
+    from typing import Any
+
+    from callcenter.callsession.session import RECOVERY_LINE
+    from callcenter.callsession.text_channel import ScriptedEscalations
+
+    flow, problems = check_flow_text(FLOW, "billing_line.yaml")
+    assert flow is not None, problems
+    room, board, bus = LocalRoom("resume-esc", clock=clock), SpeechBoard(), InProcessControlBus()
+    checkpoints: list[dict[str, Any]] = []
+
+    async def save(data: dict[str, Any]) -> None:
+        checkpoints.append(data)
+
+    def setup(resume: dict[str, Any] | None, token: int) -> CallSetup:
+        lease = Lease(call_id="c-resume-esc", worker_id=f"w{token}", token=token)
+        return CallSetup(
+            room=room, info=CallInfo(call_id="c-resume-esc", room_name=room.name), flow=flow,
+            stt=FakeSTT(board, clock=clock), tts=FakeTTS(clock=clock),
+            recorder=SqlRecorder(sqlite_engine, clock=clock),
+            voice_settings=VoiceSettings(input_rate=8000), clock=clock,
+            http=httpx.AsyncClient(), escalations=ScriptedEscalations("connected"),
+            checkpoint=save, resume=resume, serve_commands=lambda h: bus.serve(lease, h),
+        )
+
+    caller = ScriptedCaller(room, CallerScript.from_yaml("""
+        voice: espeak
+        turns:
+          - wait: agent_done
+          - say: "one two three four"
+          - wait: 12
+          - wait: agent_done
+          - say: "no thanks"
+          - wait: agent_done
+          - hangup: true
+        """), board=board)
+    playing = asyncio.ensure_future(caller.run())
+    first = CallSession(setup(None, 1))
+    running = asyncio.ensure_future(first.run())
+    while first.state.status != "escalated":
+        await asyncio.sleep(0.01)
+    running.cancel()  # the worker dies while the supervisor has the call
+    with pytest.raises(asyncio.CancelledError):
+        await running
+
+    second = CallSession(setup(checkpoints[-1], 2))
+    resumed = asyncio.ensure_future(second.run())
+    while second.state.status != "escalated" or not second.voice.listen_only:
+        await asyncio.sleep(0.01)
+    await bus.send("c-resume-esc", HandBack(issued_by="sup-ada"))
+    outcome = await asyncio.wait_for(resumed, 20)
+    await playing
+
+    agent = [u.text for u in second.voice.utterances if u.role == "agent"]
+    assert RECOVERY_LINE not in agent, "no recovery line over the supervisor's conversation"
+    assert outcome.state.path[-2:] == ["anything_else", "bye"]
+    room.close()
