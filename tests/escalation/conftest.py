@@ -7,7 +7,6 @@ missing Redis fails the Redis half; elsewhere it is skipped with how to start it
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
@@ -15,9 +14,8 @@ import pytest
 
 from callcenter.escalation import EscalationBroker, InProcessEscalationBroker, Queue
 from tests.escalation.helpers import QUEUES, TTL_S, FakeClock
+from tests.redis_db import REDIS_URL, require_redis
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/") + "/11"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 Make = Callable[..., Awaitable[EscalationBroker]]
 
 
@@ -27,21 +25,7 @@ def clock() -> FakeClock:
 
 
 def _redis_or_skip() -> None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        msg = (
-            f"Redis unreachable at {REDIS_URL} ({exc}); start it with "
-            "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''"
-        )
-        if IN_CI:
-            pytest.fail("CI=true and " + msg, pytrace=False)
-        pytest.skip(msg)
-    finally:
-        client.close()
+    require_redis(REDIS_URL)
 
 
 async def _factory(kind: str, clock: FakeClock) -> AsyncIterator[Make]:
