@@ -148,6 +148,8 @@ class Checker:
             for i, intent in enumerate(node.intents):
                 if intent.say:
                     self.template((*base, "intents", i, "say"), intent.say)
+            for i, known in enumerate(node.knowledge):
+                self.template((*base, "knowledge", i, "a"), known.a)
 
     # ------------------------------------------------------------ per type
 
@@ -198,8 +200,16 @@ class Checker:
         if "escalate" in node.tools and not (node.on_escalate or self.flow.handlers.human_request):
             self.add((*base, "tools"), "the 'escalate' tool needs somewhere to go",
                      "add on_escalate: <node> or a handlers.human_request")
-        if not node.use_llm and not node.intents:
-            self.add((*base, "use_llm"), "use_llm: false needs intents to answer with")
+        if not node.use_llm and not node.intents and not node.knowledge:
+            self.add((*base, "use_llm"), "use_llm: false needs intents or knowledge to answer with")
+        seen: dict[str, int] = {}
+        for i, item in enumerate(node.knowledge):
+            key = " ".join(item.q.lower().split())
+            if key in seen:
+                self.add((*base, "knowledge", i, "q"),
+                         f"the same question is already answered by knowledge item {seen[key] + 1}",
+                         "merge the two answers or remove one")
+            seen.setdefault(key, i)
 
     def branch(self, base: Path, node: BranchNode) -> None:
         for i, case in enumerate(node.cases):

@@ -127,6 +127,13 @@ class Intent(Strict):
     say: str | None = Field(None, description="Answer without the LLM and stay in the node.")
 
 
+class Knowledge(Strict):
+    """A question callers ask and its answer: retrieved offline, given to the LLM as context."""
+
+    q: Text = Field(min_length=1, description="The question, as a caller would ask it.")
+    a: str = Field(min_length=1, description="The answer to speak; may use {{slot}} templates.")
+
+
 class AgentNode(NodeBase):
     """Let the LLM talk with the caller inside guard rails, until an intent exits."""
 
@@ -135,6 +142,8 @@ class AgentNode(NodeBase):
     greeting: str | None = None
     tools: list[str] = Field(default_factory=list, description="Tools the LLM may call.")
     intents: list[Intent] = Field(default_factory=list)
+    knowledge: list[Knowledge] = Field(
+        default_factory=list, description="Questions and answers (q, a) this node knows.")
     # 0.4 matches the MiniLM classifier's calibration (good matches score ~0.45-0.7).
     min_confidence: float = Field(0.4, ge=0, le=1)
     use_llm: bool = Field(True, description="False: only intents answer (fully offline).")

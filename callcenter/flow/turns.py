@@ -38,6 +38,8 @@ from callcenter.flow.walk import StepBase
 
 AGENT_RETRIES = 2
 DEFAULT_NO_MATCH = "Sorry, I didn't get that."
+# Intent names of an agent node's knowledge items for the classifier: `knowledge:<index>`.
+KNOWLEDGE = "knowledge:"
 # Said around a bare menu choice ("billing please"): still the bare choice.
 _POLITE = {"please", "um", "uh", "the", "yeah", "ok", "okay", "i", "want", "like", "to", "just"}
 
@@ -263,11 +265,13 @@ class Step(StepBase):
     # ------------------------------------------------------------ agent nodes
 
     def agent_input(self, node: AgentNode, text: str) -> None:
-        if node.intents:
+        if node.intents or node.knowledge:
             self.st.pending_text = text
+            # Knowledge questions are retrieved like intents: the nearest `q` answers.
+            known = {f"{KNOWLEDGE}{i}": [k.q] for i, k in enumerate(node.knowledge)}
             self.actions.append(ClassifyIntent(
                 text=text, min_confidence=node.min_confidence,
-                intents={**self.human_examples(),
+                intents={**self.human_examples(), **known,
                          **{i.name: list(i.examples) for i in node.intents}}))
             self.wait("intent")
         elif node.use_llm:
@@ -278,7 +282,11 @@ class Step(StepBase):
     def intent_result(self, node: AgentNode, event: IntentResult) -> None:
         text, self.st.pending_text = self.st.pending_text or "", None
         intent = next((i for i in node.intents if i.name == event.intent), None)
-        if intent is not None and event.confidence >= node.min_confidence:
+        if (event.intent or "").startswith(KNOWLEDGE) and (
+                event.confidence >= node.min_confidence):
+            index = int((event.intent or "").removeprefix(KNOWLEDGE))
+            self.known_answer(node, index, text, event.confidence)
+        elif intent is not None and event.confidence >= node.min_confidence:
             self.st.variables["last_intent"] = intent.name
             self.st.no_match_streak = 0
             self.record("intent", node=self.st.node, intent=intent.name,
@@ -296,6 +304,26 @@ class Step(StepBase):
         else:
             self.no_match(node)
 
+    def known_answer(self, node: AgentNode, index: int, text: str, confidence: float) -> None:
+        """Answer from the node's knowledge without the LLM, and stay in the node."""
+        known = node.knowledge[index]
+        self.st.no_match_streak = 0
+        self.record("knowledge", node=self.st.node, q=known.q, confidence=confidence)
+        answer = self.render(known.a)
+        self.st.history += [AgentMessage(role="user", content=text),
+                            AgentMessage(role="assistant", content=answer)]
+        self.st.attempts = 0
+        self.prompt(node, known.a)
+
+    def agent_instructions(self, node: AgentNode) -> str:
+        """The node's instructions, with its knowledge as context the LLM may answer from."""
+        text = self.render(node.instructions)
+        if not node.knowledge:
+            return text
+        facts = "\n".join(f"Q: {k.q}\nA: {self.render(k.a)}" for k in node.knowledge)
+        return (f"{text}\n\nAnswers our team has given to callers (use them when they fit, "
+                f"in your own words):\n{facts}")
+
     def agent_turn(self, node: AgentNode, user_text: str | None) -> None:
         if user_text is not None:
             self.st.history.append(AgentMessage(role="user", content=user_text))
@@ -305,7 +333,7 @@ class Step(StepBase):
             self.failed(node, "max_turns")
             return
         self.actions.append(AgentTurn(
-            instructions=self.render(node.instructions), history=list(self.st.history),
+            instructions=self.agent_instructions(node), history=list(self.st.history),
             tools=[self.tool_spec(name) for name in node.tools]))
         self.wait("agent")
 
