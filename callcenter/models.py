@@ -334,3 +334,67 @@ class PostcallJob(SQLModel, table=True):
     started_at: datetime | None = _ts()
     completed_at: datetime | None = _ts()
     last_error: str = Field(default="", max_length=1000)
+
+
+class SuggestionKind(StrEnum):
+    PHRASES = "phrases"  # more example phrases for an existing menu option or intent
+    KNOWLEDGE = "knowledge"  # a question and answer for an agent node
+    ROUTE = "route"  # a new menu option and node for a need several callers share
+
+
+class SuggestionStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"  # written into a draft version; live only once that is published
+    REJECTED = "rejected"
+
+
+class CallLearning(SQLModel, table=True):
+    """What one escalated or transferred call teaches, from its redacted transcript."""
+
+    __tablename__ = "call_learnings"
+    __table_args__ = (sa.Index("ix_call_learnings_flow_node", "flow", "node"),)
+
+    call_id: str = Field(foreign_key="calls.id", primary_key=True, max_length=64)
+    flow: str = Field(default="", max_length=100)
+    flow_version: int | None = None
+    node: str = Field(default="", max_length=100)  # where the AI could not go on
+    need: str = Field(default="", sa_type=sa.Text)  # the caller's words before the escalation
+    reason: str = Field(default="", max_length=32)  # no_match, out_of_domain, asked_for_person...
+    action: str = Field(default="", max_length=32)  # answered, routed, transferred, ended, none
+    answer: str = Field(default="", sa_type=sa.Text)  # the supervisor's words
+    resume_at: str | None = Field(default=None, max_length=100)
+    outcome: str = Field(default="", max_length=32)
+    lines: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class Suggestion(SQLModel, table=True):
+    """A change to a flow that calls taken by people suggest, waiting for an admin's review.
+
+    Keyed by (first call, kind, target, normalized text) so re-running a call adds nothing.
+    """
+
+    __tablename__ = "suggestions"
+    __table_args__ = (
+        sa.UniqueConstraint("call_id", "kind", "target", "text_key",
+                            name="uq_suggestions_call_kind_target_text"),
+        sa.Index("ix_suggestions_flow_status", "flow", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="calls.id", max_length=64)
+    flow: str = Field(max_length=100)
+    flow_version: int | None = None
+    kind: str = Field(max_length=16)
+    target: str = Field(max_length=300)  # e.g. "main_menu.options.1" or "billing.knowledge"
+    text_key: str = Field(max_length=300)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # [{call_id, lines: [{seq, speaker, text}]}]: the calls and transcript lines behind it.
+    evidence: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=SuggestionStatus.PENDING, max_length=16)
+    reviewed_by: str = Field(default="", max_length=320)
+    reviewed_at: datetime | None = _ts()
+    reject_reason: str = Field(default="", max_length=500)
+    draft_version: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
