@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -29,8 +30,9 @@ from callcenter.dev.desk import SupervisorDesk
 from callcenter.dev.handler import dev_call_handler
 from callcenter.dev.seed import SeededLogin, migrate_to_head, seed_flows, seed_logins
 from callcenter.dev.sip_bridge import SipBridge
+from callcenter.dispatch.admission import Admission
 from callcenter.dispatch.job import JobHandler, JobInfo
-from callcenter.dispatch.local import LocalDispatcher
+from callcenter.dispatch.local import LocalDispatcher, NoCapacity
 from callcenter.dispatch.runner import CallRunner, JobOutcome
 from callcenter.escalation import InProcessEscalationBroker, QueueEscalation, run_routing
 from callcenter.flowstore import NumberMapping, normalize_number
@@ -107,9 +109,12 @@ class DevServer:
         notes: list[str] = []
         self._spawn(run_routing(self.broker, interval_s=0.1, stop=self._stop_routing))
         handler = self.options.handler or dev_call_handler(self.escalations, self._on_utterance)
+        # One process and no other worker to hand a call to: a busy CPU (model loading,
+        # a test suite next door) must not refuse a call, so only the slots count.
+        admission = Admission(cpu_threshold=float(os.cpu_count() or 1))
         self.dispatcher.add_runner(CallRunner(
             handler=handler, store=self.dispatcher.store, worker_id="dev",
-            on_done=self._on_done,
+            on_done=self._on_done, admission=admission,
         ))
         if self.options.postcall and not self.settings.redis_url:
             from callcenter.postcall.inprocess import ensure_started
@@ -226,7 +231,7 @@ class DevServer:
             log.warning("browser call %s never connected its media; dropped", call.call_id)
             await self._end(call, "media never connected")
             return
-        await self.dispatcher.dispatch(call.room, call_id=call.call_id)
+        await self._dispatch(call)
 
     async def hang_up(self, call_id: str) -> None:
         """The caller hangs up from the browser phone."""
@@ -249,7 +254,11 @@ class DevServer:
         self._spawn(self._dispatch(call))
 
     async def _dispatch(self, call: DevCall) -> None:
-        await self.dispatcher.dispatch(call.room, call_id=call.call_id)
+        try:
+            await self.dispatcher.dispatch(call.room, call_id=call.call_id)
+        except NoCapacity as exc:
+            log.warning("call %s refused: %s", call.call_id, exc)
+            await self._end(call, "no capacity")
 
     # ------------------------------------------------------------------ supervisors
 
