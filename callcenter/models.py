@@ -45,10 +45,16 @@ class CallStatus(StrEnum):
 
 
 class Disposition(StrEnum):
+    # Stored in a VARCHAR(32) column: new values need no migration, but must fit.
     RESOLVED = "resolved"  # resolved by the AI
-    ESCALATED = "escalated"
+    RESOLVED_BY_SUPERVISOR = "resolved_by_supervisor"  # a person took it and finished it
+    RESOLVED_AFTER_HANDBACK = "resolved_after_handback"  # a person handed back, the AI finished
+    CALLBACK = "callback"  # the caller's callback request was saved
+    ESCALATED = "escalated"  # a person was involved; how it ended is not recorded (older rows)
     TRANSFERRED = "transferred"
-    ABANDONED = "abandoned"
+    ABANDONED = "abandoned"  # the caller hung up on the AI before the flow finished
+    ABANDONED_IN_QUEUE = "abandoned_in_queue"  # the caller hung up waiting for a person
+    NO_SUPERVISOR = "no_supervisor"  # nobody could take it; the agent ended the call
     FAILED = "failed"
 
 

@@ -1,16 +1,23 @@
-"""How a call ended (resolved, escalated, transferred, abandoned, failed), from facts.
+"""How a call ended, from its facts (see `postcall.facts` and `postcall.human`).
 
-The voice session and the flow runner write the facts; this module reads them. Inputs:
+The rules, first match wins:
 
-- `Call.status` (`failed`), `Call.end_reason`, `Call.answered_at`;
-- `CallEvent.type` values: `escalated` / `escalation_requested` (data: queue, reason),
-  `transferred` / `transfer` (data: to), `flow_completed` / `goal_reached`,
-  `hangup` (data: by = caller | agent | supervisor | system), `error` (data: fatal);
-- `Escalation` rows (a supervisor answered when `answered_at` is set);
-- the caller's last words, when the caller hung up without the flow completing.
+1. failed: `Call.status` failed, a failure end reason, or a fatal `error` event;
+2. transferred: a `transferred` event (or end reason);
+3. a person took the call: handed back and the AI finished -> resolved_after_handback
+   (the caller hanging up on the AI afterwards without a closing word -> abandoned);
+   otherwise resolved_by_supervisor;
+4. nobody took it: the caller hung up waiting -> abandoned_in_queue; nobody answered or
+   nobody was available, then the flow saved a callback -> callback, the flow ended the
+   call ("everyone is busy") -> no_supervisor, the caller hung up on the AI -> abandoned;
+5. a callback request saved by the flow (a webhook node or a node named like
+   `callback_saved`) -> callback; one the flow could not save -> failed;
+6. the caller never said or keyed anything -> abandoned;
+7. the flow ended the call -> resolved; the caller hung up with a closing word ->
+   resolved; otherwise abandoned.
 
-Facts beat opinions: an LLM may propose `resolved` or `abandoned`, but never overrides a
-transfer, an escalation or a failure recorded here.
+Facts beat opinions: `certain` results are never changed by an LLM; the others (the
+caller hung up, or the flow just ended) may be, to resolved or abandoned only.
 """
 
 from __future__ import annotations
@@ -19,25 +26,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from callcenter.models import (
-    Call,
-    CallEvent,
-    CallStatus,
-    Disposition,
-    Escalation,
-    EscalationStatus,
-    SpeakerRole,
-)
-from callcenter.postcall.transcript import TranscriptLine
+from callcenter.models import Call, CallEvent, CallStatus, Disposition, SpeakerRole
+from callcenter.postcall import human
+from callcenter.postcall.facts import CallFacts
+from callcenter.postcall.transcript import KEYPAD, TranscriptLine
 
 FAILED_END_REASONS = {"error", "failed", "worker_lost", "media_timeout", "agent_error"}
 RESOLVED_END_REASONS = {"agent_hangup", "completed", "flow_completed"}
 CALLER_END_REASONS = {"caller_hangup", "participant_left", "client_initiated"}
-ESCALATION_EVENTS = {"escalated", "escalation_requested"}
 TRANSFER_EVENTS = {"transferred", "transfer"}
 COMPLETION_EVENTS = {"flow_completed", "goal_reached"}
-_UNANSWERED = {EscalationStatus.WAITING, EscalationStatus.RINGING}
-_UNANSWERED |= {EscalationStatus.ABANDONED, EscalationStatus.TIMED_OUT}
+# What an LLM may propose instead of an uncertain result: never a fact it cannot see.
+LLM_MAY_PROPOSE = frozenset({Disposition.RESOLVED, Disposition.ABANDONED})
 _CLOSING = re.compile(
     r"\b(thanks|thank you|that's all|that is all|bye|goodbye|great|perfect|got it|"
     r"that helps|all set|appreciate)\b",
@@ -54,41 +54,81 @@ class DispositionResult:
     reason: str
 
 
+def _result(disposition: Disposition, reason: str, certain: bool = True) -> DispositionResult:
+    return DispositionResult(disposition, certain, reason)
+
+
+def _caller_closed(lines: Sequence[TranscriptLine], after_ms: int = -1) -> bool:
+    said = [ln.text for ln in lines
+            if ln.speaker == SpeakerRole.CALLER and ln.kind != KEYPAD and ln.start_ms >= after_ms]
+    return bool(_CLOSING.search(" ".join(said[-2:])))
+
+
+def _flow_ended(call: Call, events: Sequence[CallEvent], facts: CallFacts) -> bool:
+    return (facts.completed or call.end_reason in RESOLVED_END_REASONS
+            or any(e.type in COMPLETION_EVENTS for e in events))
+
+
+def _after_human(call: Call, events: Sequence[CallEvent], facts: CallFacts,
+                 lines: Sequence[TranscriptLine]) -> DispositionResult | None:
+    taken = [p for p in facts.humans if p.taken]
+    if taken:
+        last = taken[-1]
+        who = last.supervisor or "a supervisor"
+        if last.ended != human.HANDED_BACK:
+            how = "the caller hung up" if last.ended == human.CALLER_LEFT else "the call ended"
+            return _result(Disposition.RESOLVED_BY_SUPERVISOR, f"{who} took the call; {how}")
+        if facts.callback_saved is not None:
+            return _result(Disposition.CALLBACK, f"{who} handed back; a callback was saved")
+        if _flow_ended(call, events, facts) or _caller_closed(lines, last.end_ms or -1):
+            return _result(Disposition.RESOLVED_AFTER_HANDBACK,
+                           f"{who} handed back; the AI finished the call")
+        return _result(Disposition.ABANDONED, f"{who} handed back; the caller hung up on the AI")
+    if not facts.humans:
+        return None
+    if any(p.ended == human.IN_QUEUE for p in facts.humans):
+        return _result(Disposition.ABANDONED_IN_QUEUE,
+                       "caller hung up while waiting for a supervisor")
+    nobody = "no supervisor answered" if facts.humans[-1].ended == human.TIMED_OUT else \
+        "no supervisor was available"
+    if facts.callback_saved is not None:
+        return _result(Disposition.CALLBACK, f"{nobody}; a callback was saved")
+    if _flow_ended(call, events, facts):
+        return _result(Disposition.NO_SUPERVISOR, f"{nobody}; the agent ended the call")
+    return _result(Disposition.ABANDONED, f"{nobody}; the caller hung up on the AI")
+
+
 def decide(
     call: Call,
     events: Sequence[CallEvent],
-    escalations: Sequence[Escalation],
+    facts: CallFacts,
     lines: Sequence[TranscriptLine],
 ) -> DispositionResult:
-    """Apply the rules in order; the first that matches decides."""
-    types = {e.type for e in events}
+    """Apply the rules in order (module docstring); the first that matches decides."""
     fatal = any(e.type == "error" and bool(e.data.get("fatal")) for e in events)
     if call.status == CallStatus.FAILED or call.end_reason in FAILED_END_REASONS or fatal:
         why = call.end_reason or ("fatal error event" if fatal else "call status failed")
-        return DispositionResult(Disposition.FAILED, True, f"failed: {why}")
-    if types & TRANSFER_EVENTS or call.end_reason == "transferred":
-        return DispositionResult(Disposition.TRANSFERRED, True, "transfer event")
-    if escalations:
-        if any(e.answered_at is not None or e.status not in _UNANSWERED for e in escalations):
-            return DispositionResult(Disposition.ESCALATED, True, "a supervisor took the call")
-        return DispositionResult(
-            Disposition.ABANDONED, True, "caller hung up while waiting for a supervisor"
-        )
-    if types & ESCALATION_EVENTS:
-        return DispositionResult(Disposition.ESCALATED, True, "escalation event")
-    caller_lines = [line for line in lines if line.speaker == SpeakerRole.CALLER and line.text]
-    if call.answered_at is None or not caller_lines:
-        return DispositionResult(Disposition.ABANDONED, True, "caller never spoke to the agent")
-    if types & COMPLETION_EVENTS or call.end_reason in RESOLVED_END_REASONS:
-        return DispositionResult(Disposition.RESOLVED, False, "flow completed")
+        return _result(Disposition.FAILED, f"failed: {why}")
+    if facts.transferred_to is not None or any(e.type in TRANSFER_EVENTS for e in events) \
+            or call.end_reason == "transferred":
+        return _result(Disposition.TRANSFERRED, "transfer event")
+    human_result = _after_human(call, events, facts, lines)
+    if human_result is not None:
+        return human_result
+    if facts.callback_saved is not None:
+        return _result(Disposition.CALLBACK, f"callback saved by {facts.callback_saved.name}")
+    if facts.callback_failed:
+        return _result(Disposition.FAILED, "the callback request could not be saved")
+    if call.answered_at is None or not facts.caller_spoke:
+        return _result(Disposition.ABANDONED, "caller never spoke to the agent")
+    if _flow_ended(call, events, facts):
+        return _result(Disposition.RESOLVED, "flow completed", certain=False)
     caller_hung_up = call.end_reason in CALLER_END_REASONS or any(
         e.type == "hangup" and e.data.get("by") == "caller" for e in events
     )
     if caller_hung_up:
-        last_words = " ".join(line.text for line in caller_lines[-2:])
-        if _CLOSING.search(last_words):
-            return DispositionResult(Disposition.RESOLVED, False, "caller closed politely")
-        return DispositionResult(
-            Disposition.ABANDONED, False, "caller hung up before the flow completed"
-        )
-    return DispositionResult(Disposition.RESOLVED, False, "ended normally")
+        if _caller_closed(lines):
+            return _result(Disposition.RESOLVED, "caller closed politely", certain=False)
+        return _result(Disposition.ABANDONED, "caller hung up before the flow completed",
+                       certain=False)
+    return _result(Disposition.RESOLVED, "ended normally", certain=False)

@@ -5,8 +5,9 @@ Keys read from `Call.metrics` (written by the voice session during the call):
 - `turns`: list of objects, one per agent reply, each with `e2e_ms` (end of the caller's
   speech to the first agent audio the caller hears). Missing or non-numeric values are
   skipped, so a partly written list still yields percentiles.
-- `interruptions` (optional int): barge-ins counted live. When absent, interrupted agent
-  utterances are counted instead.
+- `interruptions` (optional int): barge-ins counted live. Kept as `interruptions_live`
+  for comparison only: `interruptions` is the number of interrupted agent lines in the
+  stored transcript, so the count and the transcript always agree.
 
 Results are stored under `Call.metrics["postcall"]` (the voice session's keys are kept).
 All durations are seconds unless the key ends in `_ms`.
@@ -68,10 +69,8 @@ def compute(
         talk[line.speaker] = talk.get(line.speaker, 0) + (line.end_ms - line.start_ms)
     total_talk = sum(talk.values())
     live = call.metrics.get("interruptions")
-    interruptions = (
-        live
-        if isinstance(live, int) and not isinstance(live, bool)
-        else sum(1 for line in lines if line.interrupted and line.speaker == SpeakerRole.AGENT)
+    interruptions = sum(
+        1 for line in lines if line.interrupted and line.speaker == SpeakerRole.AGENT
     )
     latencies = _turn_latencies(call.metrics.get("turns"))
     p50 = percentile(latencies, 50)
@@ -88,6 +87,8 @@ def compute(
         "talk_ms": talk,
         "ai_talk_ratio": round(talk[SpeakerRole.AGENT] / total_talk, 3) if total_talk else None,
         "interruptions": interruptions,
+        "interruptions_live": live if isinstance(live, int) and not isinstance(live, bool)
+        else None,
         "turns": len(latencies),
         "turn_latency_p50_ms": round(p50, 1) if p50 is not None else None,
         "turn_latency_p95_ms": round(p95, 1) if p95 is not None else None,

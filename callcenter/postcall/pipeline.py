@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from callcenter.config import Settings
-from callcenter.models import Call, CallEvent, Escalation, Utterance
+from callcenter.models import Call, CallEvent, Disposition, Escalation, Utterance
 from callcenter.postcall import disposition as rules
-from callcenter.postcall import metrics, sentiment, summary
+from callcenter.postcall import facts, keypad, metrics, sentiment, summary
 from callcenter.postcall.metrics import aware
 from callcenter.postcall.redact import RedactionConfig, redact_lines
 from callcenter.postcall.store import PostcallRecord
@@ -67,51 +67,52 @@ def ended_at(data: CallData) -> datetime:
     return aware(data.call.answered_at or data.call.started_at) + timedelta(milliseconds=last)
 
 
-def _facts(data: CallData, decided: rules.DispositionResult) -> str:
-    parts = [f"end reason: {data.call.end_reason or 'unknown'}", f"rules: {decided.reason}"]
-    for esc in data.escalations:
-        parts.append(f"escalation to {esc.queue} ({esc.reason or 'no reason'}): {esc.status}")
-    return "; ".join(parts)
-
-
-def summarize_with_llm(llm: LLM, lines: Sequence[TranscriptLine], facts: str) -> summary.LLMSummary:
+def summarize_with_llm(llm: LLM, facts: Sequence[str], transcript: str) -> summary.LLMSummary:
     """Run the LLM summary to completion (tasks are synchronous)."""
 
     async def run() -> summary.LLMSummary:
         try:
-            return await summary.llm_summary(llm, render_text(lines), facts)
+            return await summary.llm_summary(llm, facts, transcript)
         finally:
             await llm.aclose()
 
     return asyncio.run(run())
 
 
+def transcript_lines(data: CallData) -> list[TranscriptLine]:
+    """The call's transcript: what was said and what was keyed, in time order."""
+    return keypad.merge(assemble(data.utterances), keypad.keypad_lines(data.events))
+
+
 def build_record(
     data: CallData, settings: Settings, *, llm: LLM | None = None
 ) -> tuple[PostcallRecord, str]:
     """The record for one call, and where its summary came from (llm | offline | note)."""
-    lines = assemble(data.utterances)
-    redacted = redact_lines(lines, RedactionConfig.from_settings(settings))
-    decided = rules.decide(data.call, data.events, data.escalations, lines)
+    cfg = RedactionConfig.from_settings(settings)
+    lines = transcript_lines(data)
+    redacted = redact_lines(lines, cfg)
+    known = facts.gather(data.events, data.escalations, lines, cfg, redacted)
+    decided = rules.decide(data.call, data.events, known, lines)
     disposition = decided.disposition
     source = "offline"
     text: str | None = None
     if llm is not None:
         try:
-            proposed = summarize_with_llm(llm, redacted, _facts(data, decided))
+            proposed = summarize_with_llm(
+                llm, summary.fact_lines(known, disposition, decided.reason), render_text(redacted)
+            )
         except summary.SummaryFormatError as exc:
             log.warning("call %s: LLM summary unusable (%s); using offline", data.call.id, exc)
             source = "offline (LLM answer unusable)"
         else:
             text = proposed.summary
             source = "llm"
-            if proposed.disposition is not None and not decided.certain:
+            if (proposed.disposition in rules.LLM_MAY_PROPOSE and not decided.certain):
                 disposition = proposed.disposition
     if text is None:
-        detail = decided.reason if not decided.certain else ""
-        if data.escalations:
-            detail = f"queue {data.escalations[0].queue}"
-        text = summary.offline_summary(redacted, disposition, detail)
+        # A certain rule's reason repeats the facts already stated; a guess says what it is.
+        detail = decided.reason if not decided.certain or disposition == Disposition.FAILED else ""
+        text = summary.offline_summary(known, disposition, detail)
     mood = sentiment.analyse(lines)
     end = ended_at(data)
     values = metrics.compute(data.call, lines, data.escalations, disposition, end)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from callcenter.models import SpeakerRole
-from callcenter.postcall.transcript import TranscriptLine
+from callcenter.postcall.transcript import KEYPAD, TranscriptLine
 
 # Word -> polarity (-3..3). Phone-support vocabulary, lower case.
 _LEXICON: dict[str, float] = {
@@ -37,6 +37,9 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _SCOPE = 3
 # Thanks are thanks even after "no" ("no, that's all, thanks"; "no thank you").
 _NEVER_NEGATED = {"thanks", "thank", "appreciate"}
+# Trend: a line carries a mood from this score; a change of this much between the first
+# and last segments is a direction; "worsening" also needs a caller no longer positive.
+_POLAR, _CHANGE, _STILL_HAPPY = 0.05, 0.15, 0.1
 # A negation reaches only to the end of its clause: "no, that's great" is not "not great".
 _CLAUSE = re.compile(r"[,.;:!?]|\bbut\b")
 
@@ -79,23 +82,32 @@ def _clause_score(words: list[str]) -> float:
 
 def analyse(lines: Sequence[TranscriptLine], segments: int = 3) -> SentimentResult:
     """Caller sentiment: the call's mean and the mean of each time segment."""
-    caller = [line for line in lines if line.speaker == SpeakerRole.CALLER and line.text]
+    # Keys pressed carry no mood; only what the caller said counts.
+    caller = [line for line in lines
+              if line.speaker == SpeakerRole.CALLER and line.text and line.kind != KEYPAD]
     per_line = [round(score_text(line.text), 3) for line in caller]
     if not caller:
         return SentimentResult(0.0, [], "unknown", [])
     score = sum(per_line) / len(per_line)
-    start = caller[0].start_ms
-    span = max(caller[-1].start_ms - start, 1)
-    buckets: list[list[float]] = [[] for _ in range(segments)]
-    for line, value in zip(caller, per_line, strict=True):
-        index = min(int((line.start_ms - start) / span * segments), segments - 1)
-        buckets[index].append(value)
-    trend = [round(sum(b) / len(b), 3) for b in buckets if b]
+    # The trend follows lines that carry a mood. Plain answers ("Jane Doe", "next Tuesday")
+    # score 0 and would drag a thankful caller's later segments down to "worsening".
+    polar = [(line.start_ms, v) for line, v in zip(caller, per_line, strict=True)
+             if abs(v) >= _POLAR]
+    trend: list[float] = []
+    if polar:
+        start = polar[0][0]
+        span = max(polar[-1][0] - start, 1)
+        buckets: list[list[float]] = [[] for _ in range(segments)]
+        for at, value in polar:
+            buckets[min(int((at - start) / span * segments), segments - 1)].append(value)
+        trend = [round(sum(b) / len(b), 3) for b in buckets if b]
     direction = "steady"
     if len(trend) >= 2:
         delta = trend[-1] - trend[0]
-        if delta > 0.15:
+        if delta > _CHANGE:
             direction = "improving"
-        elif delta < -0.15:
+        elif delta < -_CHANGE and trend[-1] < _STILL_HAPPY:
+            # Less delighted but still positive at the end ("great, thanks" ... "okay,
+            # thanks") is not a caller getting angry.
             direction = "worsening"
     return SentimentResult(round(score, 3), trend, direction, per_line)

@@ -2,7 +2,8 @@
 
 For an interrupted agent utterance the transcript shows what the caller actually heard
 (`heard_text`), marked as interrupted; the JSON keeps the intended text as well, so a
-reviewer can see what the agent meant to say.
+reviewer can see what the agent meant to say. Keypad input joins as lines of kind
+`keypad` (see `postcall.keypad`); everything else is `speech`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from callcenter.models import SpeakerRole, Utterance
 
+SPEECH, KEYPAD = "speech", "keypad"
 _LABELS = {
     SpeakerRole.CALLER: "Caller",
     SpeakerRole.AGENT: "Agent",
@@ -33,6 +35,7 @@ class TranscriptLine:
     heard_text: str | None = None
     interrupted: bool = False
     redactions: tuple[str, ...] = field(default=())
+    kind: str = SPEECH  # speech | keypad
 
     @property
     def shown_text(self) -> str:
@@ -77,6 +80,7 @@ def to_json(lines: Sequence[TranscriptLine]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for line in lines:
         item: dict[str, Any] = {
+            "kind": line.kind,
             "seq": line.seq,
             "speaker": line.speaker,
             "identity": line.identity,
@@ -107,6 +111,8 @@ def render_text(lines: Sequence[TranscriptLine]) -> str:
     for line in lines:
         label = _LABELS.get(SpeakerRole(line.speaker), line.speaker.title())
         text = line.shown_text
+        if line.kind == KEYPAD:
+            label = f"{label} (keypad)"
         if line.interrupted:
             text = f"{text} — [interrupted]" if text else "[interrupted before speaking]"
         rows.append(f"[{_clock(line.start_ms)}] {label}: {text}")

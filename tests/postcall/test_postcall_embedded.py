@@ -51,8 +51,8 @@ def test_enqueue_without_redis_runs_the_celery_task_in_process(
         call = session.get(Call, call_id)
         transcript = session.get(CallTranscript, call_id)
     assert call is not None and call.processed_at is not None
-    assert call.disposition == "escalated"
-    assert call.summary and "Escalated to a supervisor" in call.summary
+    assert call.disposition == "resolved_by_supervisor"
+    assert call.summary and "Escalated to billing" in call.summary
     assert transcript is not None and transcript.redacted_text.startswith("[00:00] Agent:")
     # Raw transcript is not kept unless KEEP_RAW_TRANSCRIPT allows it.
     assert transcript.text is None and transcript.data is None

@@ -135,9 +135,9 @@ def test_llm_outage_retries_with_backoff_then_falls_back_offline(
     run_one(engine, settings, call_id, lambda: job(engine, call_id).status == "done")
     with Session(engine) as session:
         call = session.get(Call, call_id)
-    assert call is not None and call.disposition == "escalated"
+    assert call is not None and call.disposition == "resolved_by_supervisor"
     assert call.metrics["postcall"]["summary_source"].startswith("offline (LLM failed")
-    assert call.summary and "Outcome: Escalated" in call.summary
+    assert call.summary and "Outcome: Resolved by a supervisor" in call.summary
     assert fake_openai.requests == 7  # first try + 6 retries
     assert job(engine, call_id).attempts == 7
 

@@ -63,7 +63,8 @@ def add_call(
         for seq, (kind, data) in enumerate(events):
             session.add(CallEvent(call_id=call_id, seq=seq, type=kind, data=data))
         if escalation is not None:
-            taken = escalation not in (EscalationStatus.WAITING, EscalationStatus.ABANDONED)
+            taken = escalation not in (EscalationStatus.WAITING, EscalationStatus.ABANDONED,
+                                       EscalationStatus.TIMED_OUT)
             session.add(
                 Escalation(
                     call_id=call_id, queue="billing", status=escalation,
@@ -112,10 +113,19 @@ def test_interrupted_agent_line_shows_what_the_caller_heard(sqlite_engine: Engin
 
 def test_dispositions_follow_the_call_events(sqlite_engine: Engine, make_settings: Any) -> None:
     settings = make_settings()
+    done = ("call_ended", {"outcome": "completed", "reason": "completed"})
     cases = {
         "transferred": add_call(sqlite_engine, HELLO, events=[("transferred", {"to": "sales"})]),
-        "escalated": add_call(sqlite_engine, HELLO, escalation=EscalationStatus.ENDED),
-        "abandoned": add_call(sqlite_engine, HELLO, escalation=EscalationStatus.ABANDONED),
+        "resolved_by_supervisor": add_call(sqlite_engine, HELLO, escalation=EscalationStatus.ENDED),
+        "resolved_after_handback": add_call(sqlite_engine, HELLO, end_reason="completed",
+                                            escalation=EscalationStatus.HANDED_BACK),
+        "abandoned_in_queue": add_call(sqlite_engine, HELLO,
+                                       escalation=EscalationStatus.ABANDONED),
+        "no_supervisor": add_call(sqlite_engine, HELLO, end_reason="completed", events=[done],
+                                  escalation=EscalationStatus.TIMED_OUT),
+        "callback": add_call(sqlite_engine, HELLO, end_reason="completed", events=[
+            ("node_entered", {"node": "save_callback", "type": "webhook"}),
+            ("webhook_result", {"node": "save_callback", "ok": True, "status": 201}), done]),
         "failed": add_call(sqlite_engine, HELLO, end_reason="worker_lost"),
         "resolved": add_call(
             sqlite_engine, [*HELLO, ("agent", "Fixed."), ("caller", "Great, thanks, bye!")]
@@ -156,8 +166,10 @@ def test_offline_summary_names_the_reason_and_outcome_without_pii(
     call_id = synthetic.create_call(sqlite_engine, random.Random(5), outcome="transferred")
     record = record_for(sqlite_engine, call_id, make_settings(keep_raw_transcript=True))
     assert record.disposition == "transferred"
-    assert record.summary.startswith("Caller: ")
-    assert "Outcome: Transferred." in record.summary
+    # No flow facts in a synthetic call: the caller's own first request stands for the need.
+    assert record.summary.startswith("Caller said: “")
+    assert "Transferred to sales." in record.summary and "Outcome: Transferred." in record.summary
+    assert "Thank you for calling" not in record.summary
     assert "415" not in record.summary and "four one" not in record.summary
     assert "[PHONE]" in record.redacted_text and "[PHONE]" not in (record.raw_text or "")
 
