@@ -16,6 +16,7 @@ from celery.signals import worker_process_init
 from sqlalchemy.exc import OperationalError
 
 from callcenter.db import engine_for
+from callcenter.learning import task as learning_task
 from callcenter.models import utcnow
 from callcenter.postcall import crm, outbox, pipeline
 from callcenter.postcall.app import DELIVER_WEBHOOK, PROCESS_CALL, PostcallCelery
@@ -75,6 +76,8 @@ def process(app: PostcallCelery, task: Any, call_id: str, reprocess: bool = Fals
         outbox.note_error(engine, call_id, f"{type(exc).__name__}: {exc}", permanent=True)
         return "failed"
     log.info("postcall %s stored (%s, summary %s)", call_id, record.disposition, source)
+    if learning_task.wanted(data.escalations, data.events):
+        learning_task.send(app, call_id)  # what the people who took the call can teach
     if settings.crm_webhook_url:
         send_webhook(app, call_id)
     return "done"
@@ -134,6 +137,8 @@ def register(app: PostcallCelery) -> None:
     )
     def deliver_webhook(self: Any, call_id: str) -> str:
         return deliver(app, self, call_id)
+
+    learning_task.register(app)
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]
