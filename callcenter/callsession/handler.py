@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.callsession.apology import render_apology
 from callcenter.callsession.providers import Speech, build_speech
-from callcenter.callsession.recorder import CallInfo, SqlRecorder
+from callcenter.callsession.recorder import CallInfo, CallRecorder, SqlRecorder
 from callcenter.callsession.session import CallSession, CallSetup
 from callcenter.config import Settings, get_settings
 from callcenter.db import get_engine, session_scope
-from callcenter.dispatch.job import JobContext
+from callcenter.dispatch.job import JobContext, JobHandler
 from callcenter.escalation.broker import EscalationBroker
 from callcenter.escalation.port import CallEscalation, NoSupervisors, QueueEscalation
 from callcenter.flowstore import FlowStore, PublishedFlow
@@ -103,8 +104,27 @@ def _record_unanswerable(info: CallInfo, reason: str) -> None:
         s.add(call)
 
 
+RecorderTap = Callable[[CallRecorder, str], CallRecorder]
+
+
 async def handle_call(ctx: JobContext) -> None:
     """Run one call to its end (the production `JobHandler`)."""
+    await run_call(ctx, process_escalation())
+
+
+def call_handler(escalations: CallEscalation, tap: RecorderTap | None = None) -> JobHandler:
+    """The production handler with a given escalation port (and optionally a recorder
+    wrapper, e.g. the dev server's live transcript feed): same steps, nothing else differs."""
+
+    async def handle(ctx: JobContext) -> None:
+        await run_call(ctx, escalations, tap)
+
+    return handle
+
+
+async def run_call(ctx: JobContext, escalations: CallEscalation,
+                   tap: RecorderTap | None = None) -> None:
+    """One call: the caller, the flow for the dialed number, the session, post-call."""
     caller = await wait_for_caller(ctx.room)
     attrs: dict[str, Any] = dict(caller.attributes) if caller else {}
     info = CallInfo(
@@ -127,12 +147,15 @@ async def handle_call(ctx: JobContext) -> None:
         return
     info.flow_version_id = published.version.id
     resume = ctx.resume.data if ctx.resume is not None else None
+    recorder: CallRecorder = SqlRecorder(get_engine())
+    if tap is not None:
+        recorder = tap(recorder, info.call_id)
     session = CallSession(CallSetup(
         room=ctx.room, info=info, flow=published.flow, stt=speech.stt, tts=speech.tts,
-        llm=speech.llm, intents=speech.intents, recorder=SqlRecorder(get_engine()),
+        llm=speech.llm, intents=speech.intents, recorder=recorder,
         batched_vad=True, checkpoint=ctx.save_checkpoint, resume=resume,
         on_turn_latency=ctx.record_turn_latency, apology=await process_apology(),
-        serve_commands=ctx.serve_commands, escalations=process_escalation(),
+        serve_commands=ctx.serve_commands, escalations=escalations,
     ))
     try:
         await session.run()
