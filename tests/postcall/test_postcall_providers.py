@@ -123,6 +123,8 @@ def test_llm_summary_sees_only_the_redacted_transcript(
     assert call.metrics["postcall"]["summary_source"] == "llm"
     prompt = json.dumps(fake_openai.last_request["messages"])
     assert "[PHONE]" in prompt and "four one five" not in prompt
+    # The LLM writes from the call's facts; the transcript is background.
+    assert "Facts:" in prompt and "Outcome: Resolved by the AI agent" in prompt
 
 
 def test_llm_outage_retries_with_backoff_then_falls_back_offline(
