@@ -87,9 +87,7 @@ def analyse(rows: CallRows) -> Learning:
     events = list(rows.events)
     learning = Learning(call_id=rows.call_id, flow=rows.flow.name if rows.flow else "",
                         flow_version=rows.flow_version)
-    cut = _first(events, "escalation_requested")
-    if cut is None:
-        cut = _first(events, "transferred")
+    cut = _handover(events)
     before = events[: cut if cut is not None else len(events)]
     inputs = [e for e in before if e.type == "caller_input" and not e.data.get("dtmf")]
     learning.node = str(inputs[-1].data.get("node") or "") if inputs else ""
@@ -108,8 +106,14 @@ def analyse(rows: CallRows) -> Learning:
     return learning
 
 
-def _first(events: Sequence[CallEvent], kind: str) -> int | None:
-    return next((i for i, e in enumerate(events) if e.type == kind), None)
+def _handover(events: Sequence[CallEvent]) -> int | None:
+    """Index of the moment the AI handed the call over: entering an escalate or transfer node
+    (the flow's own record of the request may be journaled later), else the request itself."""
+    for i, e in enumerate(events):
+        if e.type == "node_entered" and e.data.get("type") in ("escalate", "transfer"):
+            return i
+    return next((i for i, e in enumerate(events)
+                 if e.type in ("escalation_requested", "transferred")), None)
 
 
 def _streak(inputs: list[CallEvent], node: str) -> list[CallEvent]:
@@ -193,7 +197,7 @@ def _what_was_done(learning: Learning, after: list[CallEvent], rows: CallRows) -
 def _escalate_node(rows: CallRows, cut: int | None) -> EscalateNode | None:
     if rows.flow is None or cut is None:
         return None
-    for event in reversed(list(rows.events)[: cut + 1]):
+    for event in list(rows.events)[cut:]:
         if event.type == "node_entered":
             node = rows.flow.nodes.get(str(event.data.get("node")))
             if isinstance(node, EscalateNode):
