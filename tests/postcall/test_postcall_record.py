@@ -202,3 +202,26 @@ def test_llm_answer_parsing_is_strict_about_shape() -> None:
         parse_llm_answer("The caller wanted a refund.")
     with pytest.raises(SummaryFormatError, match="summary"):
         parse_llm_answer('{"disposition": "resolved"}')
+
+
+def test_summary_names_an_agent_nodes_question_and_its_tools(
+    sqlite_engine: Engine, make_settings: Any
+) -> None:
+    events = [
+        ("call_started", {"flow": "customer_support"}),
+        ("node_entered", {"node": "billing_agent", "type": "agent"}),
+        ("caller_input", {"node": "billing_agent", "text": "Why is my bill so high?",
+                          "dtmf": False}),
+        ("tool_call", {"node": "billing_agent", "tool": "lookup_invoice",
+                       "arguments": {"account_number": "4417"}}),
+        ("webhook_result", {"node": "billing_agent", "ok": True, "status": 200, "error": None}),
+        ("tool_call", {"node": "billing_agent", "tool": "end_conversation", "arguments": {}}),
+        ("call_ended", {"outcome": "completed", "reason": "completed"}),
+    ]
+    said = [("agent", "Sure. What's your billing question?"),
+            ("caller", "Why is my bill so high?"), ("agent", "Your invoice is 40 dollars.")]
+    call_id = add_call(sqlite_engine, said, end_reason="completed", events=events)
+    rec = record_for(sqlite_engine, call_id, make_settings())
+    assert rec.summary == (
+        "Customer support call. Caller asked: “Why is my bill so high”. Agent: lookup invoice "
+        "(tool) succeeded. Outcome: Resolved by the AI agent (flow completed).")
