@@ -86,7 +86,7 @@ def _from_row(part: HumanPart, row: Escalation) -> None:
         part.ended = HANDED_BACK
     elif status == EscalationStatus.ABANDONED:
         part.ended = IN_QUEUE
-    elif status == EscalationStatus.TIMED_OUT and part.ended not in (UNAVAILABLE,):
+    elif status == EscalationStatus.TIMED_OUT and part.ended != UNAVAILABLE:
         part.ended = TIMED_OUT
     elif status == EscalationStatus.ENDED and part.ended == OPEN:
         part.ended = BY_SUPERVISOR if part.taken else IN_QUEUE
