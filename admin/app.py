@@ -30,6 +30,7 @@ from admin.routes import (
     numbers,
     phone,
     placeholders,
+    suggestions,
 )
 from admin.security.guard import guard, mark_public
 from admin.security.headers import SecurityHeadersMiddleware, content_security_policy
@@ -84,7 +85,8 @@ def create_app(
     mark_public(livekit_webhook.router, csrf=False)
     app.include_router(livekit_webhook.router)
     # console before placeholders: its real page replaces the placeholder's /console.
-    pages = (auth, home, account, phone, console, placeholders, flows, numbers, calls)
+    pages = (auth, home, account, phone, console, placeholders, flows, numbers, calls,
+             suggestions)
     for module in (*pages, api_v1, api_flows, api_numbers, api_calls):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -18,7 +18,7 @@ from callcenter.learning.privacy import scrub
 from callcenter.models import Suggestion, SuggestionKind, SuggestionStatus, utcnow
 
 # What an admin may change before accepting, per kind.
-EDITABLE = {
+EDITABLE: dict[str, tuple[str, ...]] = {
     SuggestionKind.PHRASES: ("phrases",),
     SuggestionKind.KNOWLEDGE: ("q", "a"),
     SuggestionKind.ROUTE: ("name", "phrases", "say", "next"),
@@ -62,7 +62,7 @@ def get(session: Session, suggestion_id: int) -> Suggestion:
 def edited(row: Suggestion, changes: dict[str, Any]) -> dict[str, Any]:
     """The payload with an admin's changes to the editable fields (scrubbed like the rest)."""
     payload = dict(row.payload)
-    for name in EDITABLE.get(SuggestionKind(row.kind), ()):
+    for name in EDITABLE.get(row.kind, ()):
         if name not in changes:
             continue
         value = changes[name]
