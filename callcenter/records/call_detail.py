@@ -114,7 +114,10 @@ def call_detail(db: Session, call_id: str, *, raw: bool = False,
     raw_available = (stored.data is not None) if stored is not None else keep_raw
     view = RAW if raw and raw_available else REDACTED
     speech = _speech(db, call_id, stored, view, cfg)
-    keypad = _keypad(events, redact=view == REDACTED, cfg=cfg)
+    # Post-call stores keypad lines in the transcript itself (masked where the slot is
+    # sensitive); only a call not processed yet needs them made from the timeline.
+    stored_keys = any(e.kind == "keypad" for e in speech)
+    keypad = [] if stored_keys else _keypad(events, redact=view == REDACTED, cfg=cfg)
     transcript = sorted(speech + keypad, key=lambda e: (e.start_ms, e.kind == "keypad"))
     timeline = [TimelineEvent(e.seq, e.type, as_utc(e.at), e.offset_ms,
                               e.data if view == RAW else _redact_value(e.data, cfg))
@@ -167,7 +170,7 @@ def _from_json(item: dict[str, Any]) -> TranscriptEntry:
     """A line of the stored transcript JSON (postcall.transcript.to_json)."""
     interrupted = bool(item.get("interrupted"))
     return TranscriptEntry(
-        kind="speech", speaker=str(item.get("speaker", "")),
+        kind=str(item.get("kind", "speech")), speaker=str(item.get("speaker", "")),
         start_ms=int(item.get("start_ms", 0)), end_ms=int(item.get("end_ms", 0)),
         text=str(item.get("text", "")),
         planned=str(item["intended_text"]) if interrupted and "intended_text" in item else None,
