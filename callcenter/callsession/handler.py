@@ -23,6 +23,7 @@ from callcenter.callsession.apology import render_apology
 from callcenter.callsession.providers import Speech, build_speech
 from callcenter.callsession.recorder import CallInfo, CallRecorder, SqlRecorder
 from callcenter.callsession.session import CallSession, CallSetup
+from callcenter.callsession.static_prompts import admit_flow, warm_published
 from callcenter.config import Settings, get_settings
 from callcenter.db import get_engine, session_scope
 from callcenter.dispatch.job import JobContext, JobHandler
@@ -44,6 +45,8 @@ def process_speech() -> Speech:
     """Models load once per worker process and are shared by all its calls."""
     speech = build_speech(get_settings())
     speech.warm_up()
+    # Published flows' fixed prompts are synthesized now: a call reaching one starts at once.
+    warm_published(speech.tts)
     # Models are long-lived: keep them out of the cyclic GC's full scans (see voice.runtime).
     settle_gc()
     return speech
@@ -146,6 +149,7 @@ async def run_call(ctx: JobContext, escalations: CallEscalation,
         await asyncio.to_thread(_record_unanswerable, info, "unknown_number")
         return
     info.flow_version_id = published.version.id
+    admit_flow(speech.tts, published.flow)
     resume = ctx.resume.data if ctx.resume is not None else None
     recorder: CallRecorder = SqlRecorder(get_engine())
     if tap is not None:

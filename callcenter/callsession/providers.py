@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from callcenter.callsession.effects import IntentService
 from callcenter.config import Settings
 from callcenter.speech import LLM, STT, TTS
-from callcenter.speech.factory import build_llm, build_stt, build_tts
+from callcenter.speech.factory import build_llm, build_stt, build_tts, cached_tts
 
 
 @dataclass
@@ -47,7 +47,8 @@ def build_speech(settings: Settings, *, sample_rate: int = 16000) -> Speech:
     # Agent nodes fall back to intents when there is no LLM (or it fails).
     return Speech(
         stt=build_stt(settings),
-        tts=build_tts(settings, sample_rate),
+        # Shared by every call of the process: static prompts are synthesized once.
+        tts=cached_tts(build_tts(settings, sample_rate), settings),
         llm=build_llm(settings),
         intents=IntentService(),
     )

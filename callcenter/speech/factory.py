@@ -19,6 +19,7 @@ from callcenter.speech.tts.base import TTS
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
+    from callcenter.speech.tts.cache import CachingTTS
     from callcenter.speech.vendors.deepgram import DeepgramSTT
     from callcenter.speech.vendors.elevenlabs import ElevenLabsTTS
     from callcenter.speech.vendors.openai import OpenAILLM
@@ -46,6 +47,13 @@ def build_tts(settings: Settings, sample_rate: int = 16000) -> TTS:
     if primary is None:
         raise _missing("ELEVENLABS_API_KEY")
     return FallbackTTS([primary, offline_tts(sample_rate)])
+
+
+def cached_tts(tts: TTS, settings: Settings) -> CachingTTS:
+    """`tts` with the static-prompt audio cache: in memory, and on disk under DATA_DIR."""
+    from callcenter.speech.tts.cache import AudioCache, CachingTTS
+
+    return CachingTTS(tts, AudioCache(directory=settings.data_dir / "tts-cache"))
 
 
 def build_llm(settings: Settings) -> LLM | None:

@@ -1,0 +1,120 @@
+"""A flow's static prompts, and warming the worker's TTS cache with them.
+
+A prompt is static when it has no `{{slot}}` template: every caller hears the same words,
+so its audio can be made once per process (or once per host, on disk) and replayed at once.
+The text is rendered exactly as the runner renders spoken text (`render(..., spoken=True)`
+turns "$5" into "5 dollars"), so the cache key matches what the call later asks for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+
+from callcenter.flow import templates
+from callcenter.flow.nodes import (
+    AgentNode,
+    AskNode,
+    EscalateNode,
+    HangupNode,
+    MenuNode,
+    SayNode,
+    TransferNode,
+)
+from callcenter.flow.schema import Flow
+from callcenter.flow.turns import DEFAULT_NO_MATCH
+from callcenter.speech.tts.base import TTS
+from callcenter.speech.tts.cache import CachingTTS
+
+log = logging.getLogger(__name__)
+
+
+def _spoken_texts(flow: Flow) -> Iterator[str | None]:
+    for node in flow.nodes.values():
+        if isinstance(node, SayNode):
+            yield node.text
+        elif isinstance(node, AskNode):
+            yield from (node.prompt, node.no_input, node.no_match, node.confirm)
+        elif isinstance(node, MenuNode):
+            yield from (node.prompt, node.no_input, node.no_match)
+        elif isinstance(node, AgentNode):
+            yield from (node.greeting, node.fallback)
+            yield from (i.say for i in node.intents)
+            yield from (k.a for k in node.knowledge)
+        elif isinstance(node, EscalateNode):
+            yield node.hold_prompt
+        elif isinstance(node, TransferNode | HangupNode):
+            yield node.say
+    h = flow.handlers
+    for handler in (h.human_request, h.silence, h.no_match, h.provider_failure,
+                    h.max_duration):
+        if handler is not None:
+            yield handler.say
+    yield DEFAULT_NO_MATCH
+
+
+def static_prompts(flow: Flow) -> list[str]:
+    """Every spoken text of `flow` that is the same on every call, once, in flow order."""
+    out: dict[str, None] = {}
+    for text in _spoken_texts(flow):
+        if not text or "{{" in text:
+            continue  # slot-filled text differs per caller: never cached
+        spoken = templates.render(text, {}, spoken=True).strip()
+        if spoken:
+            out[spoken] = None
+    return list(out)
+
+
+async def warm_prompts(tts: TTS, flows: list[Flow]) -> int:
+    """Synthesize the flows' static prompts into `tts`'s cache (if it has one)."""
+    if not isinstance(tts, CachingTTS):
+        return 0
+    texts = [t for flow in flows for t in static_prompts(flow)]
+    made = await tts.warm(texts)
+    log.info("tts cache: %d static prompts of %d flow(s), %d synthesized now",
+             len(texts), len(flows), made)
+    return made
+
+
+def published_flows() -> list[Flow]:
+    """Every published flow in the database (blocking: run it in a thread)."""
+    from callcenter.db import session_scope
+    from callcenter.flowstore import FlowStore
+
+    flows: list[Flow] = []
+    with session_scope() as s:
+        store = FlowStore(s)
+        for summary in store.list_flows():
+            try:
+                published = store.published(summary.name)
+            except Exception as exc:  # one broken flow must not stop the others warming
+                log.warning("tts cache: skipping flow %s: %s", summary.name, exc)
+                continue
+            if published is not None:
+                flows.append(published.flow)
+    return flows
+
+
+def admit_flow(tts: TTS, flow: Flow) -> None:
+    """Let a call's flow record its static prompts (one published after the worker started
+    is then cached on its first call, replayed on the next)."""
+    if isinstance(tts, CachingTTS):
+        tts.admit(static_prompts(flow))
+
+
+def warm_published(tts: TTS) -> None:
+    """Blocking warm-up for a worker process: every published flow's static prompts."""
+    if not isinstance(tts, CachingTTS):
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError("warm_published blocks: call it from a thread, not the event loop")
+    try:
+        flows = published_flows()
+        asyncio.run(warm_prompts(tts, flows))
+    except Exception as exc:  # no database yet, a broken row: calls still work, just slower
+        log.warning("tts cache: warming the published flows failed: %s", exc)
