@@ -201,8 +201,10 @@ class FlowInterpreter:
     async def perform(self, actions: list[Action]) -> Event | None:
         """Do the actions in order; return the event the last one produced (None: call over)."""
         for i, action in enumerate(actions):
-            if isinstance(action, Hangup | Transfer):
-                # The timeline entries after a hang-up (call_ended) belong to this call too.
+            if not isinstance(action, Say | RecordEvent):
+                # This action ends the step (it waits, or ends the call): the timeline
+                # entries the runner put after it (escalation_requested, call_ended) are
+                # recorded now, or they would never be.
                 for later in actions[i + 1 :]:
                     if isinstance(later, RecordEvent):
                         await self.journal.event(later.event, later.data)

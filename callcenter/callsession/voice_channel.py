@@ -45,6 +45,9 @@ class VoiceChannel:
                                                  self._swallow)
         finally:
             self.voice.expected_digits = None
+        # A full keypad answer is often followed by '#': that key is dropped by the next
+        # listen, and must not cut off the prompt that comes before it either.
+        self.voice.ignore_key = self._swallow
         return result
 
     async def apologise(self) -> None:

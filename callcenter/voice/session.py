@@ -90,6 +90,8 @@ class VoiceSession:
         self.metrics: list[TurnMetrics] = []
         self.listen_only = False
         self.expected_digits: int | None = None
+        # One key that must not interrupt the agent if it comes next (see _on_room_event).
+        self.ignore_key: str | None = None
         # How long to wait for a final transcript after the caller stops (seconds).
         self.stt_timeout = 5.0
         self._hooks: list[UtteranceHook] = []
@@ -225,9 +227,12 @@ class VoiceSession:
             self._listen(ev.participant)
         elif isinstance(ev, DtmfReceived):
             cur = self.current
+            # The terminator a caller presses after an answer that was already complete
+            # ("...six digits" then '#') is not type-ahead for the next prompt.
+            habit, self.ignore_key = self.ignore_key == ev.digit, None
             if (
                 self.settings.interruption.dtmf_interrupts and cur is not None
-                and cur.interruptible and cur.started and not cur.done()
+                and cur.interruptible and cur.started and not cur.done() and not habit
             ):
                 self._barge.stop(cur)  # type-ahead: a key press ends the prompt
             self.push_event(DtmfInput(ev.identity, ev.digit))

@@ -96,3 +96,18 @@ def test_callcenter_call_runs_example_flow_offline_over_the_phone_channel(
     assert result["caller_error"] is None, result
     _check(result, outcome, slots, nodes)
     assert result["e2e_ms_p50"] is not None
+
+
+async def test_the_pound_after_a_full_keypad_answer_does_not_cut_off_the_next_prompt() -> None:
+    """customer_support's caller keys six digits then '#': nothing the agent says is cut."""
+    http = httpx.AsyncClient(transport=WebhookFixtures(CALLERS / "webhooks.yaml"))
+    result = await run_local_call(
+        load_flow_file(FLOWS / "customer_support.yaml"),
+        CallerScript.from_file(CALLERS / "customer_support.yaml"),
+        speech="fake", started_at=dt.datetime.fromisoformat(WEEKDAY_MORNING), http=http,
+    )
+    await http.aclose()
+    lines = result.to_json()["transcript"]
+    cut = [u["text"] for u in lines if u["speaker"] == "agent" and u.get("interrupted")]
+    assert not cut, f"agent lines cut off by the terminator key: {cut}"
+    assert any("has shipped" in u["text"] for u in lines if u["speaker"] == "agent")
