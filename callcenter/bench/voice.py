@@ -11,6 +11,8 @@ so a turn takes the production path through the flow runner):
 2. density: N calls at once (line noise on, so Silero scores every window) with realistic
    fake provider latencies; late frames, CPU, RSS and turn overhead per N.
 3. offline: Silero + Whisper tiny.en + Piper, caller stopped -> first agent audio.
+4. static prompts: a fixed flow prompt handed to the speech path -> its first audio out,
+   Piper straight and through the warmed TTS cache (`bench.prompts`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from callcenter.bench.harness import (
     run_calls,
     script_for,
 )
+from callcenter.bench.prompts import bench_static_prompts
 from callcenter.rooms.clock import RealClock
 from callcenter.testing.fakes import FakeLLM
 from callcenter.testing.script import CallerScript, CallerTurn
@@ -216,6 +219,10 @@ async def run_voice_bench(*, quick: bool, progress: Progress = lambda _: None) -
     phases["density"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
     result["offline_e2e_ms"] = await bench_offline(plan, progress)
     phases["offline"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
+    progress("static prompts: first audio with Piper, without and with the TTS cache")
+    result["static_prompt_first_audio_ms"] = await bench_static_prompts(
+        limit=12 if quick else None)
+    phases["static_prompts"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
     result["phase_s"] = phases
     result["provider_latencies_s"] = {
         "overhead": vars_of(ZERO), "density": vars_of(REALISTIC)

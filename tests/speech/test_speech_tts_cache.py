@@ -139,3 +139,13 @@ async def test_cached_piper_audio_is_byte_identical_to_fresh() -> None:
     assert np.array_equal(np.concatenate([c.frame.samples for c in cached]),
                           np.concatenate([c.frame.samples for c in fresh]))
     await piper.aclose()
+
+
+async def test_a_static_prompt_is_out_within_20_ms_through_the_speech_path() -> None:
+    from callcenter.bench.prompts import first_audio_ms
+
+    inner = FakeTTS(ttfb=0.15)
+    tts = CachingTTS(inner)
+    await tts.warm([PROMPT])
+    assert await first_audio_ms(inner, PROMPT) >= 150
+    assert await first_audio_ms(tts, PROMPT) <= 20
