@@ -15,6 +15,8 @@ from typing import Any, Protocol
 from callcenter.control.bus import CommandHandler, ControlBus, ServeHandle
 from callcenter.control.commands import Command, CommandResult
 from callcenter.control.memory_bus import InProcessControlBus
+from callcenter.dispatch.checkpoints import BufferedCheckpoints, store_outage_log
+from callcenter.dispatch.outage import OutageLog
 from callcenter.dispatch.store import Checkpoint, CheckpointStore, Lease
 from callcenter.rooms.base import Room
 
@@ -75,6 +77,9 @@ class JobContext:
     on_turn_latency: Callable[[float], None] = lambda _s: None
     # The worker's bus (shared by its runners); a context built by hand gets a private one.
     control: ControlBus = field(default_factory=InProcessControlBus)
+    # Shared by the worker's calls, so a Redis outage is one log line, not one per call.
+    store_outage: OutageLog = field(default_factory=store_outage_log)
+    _checkpoints: BufferedCheckpoints | None = None
     _serving: ServeHandle | None = None
     _commands: CommandHandler | None = None
     _commands_set: asyncio.Event = field(default_factory=asyncio.Event)
@@ -88,9 +93,20 @@ class JobContext:
         """True when another worker ran this call before (say a recovery line, don't restart)."""
         return self.resume is not None
 
+    @property
+    def checkpoints(self) -> BufferedCheckpoints:
+        """This call's checkpoint writer (buffers through a store outage)."""
+        if self._checkpoints is None:
+            self._checkpoints = BufferedCheckpoints(self.store, self.lease, self.store_outage)
+        return self._checkpoints
+
     async def save_checkpoint(self, data: Mapping[str, Any]) -> int:
-        """Persist the session's state after a turn; raises `LeaseLost` if the call moved on."""
-        return await self.store.save(self.lease, data)
+        """Persist the session's state after a turn; raises `LeaseLost` if the call moved on.
+
+        If the store is unreachable the state is kept and written when it is back; the call
+        goes on (the returned sequence number is then the last one stored).
+        """
+        return await self.checkpoints.save(data)
 
     def record_turn_latency(self, seconds: float) -> None:
         """End of caller turn -> first agent audio, for the worker's latency histogram."""

@@ -212,11 +212,15 @@ class RedisCheckpointStore:
         ids = [k.decode() for k in active]
         async with self._r.pipeline(transaction=False) as pipe:
             for call_id in ids:
+                # Lease first, then the finished marker: a call that finishes between the
+                # HGETALL above and here has lost its lease but already has its marker.
                 pipe.exists(self._k("lease", call_id))
-            alive = await pipe.execute()
+                pipe.exists(self._k("done", call_id))
+            found = await pipe.execute()
         out = []
-        for call_id, has_lease in zip(ids, alive, strict=True):
-            if not has_lease:
+        for i, call_id in enumerate(ids):
+            has_lease, finished = found[2 * i], found[2 * i + 1]
+            if not has_lease and not finished:
                 meta = json.loads(active[call_id.encode()])
                 out.append(ActiveCall(call_id, meta["room"], meta["agent"], meta["worker"]))
         return out

@@ -19,9 +19,11 @@ from enum import StrEnum
 from callcenter.control.bus import ControlBus
 from callcenter.control.memory_bus import InProcessControlBus
 from callcenter.dispatch.admission import Admission
+from callcenter.dispatch.checkpoints import store_outage_log
 from callcenter.dispatch.job import JobContext, JobHandler, JobInfo
 from callcenter.dispatch.loops import raise_if_cancelled
 from callcenter.dispatch.metrics import WorkerMetrics
+from callcenter.dispatch.outage import is_outage
 from callcenter.dispatch.store import CheckpointStore, Lease, LeaseLost
 from callcenter.rooms.base import Room
 
@@ -45,6 +47,9 @@ class RunnerTiming:
     heartbeat_s: float = 0.5
     lease_ttl_s: float = 2.0
     worker_ttl_s: float = 5.0
+    # A call that ended during a store outage keeps retrying to record its end this long
+    # (its lease kept alive meanwhile), so the watchdog does not run it a second time.
+    finish_retry_s: float = 60.0
 
 
 @dataclass
@@ -52,6 +57,7 @@ class RunningCall:
     job: JobInfo
     lease: Lease
     task: asyncio.Task[None]
+    ctx: JobContext | None = None
     started: float = field(default_factory=time.monotonic)
     stop_reason: JobOutcome | None = None
 
@@ -91,6 +97,7 @@ class CallRunner:
         self._beating = True
         self._idle = asyncio.Event()
         self._idle.set()
+        self.store_outage = store_outage_log()
         self.metrics.call_slots.set(self.admission.max_calls)
 
     # --- admission ------------------------------------------------------------------------
@@ -161,6 +168,7 @@ class CallRunner:
             store=self.store,
             on_turn_latency=self.metrics.turn_latency.observe,
             control=self._control(),
+            store_outage=self.store_outage,
         )
         try:
             await ctx.start_serving_commands()  # reachable by call control from here on
@@ -170,7 +178,7 @@ class CallRunner:
                 await room.aclose()
             raise
         task = asyncio.get_running_loop().create_task(_run(self.handler, ctx), name=job.call_id)
-        running = RunningCall(job, lease, task)
+        running = RunningCall(job, lease, task, ctx)
         self.calls[job.job_id] = running
         self._idle.clear()
         self.metrics.active_calls.set(self.active)
@@ -260,13 +268,20 @@ class CallRunner:
             return
         try:
             if outcome in (JobOutcome.SUCCESS, JobOutcome.FAILED, JobOutcome.TERMINATED):
-                await self.store.finish(running.lease)
+                await self._finish(running)
             elif outcome is JobOutcome.RELEASED:
                 await self.store.release(running.lease)
         except LeaseLost:
             outcome = JobOutcome.LOST
-        except Exception:  # the store being down must not leave the call counted as active
-            log.exception("call %s: could not record the outcome %s", job.call_id, outcome)
+        except Exception as exc:  # the store being down must not leave the call counted active
+            if is_outage(exc):
+                log.error("call %s: could not record the outcome %s: the store is still "
+                          "unreachable (%s)", job.call_id, outcome, type(exc).__name__)
+            else:
+                log.exception("call %s: could not record the outcome %s", job.call_id, outcome)
+        finally:
+            if running.ctx is not None:
+                await running.ctx.checkpoints.aclose()
         # Leave the room (never hang up: on a hand-over the caller stays for the next worker).
         with contextlib.suppress(Exception):
             await room.aclose()
@@ -277,6 +292,26 @@ class CallRunner:
             self._idle.set()
         if self.on_done is not None:
             self.on_done(job, outcome, error)
+
+    async def _finish(self, running: RunningCall) -> None:
+        """Write the last checkpoint, then mark the call finished; retried through an outage."""
+        deadline = time.monotonic() + self.timing.finish_retry_s
+        if running.ctx is not None:
+            await running.ctx.checkpoints.flush(self.timing.finish_retry_s)
+        delay = 0.05
+        while True:
+            try:
+                await self.store.finish(running.lease)
+                return
+            except LeaseLost:
+                raise
+            except Exception as exc:
+                raise_if_cancelled()
+                if not is_outage(exc) or time.monotonic() + delay > deadline:
+                    raise
+                self.store_outage.failed(exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     async def _heartbeat_loop(self) -> None:
         t = self.timing
@@ -291,9 +326,13 @@ class CallRunner:
                         running.stop_reason = JobOutcome.LOST
                         running.task.cancel()
                 await self.store.worker_heartbeat(self.worker_id, self.status(), t.worker_ttl_s)
-            except Exception:  # keep beating: a Redis blip must not kill the loop
+                self.store_outage.ok()
+            except Exception as exc:  # keep beating: a Redis blip must not kill the loop
                 raise_if_cancelled()
-                log.exception("heartbeat failed")
+                if is_outage(exc):
+                    self.store_outage.failed(exc)  # one line per outage, not per beat
+                else:
+                    log.exception("heartbeat failed")
             await asyncio.sleep(t.heartbeat_s)
 
 

@@ -3,6 +3,11 @@
 Self-hosted LiveKit does not re-dispatch a lost worker's jobs, so any worker may run this
 loop; a lock in the store makes exactly one of them active at a time. A re-dispatch carries
 the call id in the job metadata, so the worker that takes it resumes from the checkpoint.
+
+After a store outage every lease may have lapsed although its worker is alive and will renew
+it on its next heartbeat; re-dispatching then would move every live call. So once the store
+answers again the watchdog waits `grace_s` (a lease TTL and a few heartbeats) before it takes
+a missing lease to mean a dead worker.
 """
 
 from __future__ import annotations
@@ -10,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from livekit import api
 
 from callcenter.dispatch.job import CALL_ID_KEY
 from callcenter.dispatch.loops import raise_if_cancelled
+from callcenter.dispatch.outage import OutageLog, describe, is_outage
 from callcenter.dispatch.store import ActiveCall, CheckpointStore
 
 log = logging.getLogger(__name__)
@@ -36,6 +43,7 @@ class Watchdog:
         interval_s: float = 0.25,
         lock_ttl_s: float = 2.0,
         retry_after_s: float = 5.0,
+        grace_s: float = 3.0,
     ) -> None:
         self._store = store
         self._redispatch = redispatch
@@ -46,10 +54,18 @@ class Watchdog:
         self._retry_after = retry_after_s
         self.redispatched: list[str] = []
         self._stopped = False
+        self._grace = grace_s
+        self._quiet_until = 0.0
+        self.outage = OutageLog(log, "watchdog: checkpoint store (Redis)",
+                                "re-dispatch paused until it is back")
 
     async def scan_once(self) -> list[str]:
         """One pass; returns the call ids dispatched again (empty if another watchdog leads)."""
-        if not await self._store.try_lock(LOCK_NAME, self._owner, self._lock_ttl):
+        locked = await self._store.try_lock(LOCK_NAME, self._owner, self._lock_ttl)
+        if self.outage.down:
+            self.outage.ok(f"waiting {self._grace:g} s for live workers to renew their leases")
+            self._quiet_until = time.monotonic() + self._grace
+        if not locked or time.monotonic() < self._quiet_until:
             return []
         done = []
         for call in await self._store.orphaned():
@@ -57,10 +73,15 @@ class Watchdog:
                 continue
             try:
                 await self._redispatch(call)
-            except Exception:
-                log.exception(
-                    "re-dispatch of call %s (room %s) failed", call.call_id, call.room_name
-                )
+            except Exception as exc:
+                raise_if_cancelled()
+                # Retried after `retry_after_s` (the claim expires).
+                if is_outage(exc):
+                    log.error("re-dispatch of call %s (room %s) failed: %s", call.call_id,
+                              call.room_name, describe(exc))
+                else:
+                    log.exception("re-dispatch of call %s (room %s) failed", call.call_id,
+                                  call.room_name)
                 continue
             log.warning("call %s lost its worker %s: re-dispatched", call.call_id, call.worker_id)
             done.append(call.call_id)
@@ -75,9 +96,12 @@ class Watchdog:
         while not self._stopped:
             try:
                 await self.scan_once()
-            except Exception:  # keep watching through store hiccups
+            except Exception as exc:  # keep watching through store hiccups
                 raise_if_cancelled()
-                log.exception("watchdog scan failed")
+                if is_outage(exc):
+                    self.outage.failed(exc)
+                else:
+                    log.exception("watchdog scan failed")
             await asyncio.sleep(self._interval)
 
 

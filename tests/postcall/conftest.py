@@ -6,11 +6,6 @@ so they run against a redis-server of their own on a free port, never the machin
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,15 +15,9 @@ from sqlalchemy.engine import Engine
 from callcenter import migrate
 from callcenter.config import Settings, load_settings
 from callcenter.db import engine_for
+from tests.redis_server import PrivateRedis, redis_binary
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def service_unavailable(message: str) -> None:
-    """Fail under CI, skip elsewhere (with how to start the service)."""
-    if IN_CI:
-        pytest.fail(f"CI=true and {message}", pytrace=False)
-    pytest.skip(message)
+__all__ = ["PrivateRedis"]  # tests import it from here
 
 
 @pytest.fixture
@@ -51,60 +40,14 @@ def make_settings(tmp_path: Path) -> object:
     return build
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class PrivateRedis:
-    """A redis-server of the test session's own, on a free port, stopped by its pid."""
-
-    def __init__(self, binary: str) -> None:
-        self.binary, self.port = binary, _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        import redis
-
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        try:
-            for _ in range(200):
-                try:
-                    client.ping()
-                    return
-                except redis.exceptions.ConnectionError:
-                    time.sleep(0.05)
-            service_unavailable(f"our redis-server on port {self.port} did not start")
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()  # a crash: Redis keeps nothing (no save, no AOF)
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
 @pytest.fixture(scope="session")
 def private_redis() -> Iterator[PrivateRedis]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        service_unavailable("redis-server is not installed (apt-get install redis-server)")
-    server = PrivateRedis(str(binary))
+    server = PrivateRedis(redis_binary())
     server.start()
     try:
         yield server
     finally:
-        server.stop()
+        server.close()
 
 
 @pytest.fixture
