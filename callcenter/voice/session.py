@@ -90,6 +90,8 @@ class VoiceSession:
         self.metrics: list[TurnMetrics] = []
         self.listen_only = False
         self.expected_digits: int | None = None
+        # The flow asked a yes/no question: a plain "yes" or "no" ends the turn at once.
+        self.expect_yes_no = False
         # One key that must not interrupt the agent if it comes next (see _on_room_event).
         self.ignore_key: str | None = None
         # How long to wait for a final transcript after the caller stops (seconds).
@@ -321,7 +323,8 @@ class VoiceSession:
         if not text:
             self._turns[listener.identity] = TurnState()  # noise: no words, no turn
             return
-        delay = endpoint_delay(text, s, expected_digits=self.expected_digits)
+        delay = endpoint_delay(text, s, expected_digits=self.expected_digits,
+                               yes_no=self.expect_yes_no)
         wait_ms = turn.speech_end_ms + 1000.0 * delay - self.media_now()
         if wait_ms > 0:
             await self.clock.sleep(wait_ms / 1000.0)
