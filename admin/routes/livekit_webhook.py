@@ -2,6 +2,8 @@
 
 The signature (a JWT whose `sha256` claim is the hash of the raw body) is checked on the raw
 bytes before anything is parsed. Bad or missing signatures get 401 with problem details.
+The body is refused (413) past `MAX_BODY_BYTES`, by its Content-Length before reading and
+while reading otherwise: the signature cannot be checked before the whole body is in memory.
 """
 
 from __future__ import annotations
@@ -16,10 +18,32 @@ from livekit import api
 from livekit.protocol.webhook import WebhookEvent
 
 from callcenter.config import Settings
-from callcenter.records.livekit_webhooks import record_event
+from callcenter.records.livekit_webhooks import BadWebhookEvent, record_event
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+
+# LiveKit's events are a few KB (a room with many participants' attributes: tens of KB).
+MAX_BODY_BYTES = 1 << 20
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, or _TooLarge as soon as it passes MAX_BODY_BYTES (never more in memory)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -40,7 +64,11 @@ async def livekit_webhook(request: Request) -> Any:
     auth = request.headers.get("Authorization", "").strip()
     if not auth:
         return problem(401, "Missing webhook signature", "the Authorization header is required")
-    raw = await request.body()
+    try:
+        raw = await _read_body(request)
+    except _TooLarge:
+        return problem(413, "Webhook body too large",
+                       f"LiveKit webhook bodies are a few KB; the limit is {MAX_BODY_BYTES} bytes")
     try:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -54,7 +82,11 @@ async def livekit_webhook(request: Request) -> Any:
         # The reason is safe to return (no secret in it) and tells the operator what to fix.
         log.warning("rejected LiveKit webhook: %s", exc)
         return problem(401, "Invalid webhook signature", _reason(exc))
-    recorded = await run_in_threadpool(record_event, request.app.state.engine, event)
+    try:
+        recorded = await run_in_threadpool(record_event, request.app.state.engine, event)
+    except BadWebhookEvent as exc:
+        log.warning("refused LiveKit webhook %s: %s", event.id or "(no id)", exc)
+        return problem(422, "Unusable webhook event", str(exc))
     enqueue = request.app.state.enqueue_postcall
     if recorded.room_finished and recorded.call_id and enqueue is not None:
         # Idempotent on the post-call side too, so a duplicate room_finished is harmless.

@@ -1,14 +1,22 @@
 """Record LiveKit webhook events onto call records, idempotently.
 
 LiveKit retries a webhook until it gets a 2xx, so the same event may arrive several times
-(even concurrently). Each event is stored once as a `CallEvent` keyed by its webhook id;
-room and participant events keep the `Call` row right even when no worker saw the end.
+(even concurrently). Each event is stored once as a `CallEvent` keyed by its webhook id (or,
+for an event without one, a hash of its content); room and participant events keep the
+`Call` row right even when no worker saw the end.
+
+Events for one room arrive together (joined, track published, left, finished within a few
+ms): the call row is locked while an event takes the next timeline sequence number, and a
+writer that still collides (the call row created concurrently, SQLite) tries again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import random
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +32,14 @@ CALL_ROOM_PREFIX = "call-"
 _FINAL = {CallStatus.ENDED, CallStatus.FAILED}
 # ParticipantInfo.Kind values; the SDK has no Python enum names for them on this message.
 _KIND_NAMES = {0: "standard", 1: "ingress", 2: "egress", 3: "sip", 4: "agent"}
+_ATTEMPTS = 12
+# Event times outside these bounds are a broken or hostile sender, not a call.
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_FUTURE_SLACK = timedelta(days=1)
+
+
+class BadWebhookEvent(ValueError):
+    """A verified event whose content cannot be a real call event (e.g. its time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,35 +58,73 @@ def record_event(
     room_name = event.room.name
     if not room_name.startswith(room_prefix):
         return Recorded(None, "ignored")
-    for attempt in range(2):
+    at = _when(event.created_at, "created_at") or datetime.now(UTC)
+    started = _when(event.room.creation_time, "room.creation_time")
+    key = event_key(event)
+    for attempt in range(_ATTEMPTS):
         try:
             with Session(engine, expire_on_commit=False) as session:
-                result = _apply(session, event)
+                result = _apply(session, event, key, at, started)
                 session.commit()
                 return result
-        except sa.exc.IntegrityError:
-            # A concurrent retry of the same event (or another event) took our seq or
-            # created the call first; the second pass sees its row and dedupes.
-            if attempt == 1:
+        except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+            # Another event of this call took our seq or created the call first (or SQLite
+            # was locked by it); the next pass sees its rows, and dedupes a retried event.
+            if attempt == _ATTEMPTS - 1 or not _retryable(exc):
                 raise
+            time.sleep(random.uniform(0.0, 0.01 * (attempt + 1)))
     raise AssertionError("unreachable")
 
 
-def _apply(session: Session, event: WebhookEvent) -> Recorded:
+def event_key(event: WebhookEvent) -> str:
+    """The event's id, or for an event without one a hash of its content (same event, same key)."""
+    if event.id:
+        return event.id
+    digest = hashlib.sha256(event.SerializeToString(deterministic=True)).hexdigest()
+    return f"sha256:{digest[:32]}"
+
+
+def _when(seconds: int, field: str) -> datetime | None:
+    if not seconds:
+        return None
+    latest = datetime.now(UTC) + _FUTURE_SLACK
+    try:
+        at = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        at = None
+    if at is None or not _EARLIEST <= at <= latest:
+        raise BadWebhookEvent(f"{field} {seconds} is not a time between 2000 and tomorrow "
+                              "(seconds since 1970)")
+    return at
+
+
+def _retryable(exc: sa.exc.DBAPIError) -> bool:
+    if isinstance(exc, sa.exc.IntegrityError):
+        return True
+    # SQLite: another writer holds the database; PostgreSQL: a lock or serialization clash.
+    text = str(exc.orig).lower()
+    return "locked" in text or "deadlock" in text or "serializ" in text
+
+
+def _apply(
+    session: Session, event: WebhookEvent, key: str, at: datetime, started: datetime | None
+) -> Recorded:
     room = event.room
-    call = session.exec(select(Call).where(Call.room_name == room.name)).first()
+    # FOR UPDATE: events of one call take their sequence numbers one at a time (PostgreSQL;
+    # SQLite serializes writers anyway).
+    call = session.exec(
+        select(Call).where(Call.room_name == room.name).with_for_update()).first()
     if call is None:
         call_id, _meta = call_id_for(room.name, room.sid, "")
         call = Call(id=call_id, room_name=room.name, status=CallStatus.RINGING)
-        if room.creation_time:
-            call.started_at = datetime.fromtimestamp(room.creation_time, UTC)
+        if started is not None:
+            call.started_at = started
         session.add(call)
         session.flush()
     events = session.exec(select(CallEvent).where(CallEvent.call_id == call.id)).all()
-    if event.id and any(e.data.get("webhook_id") == event.id for e in events):
+    if any(e.data.get("webhook_id") == key for e in events):
         return Recorded(call.id, "duplicate", event.event == "room_finished")
-    at = datetime.fromtimestamp(event.created_at, UTC) if event.created_at else datetime.now(UTC)
-    data: dict[str, Any] = {"webhook_id": event.id, "room_sid": room.sid}
+    data: dict[str, Any] = {"webhook_id": key, "room_sid": room.sid}
     if event.HasField("participant"):
         p = event.participant
         data.update(identity=p.identity, kind=_KIND_NAMES.get(p.kind, str(p.kind)))
