@@ -18,6 +18,7 @@ from callcenter.logs import configure_logging
 from callcenter.rooms.livekit_keys import quiet_short_key_warnings, short_secret_notice
 
 log = logging.getLogger("callcenter.worker")
+DEFAULT_PROCESSES = 1
 
 
 def worker(
@@ -43,6 +44,12 @@ def worker(
     redis_prefix: str | None = typer.Option(
         None, help="Key prefix in Redis, one per deployment [REDIS_KEY_PREFIX]"
     ),
+    processes: int | None = typer.Option(
+        None, min=1, help="Worker processes, each its own LiveKit connection and health port "
+        "(health port + i), kept by a parent that replaces dead ones and drains all on "
+        "SIGTERM; default 1 (this process is the worker); use the number of cores in production"
+    ),
+    pool_child: bool = typer.Option(False, "--pool-child", hidden=True),
 ) -> None:
     """Register with LiveKit as the agent and run calls until SIGTERM (drain) or 2x SIGTERM."""
     s = get_settings()
@@ -53,10 +60,26 @@ def worker(
             "worker; without LiveKit, `callcenter call` runs calls in-process"
         )
     secret = s.livekit_api_secret.get_secret_value()
-    if (notice := short_secret_notice(secret)) is not None:
+    # A pool's children leave the notice to the parent: one line, not one per process.
+    if (notice := short_secret_notice(secret)) is not None and not pool_child:
         log.warning(notice)
     quiet_short_key_warnings()
-    job_handler, connector = _bindings(handler, room_connector)
+    job_handler, connector = _bindings(handler, room_connector)  # bad flags fail here, once
+    # The goal is one per core (`os.cpu_count()`). It stays 1 until the tests and benches
+    # that start `callcenter worker` and count its registrations pass `--processes 1`.
+    n = processes if processes is not None else DEFAULT_PROCESSES
+    if n > 1:
+        from callcenter.dispatch.pool import PoolOptions, run_pool
+
+        flags = {"--max-calls": max_calls, "--cpu-threshold": cpu_threshold,
+                 "--drain-timeout": drain_timeout, "--health-host": health_host,
+                 "--handler": handler,
+                 "--room-connector": room_connector, "--redis-prefix": redis_prefix}
+        child_args = tuple(a for k, v in flags.items() if v is not None for a in (k, str(v)))
+        drain = drain_timeout if drain_timeout is not None else s.worker_drain_timeout_s
+        port = health_port if health_port is not None else s.worker_health_port
+        raise typer.Exit(asyncio.run(run_pool(PoolOptions(
+            n, child_args, health_port=port, drain_timeout_s=drain))))
     opts = WorkerOptions(
         livekit_url=s.livekit_url,
         api_key=s.livekit_api_key,
