@@ -45,7 +45,8 @@ def process_speech() -> Speech:
     """Models load once per worker process and are shared by all its calls."""
     speech = build_speech(get_settings())
     speech.warm_up()
-    # Published flows' fixed prompts are synthesized now: a call reaching one starts at once.
+    # Published flows' fixed prompts are synthesized (in the background) so that a call
+    # reaching one starts it at once.
     warm_published(speech.tts)
     # Models are long-lived: keep them out of the cyclic GC's full scans (see voice.runtime).
     settle_gc()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Iterator
 
 from callcenter.flow import templates
@@ -103,18 +104,31 @@ def admit_flow(tts: TTS, flow: Flow) -> None:
         tts.admit(static_prompts(flow))
 
 
-def warm_published(tts: TTS) -> None:
-    """Blocking warm-up for a worker process: every published flow's static prompts."""
+def warm_published(tts: TTS) -> threading.Thread | None:
+    """Admit every published flow's static prompts now and synthesize them in a background
+    thread (returned): model loading, not prompt warming, is what a first call waits for.
+
+    Until a prompt is warmed, the first call that says it synthesizes and records it.
+    """
     if not isinstance(tts, CachingTTS):
-        return
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise RuntimeError("warm_published blocks: call it from a thread, not the event loop")
+        return None
     try:
         flows = published_flows()
-        asyncio.run(warm_prompts(tts, flows))
     except Exception as exc:  # no database yet, a broken row: calls still work, just slower
-        log.warning("tts cache: warming the published flows failed: %s", exc)
+        log.warning("tts cache: cannot read the published flows: %s", exc)
+        return None
+    texts = [t for flow in flows for t in static_prompts(flow)]
+    tts.admit(texts)
+
+    def warm() -> None:
+        try:
+            made = asyncio.run(tts.warm(texts))
+        except Exception as exc:  # best effort: the call path works without it
+            log.warning("tts cache: warming the published flows failed: %s", exc)
+            return
+        log.info("tts cache: %d static prompts of %d flow(s), %d synthesized now",
+                 len(texts), len(flows), made)
+
+    thread = threading.Thread(target=warm, name="tts-cache-warm", daemon=True)
+    thread.start()
+    return thread

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -63,9 +64,10 @@ class CachedAudio:
 class AudioCache:
     """Bounded store of synthesized utterances: an LRU by bytes in memory, optionally on disk.
 
-    Disk files survive a restart (a worker that loads the same flows warms in milliseconds)
-    and are shared by the worker processes on one host; each file is written to a temporary
-    name and renamed, so a reader never sees half of one.
+    Thread-safe: a worker warms its published prompts in a background thread while calls on
+    the event loop read and record. Disk files survive a restart (a worker that loads the
+    same flows warms in milliseconds) and are shared by the worker processes on one host;
+    each file is written to a temporary name and renamed, so a reader never sees half of one.
     """
 
     def __init__(self, max_bytes: int = 64 << 20, directory: Path | None = None,
@@ -74,6 +76,7 @@ class AudioCache:
         self.directory = directory
         self.max_disk_bytes = max_disk_bytes
         self._mem: OrderedDict[CacheKey, CachedAudio] = OrderedDict()
+        self._lock = threading.Lock()
         self._bytes = 0
         self.hits = 0
         self.misses = 0
@@ -86,10 +89,11 @@ class AudioCache:
         return len(self._mem)
 
     def get(self, key: CacheKey) -> CachedAudio | None:
-        audio = self._mem.get(key)
-        if audio is not None:
-            self._mem.move_to_end(key)
-        else:
+        with self._lock:
+            audio = self._mem.get(key)
+            if audio is not None:
+                self._mem.move_to_end(key)
+        if audio is None:
             audio = self._load(key)
             if audio is not None:
                 self._remember(key, audio)
@@ -106,14 +110,15 @@ class AudioCache:
     def _remember(self, key: CacheKey, audio: CachedAudio) -> None:
         if audio.nbytes > self.max_bytes:
             return  # one utterance bigger than the whole budget would evict everything
-        old = self._mem.pop(key, None)
-        if old is not None:
-            self._bytes -= old.nbytes
-        self._mem[key] = audio
-        self._bytes += audio.nbytes
-        while self._bytes > self.max_bytes:
-            _, evicted = self._mem.popitem(last=False)
-            self._bytes -= evicted.nbytes
+        with self._lock:
+            old = self._mem.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            self._mem[key] = audio
+            self._bytes += audio.nbytes
+            while self._bytes > self.max_bytes:
+                _, evicted = self._mem.popitem(last=False)
+                self._bytes -= evicted.nbytes
 
     # ------------------------------------------------------------------ disk
 
