@@ -67,17 +67,6 @@ def static_prompts(flow: Flow) -> list[str]:
     return list(out)
 
 
-async def warm_prompts(tts: TTS, flows: list[Flow]) -> int:
-    """Synthesize the flows' static prompts into `tts`'s cache (if it has one)."""
-    if not isinstance(tts, CachingTTS):
-        return 0
-    texts = [t for flow in flows for t in static_prompts(flow)]
-    made = await tts.warm(texts)
-    log.info("tts cache: %d static prompts of %d flow(s), %d synthesized now",
-             len(texts), len(flows), made)
-    return made
-
-
 def published_flows() -> list[Flow]:
     """Every published flow in the database (blocking: run it in a thread)."""
     from callcenter.db import session_scope
