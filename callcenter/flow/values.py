@@ -115,6 +115,8 @@ def parse_answer(node: AskNode, text: str, *, from_dtmf: bool, today: dt.date) -
     """The slot value for `text`, or None when it does not fit the node's rules."""
     value: Any
     raw = text.strip()
+    if len(raw) > patterns.MAX_INPUT_CHARS:
+        return None  # no real answer is this long; parsers need not cope with 5,000 digits
     if node.expect == "digits":
         value = raw if from_dtmf else spoken_digits(
             raw, min_length=node.min_length, max_length=node.max_length)
