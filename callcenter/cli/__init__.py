@@ -106,3 +106,7 @@ app.add_typer(_calls.app, name="calls")
 from callcenter.cli import supervisor as _supervisor  # noqa: E402
 
 app.command(name="supervisor")(_supervisor.supervisor)
+
+from callcenter.cli import learn as _learn  # noqa: E402
+
+app.add_typer(_learn.app, name="learn")
