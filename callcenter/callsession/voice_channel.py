@@ -37,6 +37,7 @@ class VoiceChannel:
         # Endpointing holds a turn open while a number is incomplete ("four eight two ...
         # nine one three"): set before the prompt ends, since the answer may barge in.
         self.voice.expected_digits = action.expect_digits
+        self.voice.expect_yes_no = action.expect_yes_no
 
     async def listen(self, action: Listen) -> Event | None:
         # A caller answer that barged into the prompt stays queued on the voice session.
@@ -44,7 +45,7 @@ class VoiceChannel:
             result, self._swallow = await listen(self.voice, action, self.is_caller,
                                                  self._swallow)
         finally:
-            self.voice.expected_digits = None
+            self.voice.expected_digits, self.voice.expect_yes_no = None, False
         # A full keypad answer is often followed by '#': that key is dropped by the next
         # listen, and must not cut off the prompt that comes before it either.
         self.voice.ignore_key = self._swallow

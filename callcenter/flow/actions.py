@@ -43,6 +43,7 @@ class Listen(ActionBase):
     hints: list[str] = Field(default_factory=list, description="Words to favour in STT.")
     expect_digits: int | None = Field(
         None, description="Digits a complete answer has: the turn is held open until then.")
+    expect_yes_no: bool = Field(False, description="A plain yes/no ends the turn at once.")
 
 
 class CallWebhook(ActionBase):
