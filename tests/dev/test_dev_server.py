@@ -78,7 +78,7 @@ async def test_browser_caller_hears_the_greeting_and_is_understood(
     await asyncio.sleep(1.0)
     client.mic.play(caller_wav(tmp_path, "order status"))
     await wait_for(lambda: any("six digit order number" in t for t in agent_lines(call)),
-                   30, "the order-number question after saying 'order status'")
+                   60, "the order-number question after saying 'order status'")
     await client.aclose()
     await wait_for(lambda: call.ended, 20, "the call to end after the caller left")
     await asyncio.sleep(0.5)

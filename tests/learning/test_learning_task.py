@@ -32,7 +32,9 @@ async def test_process_call_queues_learning_only_for_escalated_calls(
     sent: list[tuple[str, Any]] = []
     monkeypatch.setattr(app, "send_task", lambda name, args=None, **kw: sent.append((name, args)))
     for call_id in ("esc", "ai"):
-        assert app.tasks[PROCESS_CALL].apply(args=[call_id]).get() == "done"
+        # `.result`, not `.get()`: an embedded worker earlier in the session marks the
+        # process as a worker, and Celery then refuses `.get()` even on an eager result.
+        assert app.tasks[PROCESS_CALL].apply(args=[call_id]).result == "done"
     assert sent == [(LEARN_FROM_CALL, ["esc"])]
     for _ in range(2):
         assert app.tasks[LEARN_FROM_CALL].apply(args=["esc"]).get() == 1

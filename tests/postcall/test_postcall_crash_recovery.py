@@ -185,9 +185,12 @@ def test_redis_restart_with_tasks_queued_loses_no_call(
             enqueue_process_call(call_id, settings=settings, engine=pg_engine)
         wait_for(lambda: blocked_on_lock(pg_engine), 60, "the first task to block")
         assert queue.llen("postcall") >= 10  # the rest wait in Redis
+        before = queue.info("server")["run_id"]
         restart_redis(private_redis)
-        # Redis kept nothing: the queued messages are gone.
-        assert queue.llen("postcall") == 0
+        # A new server that kept nothing (no RDB, no AOF): the queued messages are gone. Their
+        # count is not checked: the outbox sweeper may already be re-sending the stale ones.
+        assert queue.info("server")["run_id"] != before
+        assert queue.info("persistence")["aof_enabled"] == 0
     finally:
         trans.rollback()
         conn.close()
