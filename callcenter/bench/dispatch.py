@@ -208,6 +208,8 @@ async def _spawn(server: Any, redis_url: str, prefix: str) -> asyncio.subprocess
         "-c",
         "from callcenter.cli import main; main()",
         "worker",
+        "--processes",
+        "1",  # the bench kills single worker processes, each its own call holder
         "--health-port",
         "0",
         "--redis-prefix",

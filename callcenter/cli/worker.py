@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ from callcenter.logs import configure_logging
 from callcenter.rooms.livekit_keys import quiet_short_key_warnings, short_secret_notice
 
 log = logging.getLogger("callcenter.worker")
-DEFAULT_PROCESSES = 1
+# One worker process per core: one event loop (one GIL) per core carries the calls.
+DEFAULT_PROCESSES = max(1, os.cpu_count() or 1)
 
 
 def worker(
@@ -65,8 +67,6 @@ def worker(
         log.warning(notice)
     quiet_short_key_warnings()
     job_handler, connector = _bindings(handler, room_connector)  # bad flags fail here, once
-    # The goal is one per core (`os.cpu_count()`). It stays 1 until the tests and benches
-    # that start `callcenter worker` and count its registrations pass `--processes 1`.
     n = processes if processes is not None else DEFAULT_PROCESSES
     if n > 1:
         from callcenter.dispatch.pool import PoolOptions, run_pool

@@ -39,6 +39,8 @@ class Procs:
             "-c",
             "from callcenter.cli import main; main()",
             "worker",
+            "--processes",
+            "1",
             "--health-port",
             "0",
             "--room-connector",

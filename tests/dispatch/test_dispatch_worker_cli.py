@@ -134,7 +134,7 @@ async def test_a_second_worker_on_a_host_runs_and_every_problem_is_one_line(
         "PYTHONWARNINGS": "default",  # show every warning a user could see
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "callcenter", "worker", cwd=tmp_path, env=env,
+        sys.executable, "-m", "callcenter", "worker", "--processes", "1", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
     seen: list[str] = []

@@ -99,7 +99,7 @@ async def workers(fake_livekit: FakeLiveKitServer, redis_url: str, prefix: str
     async def spawn() -> asyncio.subprocess.Process:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-c", "from callcenter.cli import main; main()", "worker",
-            "--health-port", "0", "--redis-prefix", prefix,
+            "--processes", "1", "--health-port", "0", "--redis-prefix", prefix,
             "--handler", "tests.escalation.worker_hooks:handle_call",
             "--room-connector", "tests.escalation.worker_hooks:rooms_with_caller",
             env=env, cwd=REPO,
