@@ -267,6 +267,11 @@ class VoiceSession:
         self._turns.pop(listener.identity, None)
         if not self.closed:
             self.spawn(listener.aclose())
+        else:
+            # The session's own close has already run (a hang-up closes it before the
+            # caller's audio ends): still release this listener's STT stream and tasks, or
+            # they stay pending until the GC destroys them (a stall in a busy worker).
+            asyncio.get_running_loop().create_task(listener.aclose())
 
     # ================================================================ turn-taking
     # The listeners report here (this class is their `TurnSink`).
