@@ -38,6 +38,10 @@ def dev(
     get_settings.cache_clear()
     settings = get_settings()
     configure_logging(settings)
+    # The start-up banner is what a developer reads: schema migration steps, the seeding's
+    # audit lines and kombu's memory-broker notice are noise there (all still at WARNING).
+    for name in ("alembic", "callcenter.accounts.audit", "kombu"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # A second Ctrl-C during shutdown ends it without a traceback.
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(host, port, sip_port or None, warm))
