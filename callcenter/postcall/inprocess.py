@@ -110,6 +110,11 @@ class EmbeddedWorker:
             assert self._thread is not None
             self._thread.join(timeout_s)
             state.should_terminate = None
+            # A running worker marks the whole process as "inside a task" (result.get()
+            # refused everywhere); this process is not a worker any more.
+            from celery._state import _set_task_join_will_block
+
+            _set_task_join_will_block(False)
             if self._thread.is_alive():
                 log.warning("embedded post-call worker did not stop within %.0fs", timeout_s)
         self._worker = None

@@ -12,7 +12,7 @@ from functools import lru_cache
 from callcenter.callsession import handler
 from callcenter.callsession.effects import IntentService
 from callcenter.callsession.providers import Speech
-from callcenter.dispatch.job import RoomTicket
+from callcenter.dispatch.job import JobContext, RoomTicket
 from callcenter.rooms.base import ParticipantKind, Room
 from callcenter.rooms.local import LocalRoom
 from callcenter.testing.fakes import FakeSTT, FakeTTS, SpeechBoard
@@ -26,9 +26,15 @@ def _fake_speech() -> Speech:
                   intents=IntentService(prefer_minilm=False))
 
 
-handler.process_speech = _fake_speech  # type: ignore[assignment]
-handler._enqueue_postcall = lambda call_id: None
-handle_call = handler.handle_call
+async def handle_call(ctx: JobContext) -> None:
+    """The production handler with fake speech and no post-call queue.
+
+    Patched here, in the worker process, on its first call: never at import, because the
+    test module that starts these workers imports this one into the pytest process too.
+    """
+    handler.process_speech = _fake_speech  # type: ignore[assignment]
+    handler._enqueue_postcall = lambda call_id: None
+    await handler.handle_call(ctx)
 
 
 class _CallerRoom(LocalRoom):

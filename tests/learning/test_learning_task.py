@@ -37,7 +37,7 @@ async def test_process_call_queues_learning_only_for_escalated_calls(
         assert app.tasks[PROCESS_CALL].apply(args=[call_id]).result == "done"
     assert sent == [(LEARN_FROM_CALL, ["esc"])]
     for _ in range(2):
-        assert app.tasks[LEARN_FROM_CALL].apply(args=["esc"]).get() == 1
+        assert app.tasks[LEARN_FROM_CALL].apply(args=["esc"]).result == 1
     with Session(sqlite_engine) as s:
         assert [r.kind for r in s.exec(select(Suggestion)).all()] == ["knowledge"]
         lesson = s.get(CallLearning, "esc")
