@@ -7,18 +7,15 @@ KEEP_RAW_TRANSCRIPT kept it); whoever can run this command can read the database
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlmodel import Session
 
+from callcenter.cli.common import db_session, fail
 from callcenter.records.call_detail import CallDetail, TranscriptEntry
 from callcenter.records.calls import CallFilters, CallRow
 
@@ -28,24 +25,7 @@ err = Console(stderr=True)
 _SPAN = re.compile(r"^(\d+)([mhd])$")
 
 
-@contextmanager
-def _session() -> Iterator[Session]:
-    from callcenter.db import get_engine, session_scope
 
-    try:
-        with session_scope(get_engine()) as session:
-            yield session
-    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
-        if "no such table" in str(exc) or "does not exist" in str(exc):
-            err.print("[red]error:[/red] the database has no schema yet; run "
-                      "`callcenter db upgrade` first")
-            raise typer.Exit(2) from None
-        raise
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
 
 
 def _when(text: str | None, name: str) -> datetime | None:
@@ -54,7 +34,7 @@ def _when(text: str | None, name: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise _fail(f"--{name} {text!r}: use ISO 8601, e.g. 2026-05-01T09:30 (UTC)") from None
+        raise fail(f"--{name} {text!r}: use ISO 8601, e.g. 2026-05-01T09:30 (UTC)") from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
@@ -63,7 +43,7 @@ def _last(text: str | None) -> datetime | None:
         return None
     match = _SPAN.match(text.strip())
     if not match:
-        raise _fail(f"--last {text!r}: a number and m, h or d, e.g. 30m, 24h, 7d")
+        raise fail(f"--last {text!r}: a number and m, h or d, e.g. 30m, 24h, 7d")
     unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
     return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
 
@@ -97,11 +77,11 @@ def list_(
     from callcenter.records.calls import list_calls
 
     if version is not None and not flow:
-        raise _fail("--version needs --flow")
+        raise fail("--version needs --flow")
     filters = CallFilters(since=_last(last) or _when(since, "since"), until=_when(until, "until"),
                           dialed=dialed, caller=caller, status=status, disposition=disposition,
                           escalated=escalated, flow=flow, version=version)
-    with _session() as db:
+    with db_session() as db:
         result = list_calls(db, filters, page=page, per_page=per_page)
     table = Table(title=f"{result.total} call(s), page {result.page} of {result.pages}",
                   title_justify="left")
@@ -189,12 +169,12 @@ def show(
     from callcenter.records.call_detail import call_detail
 
     settings = get_settings()
-    with _session() as db:
+    with db_session() as db:
         found = call_detail(db, call_id, raw=raw,
                             redaction=RedactionConfig.from_settings(settings),
                             keep_raw=settings.keep_raw_transcript)
     if found is None:
-        raise _fail(f"no call with id {call_id}; `callcenter calls list` shows them")
+        raise fail(f"no call with id {call_id}; `callcenter calls list` shows them")
     if raw and found.view != "raw":
         err.print("[yellow]note:[/yellow] the raw transcript was not kept; showing the "
                   "redacted one")

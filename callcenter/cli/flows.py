@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlmodel import Session
 
+from callcenter.cli.common import db_session, fail
 from callcenter.flow.problems import FlowProblem, FlowValidationError
 from callcenter.flow.schema import flow_json_schema_text
 from callcenter.flow.validate import validate_file
@@ -53,24 +50,7 @@ def validate(
         raise typer.Exit(1)
 
 
-@contextmanager
-def _store() -> Iterator[Session]:
-    from callcenter.db import get_engine, session_scope
 
-    try:
-        with session_scope(get_engine()) as session:
-            yield session
-    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
-        if "no such table" in str(exc) or "does not exist" in str(exc):
-            err.print("[red]error:[/red] the database has no schema yet; run "
-                      "`callcenter db upgrade` first")
-            raise typer.Exit(2) from None
-        raise
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
 
 
 @app.command()
@@ -89,7 +69,7 @@ def publish(
         print_problems(problems)
         raise typer.Exit(1)
     text = file.read_text(encoding="utf-8")
-    with _store() as session:
+    with db_session() as session:
         store = FlowStore(session)
         try:
             version = store.publish_text(text, author=author, note=note, file=str(file))
@@ -97,7 +77,7 @@ def publish(
             for n in number or []:
                 store.map_number(n, name)
         except (FlowStoreError, FlowValidationError) as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     numbers = f" on {', '.join(number)}" if number else ""
     console.print(f"[green]published[/green] {name} v{version.version}{numbers}")
 
@@ -107,7 +87,7 @@ def list_flows() -> None:
     """Flows with their versions, the published one and their phone numbers."""
     from callcenter.flowstore import FlowStore
 
-    with _store() as session:
+    with db_session() as session:
         rows = FlowStore(session).list_flows()
     if not rows:
         console.print("no flows yet: `callcenter flows seed` loads the examples")
@@ -131,11 +111,11 @@ def rollback(
     """Publish an earlier VERSION of flow NAME again."""
     from callcenter.flowstore import FlowStore, FlowStoreError
 
-    with _store() as session:
+    with db_session() as session:
         try:
             FlowStore(session).rollback(name, version)
         except (FlowStoreError, FlowValidationError) as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     console.print(f"[green]rolled back[/green] {name} to v{version}")
 
 
@@ -148,8 +128,8 @@ def seed(
 
     files = sorted(directory.glob("*.yaml"))
     if not files:
-        raise _fail(f"no *.yaml files in {directory}")
-    with _store() as session:
+        raise fail(f"no *.yaml files in {directory}")
+    with db_session() as session:
         store = FlowStore(session)
         for path in files:
             problems = validate_file(path)

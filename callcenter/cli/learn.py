@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlmodel import Session
+
+from callcenter.cli.common import db_session, fail
 
 app = typer.Typer(help="Review what the agent learnt from escalated calls.",
                   no_args_is_help=True)
@@ -26,28 +24,11 @@ console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
-@contextmanager
-def _session() -> Iterator[Session]:
-    from callcenter.db import get_engine, session_scope
-
-    try:
-        with session_scope(get_engine()) as session:
-            yield session
-    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
-        if "no such table" in str(exc) or "does not exist" in str(exc):
-            err.print("[red]error:[/red] the database has no schema yet; run "
-                      "`callcenter db upgrade` first")
-            raise typer.Exit(2) from None
-        raise
-
-
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
-    return typer.Exit(1)
+
 
 
 @app.command("list")
@@ -59,8 +40,8 @@ def list_(
     from callcenter.learning import review
 
     if status not in ("pending", "accepted", "rejected", "all"):
-        raise _fail(f"--status {status!r}: use pending, accepted, rejected or all")
-    with _session() as s:
+        raise fail(f"--status {status!r}: use pending, accepted, rejected or all")
+    with db_session() as s:
         rows = review.suggestions(s, flow=flow, status=None if status == "all" else status)
         table = Table("id", "flow", "kind", "target", "suggestion", "calls", "status")
         for r in rows:
@@ -89,12 +70,12 @@ def show(suggestion_id: Annotated[int, typer.Argument(help="Suggestion id")]) ->
     from callcenter.flowstore import FlowStoreError
     from callcenter.learning import review
 
-    with _session() as s:
+    with db_session() as s:
         try:
             row = review.get(s, suggestion_id)
             preview = review.preview(s, row) if row.status == "pending" else None
         except FlowStoreError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         console.print(f"[bold]suggestion {row.id}[/bold] · {escape(row.flow)} · {row.kind} "
                       f"→ {escape(row.target)} · {row.status}")
         console.print(escape(json.dumps(row.payload, indent=2, ensure_ascii=False)))
@@ -116,12 +97,12 @@ def accept(suggestion_id: Annotated[int, typer.Argument(help="Suggestion id")]) 
     from callcenter.flowstore import FlowStoreError
     from callcenter.learning import review
 
-    with _session() as s:
+    with db_session() as s:
         try:
             version = review.accept(s, suggestion_id, _actor())
             flow = review.get(s, suggestion_id).flow
         except FlowStoreError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     console.print(f"draft v{version} of {escape(flow)} created; publish it with "
                   f"`callcenter flows publish` or in the admin to make it live")
 
@@ -135,9 +116,9 @@ def reject(
     from callcenter.flowstore import FlowStoreError
     from callcenter.learning import review
 
-    with _session() as s:
+    with db_session() as s:
         try:
             review.reject(s, suggestion_id, _actor(), reason)
         except FlowStoreError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     console.print(f"suggestion {suggestion_id} rejected")
