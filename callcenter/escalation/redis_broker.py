@@ -8,7 +8,8 @@ Keys, under the prefix (`cc:` by default):
   esc:s:<sup>      hash   presence: status, capacity, skills, hb, load, idle_since
   esc:sups         zset   supervisor ids by last heartbeat
   esc:o:<offer>    string offer id -> call id (expires a while after the offer does)
-  esc:inbox:<sup>  list   offer ids for that supervisor's next_offer (BLPOP)
+  esc:inbox:<sup>  list   "<offer id> <call id>" rings for that supervisor's next_offer
+  esc:ring         channel the supervisor id, published with each ring (redis_ring)
   esc:ans:<queue>  list   recent answer times (expected wait)
   esc:wake         list   pokes the routing loop
 Every change is one `Tx` (redis_tx): a compare-and-set on the ticket's version plus the
@@ -18,6 +19,7 @@ writes the move implies, in one Lua script.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -37,11 +39,12 @@ from callcenter.escalation.redis_codec import (
     ticket_from_hash,
 )
 from callcenter.escalation.redis_console import RedisConsoleReads
+from callcenter.escalation.redis_ring import RingListener
 from callcenter.escalation.tickets import Ticket, TicketState
 
 S = TicketState
 _RETRIES = 50
-_BLOCK_S = 1.0  # longest single BLPOP, well under the socket timeout
+_BLOCK_S = 1.0  # longest single BLPOP or unrung wait, well under the socket timeout
 
 
 class RedisEscalationBroker(RedisConsoleReads):
@@ -56,6 +59,7 @@ class RedisEscalationBroker(RedisConsoleReads):
         heartbeat_ttl_s: float = 15.0,
         clock: Callable[[], float] = time.time,
         poll_s: float = 0.1,
+        ring_fallback_s: float = _BLOCK_S,
         owns_client: bool = False,
     ) -> None:
         super().__init__(client, prefix=prefix, clock=clock)
@@ -63,6 +67,7 @@ class RedisEscalationBroker(RedisConsoleReads):
         self.heartbeat_ttl_s = heartbeat_ttl_s
         self._poll_s = poll_s
         self._owns = owns_client
+        self._ring = RingListener(client, self.k("ring"), fallback_s=ring_fallback_s)
 
     @classmethod
     def from_url(
@@ -89,10 +94,10 @@ class RedisEscalationBroker(RedisConsoleReads):
 
     async def enqueue(self, ticket: Ticket) -> Ticket:
         for _ in range(_RETRIES):
-            async with self._r.pipeline(transaction=False) as pipe:
-                pipe.hgetall(self.k("t", ticket.call_id))
-                pipe.incr(self.k("seq"))  # a gap in arrival numbers is harmless
-                raw, seq = await pipe.execute()
+            raw, seq = await asyncio.gather(
+                self.batch.call("HGETALL", self.k("t", ticket.call_id)),
+                self.batch.call("INCR", self.k("seq")),  # a gap in arrival numbers is harmless
+            )
             old = ticket_from_hash(raw)
             if old is not None and old.live:
                 return old
@@ -209,12 +214,25 @@ class RedisEscalationBroker(RedisConsoleReads):
     async def next_offer(self, supervisor_id: str, timeout: float) -> Offer | None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        rung = await self._ring.watch(supervisor_id)
+        try:
+            while True:
+                rung.clear()  # before looking: a ring during the look makes us look again
+                offer = await self._pop_offer(supervisor_id)
+                left = deadline - loop.time()
+                if offer is not None or left <= 0:
+                    return offer
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(rung.wait(), min(left, self._ring.fallback_s))
+        finally:
+            self._ring.unwatch(supervisor_id, rung)
+
+    async def _pop_offer(self, supervisor_id: str) -> Offer | None:
+        """The first still-open offer in the inbox; stale rings (withdrawn, taken) are
+        dropped on the way."""
         inbox = self.k("inbox", supervisor_id)
-        while (left := deadline - loop.time()) > 0:
-            popped = await self._r.blpop([inbox], timeout=max(0.01, min(left, _BLOCK_S)))
-            if popped is None:
-                continue
-            offer_id, _, call_id = popped[1].partition(" ")
+        while (ring := await self.batch.call("LPOP", inbox)) is not None:
+            offer_id, _, call_id = ring.partition(" ")
             offer = await self.open_offer(offer_id, supervisor_id, call_id or None)
             if offer is not None:
                 return offer
@@ -254,7 +272,7 @@ class RedisEscalationBroker(RedisConsoleReads):
             tx = self.tx_for(t, after)
             if not own:
                 tx.spare(self.k("s", supervisor_id))
-            if await tx.run(self._apply):
+            if await tx.run(self._apply, self.batch):
                 return after
             if (await self.load_one_presence(supervisor_id) or p).load >= p.capacity and not own:
                 return None
@@ -292,6 +310,8 @@ class RedisEscalationBroker(RedisConsoleReads):
         await self._r.blpop([self.k("wake")], timeout=max(0.01, min(timeout, _BLOCK_S)))
 
     async def aclose(self) -> None:
+        await self._ring.aclose()
+        await self.batch.aclose()
         if self._owns:
             await self._r.aclose()
             await self._r.connection_pool.disconnect()

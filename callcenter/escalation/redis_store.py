@@ -12,13 +12,13 @@ from callcenter.escalation import routing
 from callcenter.escalation.load import load_changes, newly_answered
 from callcenter.escalation.offers import Offer
 from callcenter.escalation.presence import Presence, SupervisorStatus
+from callcenter.escalation.redis_batch import CommandBatch
 from callcenter.escalation.redis_codec import (
-    PRESENCE_FIELDS,
-    TICKET_FIELDS,
     presence_from_hash,
     ticket_from_hash,
     ticket_to_hash,
 )
+from callcenter.escalation.redis_snapshot import parse_snapshot, register_snapshot, snapshot_args
 from callcenter.escalation.redis_tx import Tx, register
 from callcenter.escalation.tickets import Ticket, TicketState
 
@@ -47,6 +47,9 @@ class RedisTickets:
         self.retention_ms = int(retention_s * 1000)
         self._answers_kept = answers_kept
         self._apply = register(client)
+        self._snapshot_script = register_snapshot(client)
+        # Single reads and moves go through one batch: a burst shares a pipeline.
+        self.batch = CommandBatch(client)
 
     def k(self, kind: str, name: str = "") -> str:
         return f"{self._p}esc:{kind}:{name}" if name else f"{self._p}esc:{kind}"
@@ -57,18 +60,31 @@ class RedisTickets:
     # --- reads -----------------------------------------------------------------------------
 
     async def load_ticket(self, call_id: str) -> Ticket | None:
-        raw: dict[str, str] = await self._r.hgetall(self.k("t", call_id))
+        raw: dict[str, str] = await self.batch.call("HGETALL", self.k("t", call_id))
         return ticket_from_hash(raw)
 
     async def load_one_presence(self, supervisor_id: str) -> Presence | None:
-        raw: dict[str, str] = await self._r.hgetall(self.k("s", supervisor_id))
+        raw: dict[str, str] = await self.batch.call("HGETALL", self.k("s", supervisor_id))
         return presence_from_hash(supervisor_id, raw)
 
     async def load_presence(self) -> dict[str, Presence]:
-        ids: list[str] = await self._r.zrange(self.k("sups"), 0, -1)
-        rows = await self._read_many([self.k("s", i) for i in ids], PRESENCE_FIELDS)
+        _, sups = await self._snapshot(with_tickets=False)
+        return sups
+
+    async def snapshot(self) -> tuple[list[Ticket], dict[str, Presence]]:
+        """Every queued ticket (in queue order) and every known supervisor, in one read;
+        decisions taken on it are still applied with guards."""
+        return await self._snapshot(with_tickets=True)
+
+    async def _snapshot(self, *, with_tickets: bool) -> tuple[list[Ticket], dict[str, Presence]]:
+        reply = await self.batch.script(
+            self._snapshot_script, [self.k("queues"), self.k("sups")],
+            snapshot_args(self.k(""), with_tickets),
+        )
+        rows, sup_rows = parse_snapshot(reply)
+        tickets = [t for t in map(ticket_from_hash, rows) if t is not None]
         out, gone = {}, []
-        for sup_id, raw in zip(ids, rows, strict=True):
+        for sup_id, raw in sup_rows:
             p = presence_from_hash(sup_id, raw)
             if p is None:
                 gone.append(sup_id)  # its hash expired long after its last heartbeat
@@ -76,40 +92,14 @@ class RedisTickets:
                 out[sup_id] = p
         if gone:
             await self._r.zrem(self.k("sups"), *gone)
-        return out
-
-    async def snapshot(self) -> tuple[list[Ticket], dict[str, Presence]]:
-        """Every queued ticket and every known supervisor (not one atomic read: decisions
-        taken on it are applied with guards)."""
-        names: set[str] = await self._r.smembers(self.k("queues"))
-        async with self._r.pipeline(transaction=False) as pipe:
-            for name in sorted(names):
-                pipe.zrange(self.k("q", name), 0, -1)
-            id_lists: list[list[str]] = await pipe.execute()
-        ids = [i for ids in id_lists for i in ids]
-        rows = await self._read_many([self.k("t", i) for i in ids], TICKET_FIELDS)
-        tickets = [t for t in map(ticket_from_hash, rows) if t is not None]
-        return tickets, await self.load_presence()
-
-    async def _read_many(self, keys: list[str], fields: tuple[str, ...]) -> list[dict[str, str]]:
-        """Many hashes in one round trip. HMGET of the known fields, not HGETALL: parsing
-        replies is most of a routing pass's cost without hiredis, and values alone are half."""
-        if not keys:
-            return []
-        async with self._r.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hmget(key, fields)
-            rows: list[list[str | None]] = await pipe.execute()
-        return [
-            {f: v for f, v in zip(fields, row, strict=True) if v is not None} for row in rows
-        ]
+        return tickets, out
 
     async def open_offer(
         self, offer_id: str, supervisor_id: str, call_id: str | None = None
     ) -> Offer | None:
         """The offer if it is still open for this supervisor."""
         if call_id is None:
-            call_id = await self._r.get(self.k("o", offer_id))
+            call_id = await self.batch.call("GET", self.k("o", offer_id))
         t = None if call_id is None else await self.load_ticket(call_id)
         if t is None or t.state is not TicketState.OFFERED:
             return None
@@ -164,9 +154,11 @@ class RedisTickets:
         if after.offer_id and after.offered_to and new_offer:
             ttl_ms = int(((after.offer_expires_at or now) - now + _OFFER_KEY_GRACE_S) * 1000)
             tx.op("setpx", self.k("o", after.offer_id), after.call_id, max(ttl_ms, 1000))
-            # The inbox push is in the same step as the offer: no offer without its ring.
+            # The inbox push and its announcement are in the same step as the offer: no
+            # offer without its ring (redis_ring).
             ring = f"{after.offer_id} {after.call_id}"  # saves next_offer a lookup
-            tx.op("push", self.k("inbox", after.offered_to), ring, _INBOX_KEPT)
+            tx.op("ring", self.k("inbox", after.offered_to), ring, _INBOX_KEPT,
+                  self.k("ring"), after.offered_to)
         if after.state is TicketState.WAITING:
             tx.op("push", self.k("wake"), "1", 1)
         return tx
@@ -174,7 +166,7 @@ class RedisTickets:
     async def commit(
         self, before: Ticket | None, after: Ticket, expect: str | None = None
     ) -> bool:
-        return await self.tx_for(before, after, expect).run(self._apply)
+        return await self.tx_for(before, after, expect).run(self._apply, self.batch)
 
     async def make_offers(
         self, plan: list[routing.Assignment], *, now: float, min_heartbeat: float

@@ -15,6 +15,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
+from callcenter.escalation.redis_batch import CommandBatch
+
 _APPLY = """
 local spec = cjson.decode(ARGV[1])
 local function num(v) return tonumber(v) or 0 end
@@ -46,6 +48,10 @@ for _, o in ipairs(spec.o) do
   elseif op == 'push' then
     redis.call('RPUSH', k, o[3])
     redis.call('LTRIM', k, -tonumber(o[4]), -1)
+  elseif op == 'ring' then
+    redis.call('RPUSH', k, o[3])
+    redis.call('LTRIM', k, -tonumber(o[4]), -1)
+    redis.call('PUBLISH', o[5], o[6])
   elseif op == 'load' then
     if redis.call('EXISTS', k) == 1 then
       if redis.call('HINCRBY', k, 'load', o[3]) < 0 then redis.call('HSET', k, 'load', 0) end
@@ -57,7 +63,7 @@ return 1
 """
 
 OPS = frozenset({"hset", "zadd", "zrem", "sadd", "setpx", "del", "pexpire", "persist", "push",
-                 "load"})
+                 "ring", "load"})
 
 
 def register(client: aioredis.Redis) -> AsyncScript:
@@ -106,8 +112,11 @@ class Tx:
     def _spec(self) -> str:
         return json.dumps({"g": self._guards, "o": self._ops})
 
-    async def run(self, script: AsyncScript) -> bool:
-        """Run now: True when every guard held and the writes were made."""
+    async def run(self, script: AsyncScript, batch: CommandBatch | None = None) -> bool:
+        """Run now (through `batch` when given): True when every guard held and the writes
+        were made."""
+        if batch is not None:
+            return int(await batch.script(script, self._keys, [self._spec()])) == 1
         return int(await script(keys=self._keys, args=[self._spec()])) == 1
 
     async def queue_on(self, script: AsyncScript, pipe: Any) -> None:
