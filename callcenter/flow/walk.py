@@ -49,6 +49,8 @@ from callcenter.flow.state import Outcome, RunnerState
 
 # Nodes entered in one step without waiting for the caller; more means a loop.
 MAX_STEPS_PER_EVENT = 100
+# Spoken when an expression cannot be evaluated on what the caller gave us.
+EXPRESSION_APOLOGY = "Sorry, something went wrong on our side."
 
 
 _DIGIT_RUN = re.compile(r"\\d\{(\d+)(?:,\d*)?\}|\[0-9\]\{(\d+)(?:,\d*)?\}")
@@ -172,8 +174,7 @@ class StepBase:
             self.say(node.text, node.interruptible)
             return node.next
         if isinstance(node, SetNode):
-            self.assign(name, node)
-            return node.next
+            return self.assign(name, node)
         if isinstance(node, BranchNode):
             return self.branch(name, node)
         if isinstance(node, HoursNode):
@@ -214,7 +215,7 @@ class StepBase:
             return None
         raise AssertionError(f"unhandled node type {type(node).__name__}")
 
-    def assign(self, name: str, node: SetNode) -> None:
+    def assign(self, name: str, node: SetNode) -> str | None:
         scope = self.scope()
         for key, value in node.values.items():
             self.st.variables[key] = templates.render_value(value, scope)
@@ -222,20 +223,37 @@ class StepBase:
             try:
                 value = expr.evaluate(self.runner.computes[(name, key)], self.scope())
             except expr.ExprError as exc:
-                self.record("error", node=name, message=f"compute {key}: {exc}")
-                value = None
+                return self.expression_failed(name, f"compute {key}: {exc}")
             self.st.variables[key] = value
         changed = {k: self.st.variables[k] for k in [*node.values, *node.compute]}
         self.record("variables_set", node=name, values=changed)
+        return node.next
 
-    def branch(self, name: str, node: BranchNode) -> str:
+    def expression_failed(self, name: str, message: str) -> str | None:
+        """A caller-driven value broke an expression: apologise, take the error route.
+
+        Going on with a guessed value (null, or a condition taken as false) would act on
+        data the flow never had; the flow's `provider_failure` handler is its error route.
+        Returns the handler's target for `goto`'s loop (whose step bound also stops a
+        handler that leads straight back here), or None when the call ends.
+        """
+        self.record("error", node=name, message=message, kind="expression")
+        handler = self.flow.handlers.provider_failure
+        if handler is None or self.st.status == "escalated":
+            self.hang_up("error", "expression_failed", EXPRESSION_APOLOGY + " Goodbye.")
+            return None
+        self.record("handler", handler="provider_failure", node=name, goto=handler.goto)
+        self.st.no_input_streak = self.st.no_match_streak = 0
+        self.say(handler.say or EXPRESSION_APOLOGY, interruptible=False)
+        return handler.goto
+
+    def branch(self, name: str, node: BranchNode) -> str | None:
         scope = self.scope()
         for i, case in enumerate(node.cases):
             try:
                 taken = self.runner.conditions[(name, i)](scope)
             except expr.ExprError as exc:
-                self.record("error", node=name, message=f"condition {case.when!r}: {exc}")
-                taken = False
+                return self.expression_failed(name, f"condition {case.when!r}: {exc}")
             if taken:
                 self.record("branch", node=name, when=case.when, goto=case.goto)
                 return case.goto

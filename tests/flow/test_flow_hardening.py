@@ -16,12 +16,13 @@ import httpx
 import pytest
 
 from callcenter.flow import expr, patterns, urls
-from callcenter.flow.actions import CallWebhook, RecordEvent
+from callcenter.flow.actions import CallWebhook, Hangup, RecordEvent, Say
 from callcenter.flow.events import CallStarted, UserSaid
 from callcenter.flow.nodes import AskNode
 from callcenter.flow.runner import FlowRunner
 from callcenter.flow.validate import check_flow_text, load_flow
 from callcenter.flow.values import parse_answer
+from callcenter.flow.walk import EXPRESSION_APOLOGY
 
 TODAY = dt.date(2026, 1, 1)
 NESTED = r"(\w+\s?)+"  # Python's re: about 19 s for 26 characters, doubling with each one
@@ -155,19 +156,60 @@ def test_deep_condition_in_a_flow_is_a_located_problem() -> None:
     assert line == 7 and col > 10 and "nested more than" in message
 
 
-def test_infinity_said_to_a_computed_slot_takes_the_flow_on_without_crashing() -> None:
-    runner = FlowRunner(load_flow(_flow(
-        "  first:\n    type: ask\n    slot: amount\n    expect: number\n"
-        "    prompt: How much?\n    next: calc\n"
-        "  calc:\n    type: set\n    compute: {cents: int(amount * 100)}\n    next: check\n"
-        "  check:\n    type: branch\n    cases:\n      - {when: cents > 10, goto: big}\n"
-        "    otherwise: small\n"
-        "  big: {type: hangup, say: Big.}\n  small: {type: hangup, say: Small.}\n")))
+_CALC = (
+    "  first:\n    type: ask\n    slot: amount\n    expect: number\n"
+    "    prompt: How much?\n    next: calc\n"
+    "  calc:\n    type: set\n    compute: {cents: int(amount * 100)}\n    next: check\n"
+    "  check:\n    type: branch\n    cases:\n      - {when: cents > 10, goto: big}\n"
+    "    otherwise: small\n"
+    "  big: {type: hangup, say: Big.}\n  small: {type: hangup, say: Small.}\n")
+_SORRY = "  sorry: {type: hangup, say: Let me end the call here.}\n"
+_ERROR_ROUTE = "handlers:\n  provider_failure: {say: Sorry about that., goto: sorry}\n"
+
+
+def _said(actions: list[Any]) -> list[str]:
+    return [a.text for a in actions if isinstance(a, Say)]
+
+
+def test_infinity_said_to_a_computed_slot_takes_the_error_route_with_an_apology() -> None:
+    runner = FlowRunner(load_flow(_flow(_CALC + _SORRY, _ERROR_ROUTE)))
     state, _ = runner.step(runner.new_state(), CallStarted(call_id="c"))
     state, actions = runner.step(state, UserSaid(text="infinity"))
     errors = [a.data for a in actions if isinstance(a, RecordEvent) and a.event == "error"]
-    assert errors and "cents" in errors[0]["message"]
-    assert state.outcome == "completed" and state.node == "small"
+    assert errors and "cents" in errors[0]["message"] and errors[0]["kind"] == "expression"
+    # Never on to `check` with a guessed value: the apology, then the handler's target.
+    assert "check" not in state.path and state.node == "sorry"
+    assert _said(actions) == ["Sorry about that.", "Let me end the call here."]
+
+
+def test_failed_expression_without_an_error_route_ends_the_call_with_an_apology() -> None:
+    runner = FlowRunner(load_flow(_flow(_CALC)))
+    state, _ = runner.step(runner.new_state(), CallStarted(call_id="c"))
+    state, actions = runner.step(state, UserSaid(text="infinity"))
+    assert state.outcome == "error" and state.end_reason == "expression_failed"
+    assert _said(actions) == [EXPRESSION_APOLOGY + " Goodbye."]
+    assert any(isinstance(a, Hangup) for a in actions)
+
+
+def test_failed_branch_condition_takes_the_error_route_not_the_otherwise() -> None:
+    runner = FlowRunner(load_flow(_flow(
+        "  first:\n    type: ask\n    slot: code\n    prompt: Code?\n    next: check\n"
+        "  check:\n    type: branch\n    cases:\n      - {when: 'code * 99999 > 1', goto: big}\n"
+        "    otherwise: small\n"
+        "  big: {type: hangup, say: Big.}\n  small: {type: hangup, say: Small.}\n"
+        "  sorry: {type: hangup, say: Goodbye.}\n", _ERROR_ROUTE)))
+    state, _ = runner.step(runner.new_state(), CallStarted(call_id="c"))
+    state, actions = runner.step(state, UserSaid(text="x" * 500))
+    assert state.node == "sorry" and "small" not in state.path
+    assert _said(actions)[0] == "Sorry about that."
+
+
+def test_error_route_that_leads_back_to_the_failing_node_ends_instead_of_looping() -> None:
+    runner = FlowRunner(load_flow(_flow(
+        _CALC, "handlers:\n  provider_failure: {say: Oops., goto: calc}\n")))
+    state, _ = runner.step(runner.new_state(), CallStarted(call_id="c"))
+    state, _actions = runner.step(state, UserSaid(text="infinity"))
+    assert state.ended and state.end_reason == "loop"
 
 
 # ------------------------------------------------------------------ YAML
