@@ -1,13 +1,21 @@
-"""Queue metrics from tickets: wait percentiles, abandonment and service level, per queue."""
+"""Queue metrics from tickets: wait percentiles, abandonment and service level, per queue.
+
+`queue_figures(db, since=...)` is the one to call for a dashboard: the figures per queue
+from the escalations table (the durable record every worker writes), no broker needed.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlmodel import Session, select
 
 from callcenter.escalation.queues import QueueDirectory
 from callcenter.escalation.tickets import Ticket, TicketState
+from callcenter.models import Escalation, EscalationStatus
 
 S = TicketState
 
@@ -77,3 +85,48 @@ def _one(name: str, tickets: list[Ticket], sl_s: float) -> QueueMetrics:
         service_level=round(within / left, 4) if left else None,
         service_level_s=sl_s,
     )
+
+
+_ROW_STATE = {
+    EscalationStatus.WAITING: S.WAITING,
+    EscalationStatus.RINGING: S.OFFERED,
+    EscalationStatus.ACTIVE: S.CONNECTED,
+    EscalationStatus.HANDED_BACK: S.RETURNED,
+    EscalationStatus.ENDED: S.ENDED,
+    EscalationStatus.ABANDONED: S.ABANDONED,
+    EscalationStatus.TIMED_OUT: S.TIMED_OUT,
+}
+
+
+def _epoch(ts: datetime | None) -> float | None:
+    if ts is None:
+        return None
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp()
+
+
+def ticket_of_row(row: Escalation) -> Ticket:
+    """An escalations row as the ticket it recorded (times and outcome only)."""
+    return Ticket(
+        call_id=row.call_id,
+        queue=row.queue,
+        priority=row.priority,
+        state=_ROW_STATE.get(EscalationStatus(row.status), S.WAITING),
+        enqueued_at=_epoch(row.requested_at) or 0.0,
+        supervisor=row.supervisor,
+        answered_at=_epoch(row.answered_at),
+        returned_at=_epoch(row.returned_at),
+        ended_at=_epoch(row.ended_at),
+    )
+
+
+def queue_figures(
+    db: Session, *, since: datetime, queues: QueueDirectory | None = None
+) -> dict[str, QueueMetrics]:
+    """Figures per queue over escalations requested at or after `since` (timezone-aware),
+    from the escalations table. Service level uses each queue's `service_level_s` from
+    `queues` (the default queue's when not given)."""
+    if since.tzinfo is None:
+        raise ValueError("queue_figures: `since` must be timezone-aware (e.g. UTC)")
+    rows = db.exec(select(Escalation).where(Escalation.requested_at >= since)).all()
+    return queue_metrics((ticket_of_row(r) for r in rows), queues)
