@@ -138,6 +138,9 @@ class Call(SQLModel, table=True):
         sa.Index("ix_calls_dialed_started", "dialed_number", "started_at"),
         sa.Index("ix_calls_caller_started", "caller_number", "started_at"),
         sa.Index("ix_calls_status_started", "status", "started_at"),
+        # The flow diagram's traffic (calls to these versions in a period); migration 0006.
+        sa.Index("ix_calls_flow_version_started", "flow_version_id", "started_at"),
+        sa.Index("ix_calls_disposition_started", "disposition", "started_at"),
     )
 
     id: str = Field(default_factory=new_call_id, primary_key=True, max_length=64)
