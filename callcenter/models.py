@@ -141,6 +141,11 @@ class Call(SQLModel, table=True):
         # The flow diagram's traffic (calls to these versions in a period); migration 0006.
         sa.Index("ix_calls_flow_version_started", "flow_version_id", "started_at"),
         sa.Index("ix_calls_disposition_started", "disposition", "started_at"),
+        # Number-prefix filters: PostgreSQL's LIKE 'x%' needs pattern ops outside the C locale.
+        sa.Index("ix_calls_caller_prefix", "caller_number",
+                 postgresql_ops={"caller_number": "varchar_pattern_ops"}),
+        sa.Index("ix_calls_dialed_prefix", "dialed_number",
+                 postgresql_ops={"dialed_number": "varchar_pattern_ops"}),
     )
 
     id: str = Field(default_factory=new_call_id, primary_key=True, max_length=64)
@@ -184,7 +189,13 @@ class CallEvent(SQLModel, table=True):
     """The call's typed timeline: node entered, slot filled, escalated, transferred, ..."""
 
     __tablename__ = "call_events"
-    __table_args__ = (sa.UniqueConstraint("call_id", "seq", name="uq_call_events_call_seq"),)
+    __table_args__ = (
+        sa.UniqueConstraint("call_id", "seq", name="uq_call_events_call_seq"),
+        # Node traffic counts these per node for a period's calls (migration 0006).
+        sa.Index("ix_call_events_node_problems", "call_id",
+                 sqlite_where=sa.text("type IN ('no_match', 'no_input')"),
+                 postgresql_where=sa.text("type IN ('no_match', 'no_input')")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     call_id: str = Field(foreign_key="calls.id", index=True, max_length=64)
