@@ -8,13 +8,15 @@ and the admin's "try it" differ only in their channel.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from callcenter.flow.actions import Listen
 from callcenter.flow.events import Event
 
 TextSource = str | AsyncIterator[str]
+# (role, text) of a finished turn heard while a person has the call: "caller" or "supervisor".
+LineHook = Callable[[str, str], None]
 
 
 class Spoken(Protocol):
@@ -68,8 +70,9 @@ class Channel(Protocol):
         """A data message for the people in the call other than the caller (the brief)."""
         ...
 
-    async def caller_gone(self) -> None:
-        """Return once the caller has left (used while a person has the call)."""
+    async def caller_gone(self, on_line: LineHook | None = None) -> None:
+        """Return once the caller has left (used while a person has the call); every turn
+        heard meanwhile goes to `on_line` (the AI's suggestions to the supervisor)."""
         ...
 
     async def set_listen_only(self, on: bool) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from callcenter.callsession.channel import Channel, Journal, Spoken
 from callcenter.callsession.effects import IntentService, call_webhook, run_agent_turn
 from callcenter.escalation.broker import TicketStatus
 from callcenter.escalation.port import CallEscalation, NoSupervisors
+from callcenter.escalation.suggestions import SUGGESTION_TOPIC, Suggester, Suggestion
 from callcenter.escalation.tickets import TicketState
 from callcenter.flow.actions import (
     Action,
@@ -59,6 +61,7 @@ T = TypeVar("T")
 StepHook = Callable[[RunnerState, list[Action]], Awaitable[None]]
 _PRIORITY = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 BRIEF_TOPIC = "callcenter.brief"
+log = logging.getLogger(__name__)
 
 
 def position_line(status: TicketStatus) -> str | None:
@@ -123,6 +126,8 @@ class FlowInterpreter:
         self._performing: asyncio.Task[Any] | None = None  # the task running perform()
         self._interrupted = False  # inject() cancelled it
         self._escalation: Escalate | None = None  # the escalation in progress, for its record
+        self._suggester: Suggester | None = None  # while a supervisor has the call
+        self._suggesting: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ the loop
 
@@ -372,6 +377,9 @@ class FlowInterpreter:
             brief = self._brief(action, result)
             await self.journal.event("handoff_brief", brief)
             await self.channel.send_data(BRIEF_TOPIC, brief)
+            self._suggester = Suggester(self.flow, self.state.node)
+            for s in self._suggester.on_connect(self._scope()):
+                await self._send_suggestion(s)
         else:
             await self._wait_spoken()
         return result
@@ -401,8 +409,46 @@ class FlowInterpreter:
 
     async def _while_escalated(self) -> Event | None:
         # The supervisor's hand-back or end arrives as an injected event (see _next_event).
-        await self.channel.caller_gone()
+        # Meanwhile the AI listens to everyone and suggests (escalation.suggestions).
+        await self.channel.caller_gone(self._heard_while_escalated)
         return CallerHungUp()
+
+    # ------------------------------------------------------------------ suggestions
+
+    def _scope(self) -> dict[str, Any]:
+        return {**self.state.variables, **self.state.slots}
+
+    def _heard_while_escalated(self, role: str, text: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._suggest(role, text))
+        self._suggesting.add(task)
+        task.add_done_callback(self._suggesting.discard)
+
+    async def _suggest(self, role: str, text: str) -> None:
+        """Suggestions on one line heard; a failure here must never touch the call."""
+        try:
+            if self._suggester is None:  # a resumed call: the supervisor had it already
+                self._suggester = Suggester(self.flow, self.state.node)
+            sugg, found = self._suggester, []
+            if role == "caller":
+                action = sugg.classify_action(text)
+                if action is not None and self.effects.intents is not None:
+                    result: IntentResult = await self.effects.run_blocking(
+                        self.effects.intents.classify, action)
+                    found = sugg.on_answer_match(result.intent, result.confidence,
+                                                 self._scope())
+            else:
+                found = sugg.on_supervisor_line(text, self.state.slots)
+            for s in found:
+                await self._send_suggestion(s)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("suggestion for the supervisor failed", exc_info=True)
+
+    async def _send_suggestion(self, s: Suggestion) -> None:
+        data = s.as_dict()
+        await self.journal.event("suggestion", data)
+        await self.channel.send_data(SUGGESTION_TOPIC, data)
 
     async def transfer_now(self, action: Transfer) -> None:
         """A transfer ordered from outside the flow (a supervisor): the call ends here."""

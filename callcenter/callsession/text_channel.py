@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from callcenter.callsession.channel import TextSource
+from callcenter.callsession.channel import LineHook, TextSource
 from callcenter.escalation.port import Closing, OnUpdate
 from callcenter.flow.actions import Escalate, Listen
 from callcenter.flow.events import (
@@ -107,9 +107,13 @@ class TextChannel:
     async def send_data(self, topic: str, payload: dict[str, Any]) -> None:
         self.note(f"to the supervisor ({topic}): {json.dumps(payload, default=str)}")
 
-    async def caller_gone(self) -> None:
-        while (line := await self.read()) is not None and parse_line(line) is not None:
-            pass
+    async def caller_gone(self, on_line: LineHook | None = None) -> None:
+        while (line := await self.read()) is not None:
+            event = parse_line(line)
+            if event is None:
+                return
+            if isinstance(event, UserSaid) and on_line is not None:
+                on_line("caller", event.text)
 
     async def set_listen_only(self, on: bool) -> None:
         self.note("a supervisor has the call (the agent listens); /quit hangs up" if on

@@ -10,12 +10,12 @@ from typing import Any
 from callcenter.audio.frame import AudioFrame
 from callcenter.audio.hold import hold_frames
 from callcenter.callsession.apology import play
-from callcenter.callsession.channel import Spoken, TextSource
+from callcenter.callsession.channel import LineHook, Spoken, TextSource
 from callcenter.callsession.listen import listen
 from callcenter.flow.actions import Listen
 from callcenter.flow.events import Event
 from callcenter.rooms.base import Room
-from callcenter.voice import CallEnded, ParticipantGone, VoiceSession
+from callcenter.voice import CallEnded, ParticipantGone, UserTurn, VoiceSession
 
 
 class VoiceChannel:
@@ -76,11 +76,13 @@ class VoiceChannel:
     async def send_data(self, topic: str, payload: dict[str, Any]) -> None:
         await self.room.send_text(json.dumps(payload, default=str), topic=topic)
 
-    async def caller_gone(self) -> None:
+    async def caller_gone(self, on_line: LineHook | None = None) -> None:
         # While a person has the call nobody else reads the session's events; what they say
         # is still transcribed and recorded by the voice session itself.
         while True:
             ev = await self.voice.next_event()
+            if isinstance(ev, UserTurn) and on_line is not None and ev.text.strip():
+                on_line("caller" if self.is_caller(ev.identity) else "supervisor", ev.text)
             if isinstance(ev, CallEnded) or (
                 isinstance(ev, ParticipantGone) and self.is_caller(ev.identity)
             ):
