@@ -10,12 +10,14 @@ and one from the browser look the same.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from callcenter.escalation.suggestions import SUGGESTION_TOPIC
 from callcenter.rooms.base import (
     ParticipantJoined,
     ParticipantKind,
@@ -33,7 +35,7 @@ FEED_LIMIT = 2000  # events kept per call (a dev call is minutes long, not hours
 
 @dataclass(frozen=True, slots=True)
 class FeedEvent:
-    """`kind`: transcript | keys | brief | joined | left | ended."""
+    """`kind`: transcript | keys | brief | suggestion | joined | left | ended."""
 
     seq: int
     kind: str
@@ -111,6 +113,11 @@ class DevCall:
             except json.JSONDecodeError:
                 brief = {"text": text}
             self.feed.add("brief", brief if isinstance(brief, dict) else {"brief": brief})
+        elif topic == SUGGESTION_TOPIC:
+            with contextlib.suppress(json.JSONDecodeError):
+                data = json.loads(text)
+                if isinstance(data, dict):
+                    self.feed.add("suggestion", data)
 
     def _on_event(self, event: RoomEvent) -> None:
         match event:
