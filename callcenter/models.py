@@ -360,6 +360,7 @@ class SuggestionKind(StrEnum):
     PHRASES = "phrases"  # more example phrases for an existing menu option or intent
     KNOWLEDGE = "knowledge"  # a question and answer for an agent node
     ROUTE = "route"  # a new menu option and node for a need several callers share
+    HANDLER = "handler"  # phrases for a flow-wide handler (a person asked for), or the handler
 
 
 class SuggestionStatus(StrEnum):
