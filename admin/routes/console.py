@@ -191,7 +191,8 @@ async def join_call(request: Request, call_id: str, body: JoinIn, user: User = C
 
 @router.get("/calls/{call_id}/events")
 async def call_events(request: Request, call_id: str, user: User = ConsoleUser) -> Response:
-    """Everything about the call as it happens: transcript of every speaker, the brief."""
+    """Everything about the call as it happens: transcript of every speaker, the brief,
+    the AI's suggestions."""
     try:
         call = dev_server(request).call(call_id)
     except DevCallError as exc:
@@ -203,6 +204,8 @@ async def call_events(request: Request, call_id: str, user: User = ConsoleUser) 
                 yield "ping", ""
             elif ev.kind == "brief":
                 yield "brief", partial("_console_brief.html", brief=ev.data)
+            elif ev.kind == "suggestion":
+                yield "suggestion", partial("_console_suggestion.html", s=ev.data)
             else:
                 yield ev.kind, render_feed_event(request, ev)
 

@@ -93,6 +93,12 @@
     events.addEventListener("brief", function (e) {
       document.getElementById("call-brief").innerHTML = e.data;
     });
+    events.addEventListener("suggestion", function (e) {
+      var list = document.getElementById("call-suggestions");
+      var empty = list.querySelector(".empty");
+      if (empty) empty.remove();
+      list.insertAdjacentHTML("afterbegin", e.data);  // the newest on top
+    });
     events.addEventListener("ended", function (e) {
       line(e);
       events.close();  // the transcript stays on screen; the stream has nothing more to say

@@ -167,6 +167,8 @@ async def test_supervisor_takes_a_browser_call_in_the_console_and_hands_it_back(
         await until(caller, hears("callcenterPhone", 700), 20, "the supervisor at the caller")
         await until(sup, "document.querySelector('#call-brief').innerText.includes('person')",
                     10, "the hand-off brief")
+        await until(sup, "document.querySelector('#call-suggestions .suggestion-next_step')"
+                    " !== null", 10, "the AI's hand-back suggestion beside the transcript")
         await sup.screenshot(path=str(SHOTS / "dev-test-console-call.png"))
         await sup.fill("[data-action=coach] input[name=text]", "offer free shipping")
         await sup.click("[data-action=coach] button")
