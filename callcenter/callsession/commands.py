@@ -14,11 +14,14 @@ from callcenter.control.commands import (
     CommandResult,
     HandBack,
     Hangup,
+    JoinSupervisor,
+    Monitor,
     Ping,
     SetListenOnly,
     Transfer,
 )
 from callcenter.control.errors import CommandRejected, CommandUnsupported
+from callcenter.escalation.modes import join_answer, monitor_answer
 from callcenter.flow.actions import Transfer as TransferAction
 from callcenter.flow.events import EscalationResult
 
@@ -65,8 +68,18 @@ class CallCommands:
                     flow.inject(EscalationResult(outcome="ended", note=command.reason))
                 else:
                     await call.s.room.hangup()
+            case Monitor():
+                # A silent observer changes nothing in the call: the AI stays in charge.
+                # The audit event is the call's record that someone listened, and who.
+                if not command.identity.strip():
+                    raise CommandRejected(call_id, "monitor needs the observer's identity")
+                await call.record_command(command, {"identity": command.identity})
+                return monitor_answer(call_id, call.s.room.name, flow.state)
+            case JoinSupervisor():
+                answer = join_answer(call_id, call.s.room.name, flow.state, command)
+                await call.record_command(command, {"identity": command.identity,
+                                                    "via": command.via})
+                return answer
             case _:
-                # Joining a supervisor or an observer needs the room's own means (a token,
-                # a dial-out); the escalation work adds them.
                 raise CommandUnsupported(call_id, command.kind)
         return CommandResult(data={"node": flow.state.node, "status": flow.state.status})

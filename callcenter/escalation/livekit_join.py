@@ -34,6 +34,20 @@ def supervisor_token(api_key: str, api_secret: str, *, room: str, identity: str,
     return token.to_jwt()
 
 
+def monitor_token(api_key: str, api_secret: str, *, room: str, identity: str,
+                  name: str = "", ttl: dt.timedelta = SUPERVISOR_TOKEN_TTL) -> str:
+    """A token to listen to `room` silently: subscribe only. It cannot publish audio (so
+    there is no track the caller could ever subscribe to) nor data, and `hidden` keeps the
+    observer out of everyone else's participant list."""
+    grants = api.VideoGrants(room_join=True, room=room, can_publish=False,
+                             can_subscribe=True, can_publish_data=False, hidden=True)
+    token = (api.AccessToken(api_key, api_secret).with_identity(identity)
+             .with_name(name or identity).with_kind("standard")
+             .with_attributes({"callcenter.role": "monitor"})
+             .with_grants(grants).with_ttl(ttl))
+    return token.to_jwt()
+
+
 @dataclass(frozen=True, slots=True)
 class DialResult:
     """How dialing a supervisor's phone into the caller's room went."""
