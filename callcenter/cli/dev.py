@@ -31,6 +31,8 @@ def dev(
     port: int = typer.Option(8000, help="Port of the web app"),
     sip_port: int = typer.Option(5060, help="UDP port of the dev SIP endpoint (0: none)"),
     warm: bool = typer.Option(True, help="Load the offline speech models before serving"),
+    max_calls: int = typer.Option(20, min=1, max=2000,
+                                  help="Calls at once before new ones are refused"),
 ) -> None:
     """Run the web admin, the supervisor console, the browser phone and the SIP endpoint."""
     # The built-in SECRET_KEY is allowed here only: this server is for one machine.
@@ -44,16 +46,18 @@ def dev(
         logging.getLogger(name).setLevel(logging.WARNING)
     # A second Ctrl-C during shutdown ends it without a traceback.
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(host, port, sip_port or None, warm))
+        asyncio.run(_serve(host, port, sip_port or None, warm, max_calls))
 
 
-async def _serve(host: str, port: int, sip_port: int | None, warm: bool) -> None:
+async def _serve(host: str, port: int, sip_port: int | None, warm: bool,
+                 max_calls: int) -> None:
     import uvicorn
 
     from callcenter.dev import DevOptions, DevServer
 
     out = Console(highlight=False, soft_wrap=True)
-    server = DevServer(options=DevOptions(sip_port=sip_port, warm_speech=warm))
+    server = DevServer(options=DevOptions(sip_port=sip_port, warm_speech=warm,
+                                                max_calls=max_calls))
     with out.status("starting: database, flows, speech models, SIP endpoint…"):
         status = await server.start()
     try:

@@ -26,6 +26,7 @@ from callcenter.rooms.base import (
     RoomEvent,
 )
 from callcenter.rooms.local import LocalRoom
+from callcenter.rooms.sip.room import SipRoom
 from callcenter.rooms.webrtc import BrowserPeer
 from callcenter.voice.events import Utterance
 
@@ -91,6 +92,7 @@ class DevCall:
     started: float = field(default_factory=time.time)
     feed: CallFeed = field(default_factory=CallFeed)
     caller: BrowserPeer | None = None
+    sip: SipRoom | None = None  # the phone line of a call from the SIP endpoint
     supervisors: dict[str, BrowserPeer] = field(default_factory=dict)
     kinds: dict[str, ParticipantKind] = field(default_factory=dict)
     ended: bool = False

@@ -5,6 +5,9 @@ production.
 
 The pages' live transcript comes from the call's record: the recorder is wrapped so each
 finished utterance (caller, agent as heard, supervisor) is also handed to `on_utterance`.
+The same wrapper adds the phone edge's media figures (`media_stats`: RTP received, lost,
+late, pacing) to the call's metrics as the record closes, in the same write, so a call
+from the SIP endpoint keeps how good its line was.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ from callcenter.voice.events import Utterance
 log = logging.getLogger(__name__)
 
 OnUtterance = Callable[[str, Utterance], None]  # (call id, utterance)
+MediaStats = Callable[[str], dict[str, Any] | None]  # call id -> figures, None: no phone edge
 
 
 class TappedRecorder:
     """A `CallRecorder` that also reports each utterance as it is recorded."""
 
-    def __init__(self, inner: CallRecorder, call_id: str, tap: OnUtterance) -> None:
+    def __init__(self, inner: CallRecorder, call_id: str, tap: OnUtterance,
+                 media_stats: MediaStats | None = None) -> None:
         self.inner, self.call_id, self.tap = inner, call_id, tap
+        self.media_stats = media_stats
 
     async def call_started(self, info: CallInfo, *, resumed: bool) -> None:
         await self.inner.call_started(info, resumed=resumed)
@@ -46,14 +52,22 @@ class TappedRecorder:
 
     async def call_ended(self, status: str, reason: str, metrics: dict[str, Any],
                          usage: dict[str, Any]) -> None:
+        media = self.media_stats(self.call_id) if self.media_stats is not None else None
+        if media is not None:
+            metrics = {**metrics, "rtp": media}
         await self.inner.call_ended(status, reason, metrics, usage)
 
 
-def dev_call_handler(escalations: CallEscalation, on_utterance: OnUtterance | None = None
-                     ) -> JobHandler:
-    """THE production handler, with the dev broker's queue and the live transcript tap."""
-    if on_utterance is None:
+def dev_call_handler(escalations: CallEscalation, on_utterance: OnUtterance | None = None,
+                     media_stats: MediaStats | None = None) -> JobHandler:
+    """THE production handler, with the dev broker's queue, the live transcript tap and
+    the phone edge's media figures."""
+    if on_utterance is None and media_stats is None:
         return production.call_handler(escalations)
-    tap = on_utterance
+
+    def tap(call_id: str, u: Utterance) -> None:
+        if on_utterance is not None:
+            on_utterance(call_id, u)
+
     return production.call_handler(
-        escalations, lambda inner, call_id: TappedRecorder(inner, call_id, tap))
+        escalations, lambda inner, call_id: TappedRecorder(inner, call_id, tap, media_stats))

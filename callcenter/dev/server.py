@@ -59,6 +59,8 @@ class DevOptions:
     sip_port: int | None = 5060  # None: no SIP endpoint
     warm_speech: bool = True  # load the offline models at start, not on the first call
     postcall: bool = True
+    # Calls at once before a new one is refused ("no capacity"); the worker's limit.
+    max_calls: int = 20
     # Tests replace the call handler (e.g. fake speech); None: the real one with the queue.
     handler: JobHandler | None = None
 
@@ -108,10 +110,12 @@ class DevServer:
         logins = await asyncio.to_thread(seed_logins, self.engine)
         notes: list[str] = []
         self._spawn(run_routing(self.broker, interval_s=0.1, stop=self._stop_routing))
-        handler = self.options.handler or dev_call_handler(self.escalations, self._on_utterance)
+        handler = self.options.handler or dev_call_handler(
+            self.escalations, self._on_utterance, self._media_stats)
         # One process and no other worker to hand a call to: a busy CPU (model loading,
         # a test suite next door) must not refuse a call, so only the slots count.
-        admission = Admission(cpu_threshold=float(os.cpu_count() or 1))
+        admission = Admission(max_calls=self.options.max_calls,
+                              cpu_threshold=float(os.cpu_count() or 1))
         self.dispatcher.add_runner(CallRunner(
             handler=handler, store=self.dispatcher.store, worker_id="dev",
             on_done=self._on_done, admission=admission,
@@ -172,6 +176,10 @@ class DevServer:
         call = self.calls.get(job.call_id)
         if call is not None and outcome is not JobOutcome.LOST:
             call.room.close("call ended")
+
+    def _media_stats(self, call_id: str) -> dict[str, Any] | None:
+        call = self.calls.get(call_id)
+        return None if call is None or call.sip is None else call.sip.media.report()
 
     def _on_utterance(self, call_id: str, u: Utterance) -> None:
         call = self.calls.get(call_id)
@@ -250,6 +258,7 @@ class DevServer:
     def _on_sip_call(self, sip_room: SipRoom) -> None:
         dialed = sip_room.caller.attributes.get("sip.trunkPhoneNumber", "")
         call = self._new_call(dialed, "sip")
+        call.sip = sip_room
         SipBridge(sip_room, call.room, on_text=call.on_text)
         self._spawn(self._dispatch(call))
 

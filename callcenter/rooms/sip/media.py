@@ -15,8 +15,8 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import cast
+from dataclasses import asdict, dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -141,6 +141,20 @@ class RtpSession(asyncio.DatagramProtocol):
     def renegotiate(self, negotiated: Negotiated) -> None:
         """A re-INVITE moved or held the stream (the codec stays what was agreed first)."""
         self.negotiated = negotiated
+
+    def report(self) -> dict[str, Any]:
+        """The call's media figures for its record: what the agent received of the caller's
+        RTP (jitter buffer), how it paced its own, and the keys it decoded."""
+        jb = asdict(self.jitter.stats)
+        return {
+            "codec": self.negotiated.codec,
+            "packets_in": self.stats.packets_in,
+            "packets_out": self.stats.packets_out,
+            "ignored_in": self.stats.ignored_in,
+            "late_ticks": self.stats.late_ticks,
+            **{f"jitter_{k}": v for k, v in jb.items()},
+            "dtmf_digits": self.dtmf.stats.digits,
+        }
 
     def subscribe(self, rate: int) -> FrameChannel:
         ch = FrameChannel(rate)
