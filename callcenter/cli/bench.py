@@ -103,6 +103,10 @@ from callcenter.cli.worker import bench_dispatch as _bench_dispatch  # noqa: E40
 
 app.command("dispatch")(_bench_dispatch)
 
+from callcenter.bench.sip_cli import bench_sip as _bench_sip  # noqa: E402
+
+app.command("sip")(_bench_sip)
+
 
 @app.command("escalation")
 def escalation(
