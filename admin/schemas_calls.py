@@ -42,15 +42,16 @@ class CallSummary(BaseModel):
 
 class CallList(BaseModel):
     items: list[CallSummary]
-    total: int
+    total: int = Field(description="Calls that match, counted up to 10,000 (see `more`)")
+    more: bool = Field(False, description="More than `total` calls match: counting stopped")
     page: int
     per_page: int
     pages: int
 
     @classmethod
     def of(cls, p: CallPage) -> CallList:
-        return cls(items=[CallSummary.of(r) for r in p.rows], total=p.total, page=p.page,
-                   per_page=p.per_page, pages=p.pages)
+        return cls(items=[CallSummary.of(r) for r in p.rows], total=p.total, more=p.more,
+                   page=p.page, per_page=p.per_page, pages=p.pages)
 
 
 class TranscriptLinePublic(BaseModel):

@@ -150,3 +150,47 @@ def escalation(
     if json_path is not None:
         write_json(result, json_path)
         console.print(f"wrote {json_path}")
+
+
+@app.command("admin")
+def admin(
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON to this file")
+    ] = None,
+    calls: Annotated[int, typer.Option(min=100, help="Stored calls to seed")] = 100_000,
+    days: Annotated[int, typer.Option(min=1, help="Days the calls are spread over")] = 30,
+    rounds: Annotated[int, typer.Option(min=1, help="Timed runs per query and filter")] = 40,
+    pg_admin_url: Annotated[
+        str, typer.Option(help="PostgreSQL to create the bench database in (dropped after)")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+) -> None:
+    """Calls list (every filter), call page and node traffic on 100,000 stored calls."""
+    import sqlalchemy as sa
+
+    from callcenter.bench.admin import TARGETS_MS, run_admin_bench, write_json
+
+    try:
+        result = run_admin_bench(calls=calls, days=days, rounds=rounds,
+                                 pg_admin_url=pg_admin_url, progress=console.log)
+    except sa.exc.OperationalError as exc:
+        console.print(f"[red]error:[/red] cannot reach PostgreSQL at {pg_admin_url}: "
+                      f"{str(exc.orig).splitlines()[0]}. Start it, or pass --pg-admin-url "
+                      "postgresql+psycopg://USER@HOST:PORT/postgres", soft_wrap=True)
+        raise typer.Exit(2) from None
+    t = Table(title=f"callcenter bench admin ({calls:,} calls over {days} days, PostgreSQL)")
+    for col in ("query", "p50 ms", "p95 ms", "p99 ms", "target p95", ""):
+        t.add_column(col)
+    for key, name, target in (("calls_list_ms", "calls list (all filters)", "calls_list_p95"),
+                              ("call_page_ms", "call page", "call_page_p95"),
+                              ("node_traffic_day_ms", "node traffic, one day",
+                               "node_traffic_day_p95")):
+        r = result[key]
+        t.add_row(name, _fmt(r["p50"]), _fmt(r["p95"]), _fmt(r["p99"]),
+                  _fmt(TARGETS_MS[target]), _verdict(r["p95"], TARGETS_MS[target]))
+    for name, r in result["calls_list_ms"]["by_filter"].items():
+        t.add_row(f"  list: {name}", _fmt(r["p50"]), _fmt(r["p95"]), _fmt(r["p99"]), "", "")
+    console.print(t)
+    console.print(f"seeded in {result['seed_s']} s: {result['rows']}")
+    if json_path is not None:
+        write_json(result, json_path)
+        console.print(f"wrote {json_path}")

@@ -83,7 +83,8 @@ def list_(
                           escalated=escalated, flow=flow, version=version)
     with db_session() as db:
         result = list_calls(db, filters, page=page, per_page=per_page)
-    table = Table(title=f"{result.total} call(s), page {result.page} of {result.pages}",
+    table = Table(title=f"{result.total}{'+' if result.more else ''} call(s), "
+                        f"page {result.page} of {result.pages}{'+' if result.more else ''}",
                   title_justify="left")
     for name in ("started (UTC)", "id", "caller", "dialed", "flow", "status", "disposition",
                  "duration"):

@@ -19,6 +19,9 @@ from callcenter.accounts.times import as_utc
 from callcenter.models import Call, Escalation, Flow, FlowVersion
 
 MAX_PER_PAGE = 200
+# Counting every match costs a scan of all of them (an "escalated: no" filter over a
+# million calls is seconds); past this many, the list says "10,000+" instead.
+COUNT_CAP = 10_000
 _PUNCTUATION = re.compile(r"[\s().\-/]")
 
 
@@ -76,6 +79,8 @@ class CallPage:
     page: int
     per_page: int
     filters: CallFilters = field(default_factory=CallFilters)
+    # The count stopped at `total` (COUNT_CAP): more calls match; shown as "10,000+".
+    more: bool = False
 
     @property
     def pages(self) -> int:
@@ -83,7 +88,7 @@ class CallPage:
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.page < self.pages or self.more
 
 
 def _number_prefix(value: str) -> str:
@@ -129,7 +134,7 @@ def list_calls(db: Session, filters: CallFilters | None = None, *, page: int = 1
     page = max(page, 1)
     conds = _where(filters)
     query = (
-        select(Call, Flow.name, FlowVersion.version, _escalated().label("escalated"))
+        select(Call, Flow.name, FlowVersion.version)
         .outerjoin(FlowVersion, col(FlowVersion.id) == col(Call.flow_version_id))
         .outerjoin(Flow, col(Flow.id) == col(FlowVersion.flow_id))
         .where(*conds)
@@ -137,15 +142,24 @@ def list_calls(db: Session, filters: CallFilters | None = None, *, page: int = 1
         .offset((page - 1) * per_page)
         .limit(per_page)
     )
-    count = select(func.count()).select_from(Call)
+    matching = select(Call.id)
     if filters.flow:
         # Only the flow filter needs the joins; the plain count stays on the calls index.
-        count = (count.join(FlowVersion, col(FlowVersion.id) == col(Call.flow_version_id))
-                 .join(Flow, col(Flow.id) == col(FlowVersion.flow_id)))
-    total = int(db.exec(count.where(*conds)).one())
-    rows = [_row(call, name, version, bool(esc))
-            for call, name, version, esc in db.exec(query).all()]
-    return CallPage(rows=rows, total=total, page=page, per_page=per_page, filters=filters)
+        matching = (matching.join(FlowVersion, col(FlowVersion.id) == col(Call.flow_version_id))
+                    .join(Flow, col(Flow.id) == col(FlowVersion.flow_id)))
+    cap = max(COUNT_CAP, page * per_page)
+    counted = matching.where(*conds).limit(cap + 1).subquery()
+    total = int(db.exec(select(func.count()).select_from(counted)).one())
+    more = total > cap
+    found = db.exec(query).all()
+    # Which of this page's calls were escalated, in one lookup by id: as a column of the
+    # page query PostgreSQL hashes the whole escalations table for every page.
+    ids = [call.id for call, _, _ in found]
+    escalated = set(db.exec(select(Escalation.call_id)
+                            .where(col(Escalation.call_id).in_(ids))).all()) if ids else set()
+    rows = [_row(call, name, version, call.id in escalated) for call, name, version in found]
+    return CallPage(rows=rows, total=min(total, cap), page=page, per_page=per_page,
+                    filters=filters, more=more)
 
 
 def _row(call: Call, flow: str | None, version: int | None, escalated: bool) -> CallRow:
