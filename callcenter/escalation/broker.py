@@ -15,7 +15,8 @@ from callcenter.escalation.presence import Presence, SupervisorStatus
 from callcenter.escalation.queues import Queue
 from callcenter.escalation.tickets import Ticket, TicketState
 
-CancelReason = Literal["caller_hangup", "timeout"]
+# no_supervisors: nobody is left who could answer (the ticket ends timed_out, that reason).
+CancelReason = Literal["caller_hangup", "timeout", "no_supervisors"]
 
 
 @dataclass(frozen=True, slots=True)

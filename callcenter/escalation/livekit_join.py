@@ -10,10 +10,15 @@ side can route (re-offer, next supervisor, timeout route), never a string in a l
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+import aiohttp
 from livekit import api
+
+if TYPE_CHECKING:
+    from callcenter.escalation.phone_desk import PhoneSupervisor
 
 DialOutcome = Literal["answered", "busy", "no_answer", "declined", "unreachable"]
 # SIP final responses the flow tells apart; anything else is "unreachable".
@@ -81,4 +86,33 @@ async def dial_supervisor(lkapi: api.LiveKitAPI, *, room: str, phone: str, trunk
                           f"{code} {exc.sip_status or exc.message}".strip())
     except api.ServerError as exc:  # the trunk or the server refused before any ringing
         return DialResult("unreachable", phone, None, f"{exc.code}: {exc.message}")
+    except (aiohttp.ClientError, TimeoutError) as exc:  # LiveKit itself did not answer
+        return DialResult("unreachable", phone, None, f"LiveKit unreachable ({exc!r})")
     return DialResult("answered", phone, participant_identity=info.participant_identity)
+
+
+def livekit_dialer(lkapi: api.LiveKitAPI, trunk_id: str, *, ring_s: float = 25.0
+                   ) -> Callable[[str, PhoneSupervisor], Awaitable[DialResult]]:
+    """The phone desk's dialer on LiveKit SIP (`phone_desk.Dialer`). `ring_s` should be
+    shorter than the queue's accept timeout, so a late answer still finds its offer."""
+
+    async def dial(room: str, sup: PhoneSupervisor) -> DialResult:
+        return await dial_supervisor(lkapi, room=room, phone=sup.phone, trunk_id=trunk_id,
+                                     identity=f"{sup.supervisor_id}-phone",
+                                     name=sup.name or sup.supervisor_id, ring_s=ring_s)
+
+    return dial
+
+
+def livekit_hang_up_leg(lkapi: api.LiveKitAPI) -> Callable[[str, str], Awaitable[None]]:
+    """Remove a supervisor's phone leg from a room (`phone_desk.HangUpLeg`)."""
+
+    async def hang_up(room: str, identity: str) -> None:
+        try:
+            await lkapi.room.remove_participant(
+                api.RoomParticipantIdentity(room=room, identity=identity))
+        except api.ServerError as exc:  # already gone: nothing to hang up
+            if exc.code != "not_found":
+                raise
+
+    return hang_up

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
 from callcenter.escalation.broker import EscalationBroker, TicketStatus
+from callcenter.escalation.errors import IllegalTransition
 from callcenter.escalation.queues import priority_value
 from callcenter.escalation.tickets import Ticket, TicketState
 from callcenter.flow.actions import Escalate
@@ -74,11 +75,16 @@ class QueueEscalation:
         update_s: float = 5.0,
         on_update: OnUpdate | None = None,
         grace_s: float = 2.0,
+        unstaffed_checks: int = 2,
     ) -> None:
         self.broker = broker
         self._update_s = update_s
         self._on_update = on_update
         self._grace_s = grace_s
+        # A waiting call whose queue nobody can answer any more (every supervisor signed off,
+        # or the phone supervisors were busy and rest) takes the flow's no-supervisor route
+        # after this many checks in a row, instead of holding until the timeout. 0: never.
+        self._unstaffed_checks = unstaffed_checks
 
     async def request(self, call_id: str, action: Escalate,
                       on_update: OnUpdate | None = None) -> EscalationResult:
@@ -99,6 +105,7 @@ class QueueEscalation:
         # is not running, so the caller never holds forever.
         deadline = loop.time() + action.timeout + self._grace_s
         last: TicketStatus | None = None
+        unstaffed = 0
         while True:
             wait = max(0.0, min(self._update_s, deadline - loop.time()))
             st = await self.broker.wait_update(call_id, wait, last)
@@ -106,6 +113,16 @@ class QueueEscalation:
                 return EscalationResult(outcome="unavailable", note="escalation ticket vanished")
             if st.state in _OUTCOMES:
                 return _result(st)
+            if self._unstaffed_checks and st.state is S.WAITING:
+                unstaffed = unstaffed + 1 if await self.broker.staffed(action.queue) == 0 else 0
+                if unstaffed >= self._unstaffed_checks:
+                    try:
+                        await self.broker.cancel(call_id, "no_supervisors")
+                    except IllegalTransition:  # someone took it meanwhile: it is theirs
+                        last = st
+                        continue
+                    return EscalationResult(outcome="unavailable",
+                                            note="no supervisor is left to answer")
             if on_update is not None and st.differs_from(last):
                 await on_update(st)
             last = st
