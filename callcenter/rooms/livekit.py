@@ -113,8 +113,28 @@ class LiveKitRoom(Room):
             if self._publication is not None:
                 await self.rtc.local_participant.unpublish_track(self._publication.sid)
                 self._publication = None
-        elif self._publication is None:
-            await self.publish_audio()
+            await self._may_publish(False)
+        else:
+            await self._may_publish(True)
+            if self._publication is None:
+                await self.publish_audio()
+
+    async def _may_publish(self, allowed: bool) -> None:
+        """The server's word on the agent's publishing: while a person has the call the
+        agent cannot publish audio at all (it keeps subscribing and sending data: the
+        transcript, the brief, suggestions), so no bug can make the caller hear it."""
+        if self._lkapi is None or not self.local_identity:
+            return
+        permission = api.ParticipantPermission(
+            can_subscribe=True, can_publish=allowed, can_publish_data=True,
+            can_update_metadata=True, agent=True)
+        try:
+            await self._lkapi.room.update_participant(api.UpdateParticipantRequest(
+                room=self.name, identity=self.local_identity, permission=permission))
+        except (api.ServerError, aiohttp.ClientError, TimeoutError) as exc:
+            # Unpublishing above already silenced the agent; the grant is the second lock.
+            log.warning("update_participant %s (can_publish=%s) failed: %s",
+                        self.local_identity, allowed, exc)
 
     async def hangup(self) -> None:
         """End the call for everyone: delete the room (SIP legs get a BYE)."""

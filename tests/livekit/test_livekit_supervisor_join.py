@@ -94,3 +94,46 @@ async def test_a_dial_the_server_refuses_before_ringing_is_unreachable(
                                        trunk_id="ST_gone", identity="sup-ada-phone")
     assert result.outcome == "unreachable" and result.sip_status is None
     assert "not found" in result.message
+
+
+async def test_listen_only_takes_the_agents_publish_grant_away_and_hand_back_restores_it(
+    server: FakeLiveKitServer,
+) -> None:
+    from livekit import rtc
+
+    from callcenter.rooms.livekit import LiveKitRoom
+
+    async with api.LiveKitAPI(server.url, server.api_key, server.api_secret) as lk:
+        room = LiveKitRoom(rtc.Room(), name="call-7", identity="agent-call-7", lkapi=lk)
+        published: list[bool] = []
+
+        async def publish() -> None:  # the unconnected test room has no media to publish
+            published.append(True)
+
+        room.publish_audio = publish  # type: ignore[method-assign]
+        await room.set_listen_only(True)
+        await room.set_listen_only(False)
+    updates = [c.request for c in server.twirp.calls_to("UpdateParticipant")]
+    assert [(u.room, u.identity) for u in updates] == [("call-7", "agent-call-7")] * 2
+    quiet, back = (u.permission for u in updates)
+    assert not quiet.can_publish and quiet.can_subscribe and quiet.can_publish_data
+    assert back.can_publish and back.can_subscribe and back.can_publish_data
+    assert published == [True], "the agent's track is published again after the grant"
+
+
+async def test_a_refused_permission_update_still_leaves_the_agent_quiet(
+    server: FakeLiveKitServer,
+) -> None:
+    from livekit import rtc
+
+    from callcenter.rooms.livekit import LiveKitRoom
+
+    def refuse(_req: object) -> object:
+        raise TwirpFault("not_found", "participant not found", 404)
+
+    server.twirp.set_handler("livekit.RoomService/UpdateParticipant", refuse)  # type: ignore[arg-type]
+    async with api.LiveKitAPI(server.url, server.api_key, server.api_secret) as lk:
+        room = LiveKitRoom(rtc.Room(), name="call-7", identity="agent-call-7", lkapi=lk)
+        await room.set_listen_only(True)
+    assert len(server.twirp.calls_to("UpdateParticipant")) == 1  # asked, and refused
+    assert room.audio_output.enabled is False
