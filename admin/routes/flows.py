@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
 
@@ -10,11 +11,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from admin.deps import DbSession, require_permission
+from admin.diagram import Diagram, build_diagram
 from admin.templating import render
 from callcenter.accounts import Permission
+from callcenter.accounts.times import now_utc
 from callcenter.flow.problems import FlowProblem, FlowValidationError
+from callcenter.flow.validate import load_flow
 from callcenter.flowstore import FlowStore, FlowStoreError, diff_versions
-from callcenter.models import FlowStatus, User
+from callcenter.models import FlowStatus, FlowVersion, User
+from callcenter.records.traffic import node_traffic
 
 router = APIRouter()
 Viewer = Annotated[User, Depends(require_permission(Permission.FLOWS_VIEW))]
@@ -45,6 +50,29 @@ nodes:
 """
 
 
+# The periods the diagram's traffic can cover (query `period`); the first is the default.
+PERIODS = {"7d": ("last 7 days", timedelta(days=7)), "1d": ("last 24 hours", timedelta(days=1)),
+           "30d": ("last 30 days", timedelta(days=30)), "90d": ("last 90 days",
+                                                         timedelta(days=90))}
+
+
+def _diagram(db: DbSession, name: str, shown: FlowVersion | None,
+             published: FlowVersion | None, problems: list[FlowProblem],
+             period: str) -> tuple[Diagram | None, FlowVersion | None]:
+    """The diagram of the open version, with the traffic of the version calls got: the
+    open one if it was ever live, else the published one (a draft has no calls)."""
+    if shown is None:
+        return None, None
+    live = shown if shown.status != FlowStatus.DRAFT else published
+    flow = load_flow(shown.yaml_text, name)  # stored versions validated when saved
+    traffic = None
+    if live is not None:
+        until = now_utc()
+        traffic = node_traffic(db, name, until - PERIODS[period][1], until,
+                               version=live.version)
+    return build_diagram(flow, traffic, problems), live
+
+
 def _flow_url(name: str, **query: object) -> str:
     qs = "&".join(f"{k}={quote(str(v))}" for k, v in query.items())
     return f"/flows/{quote(name, safe='')}" + (f"?{qs}" if qs else "")
@@ -72,9 +100,11 @@ def _editor(
     problems: list[FlowProblem] | None = None,
     error: str | None = None,
     status_code: int = 200,
+    period: str = "7d",
 ) -> Response:
     """The editor page for flow `name` (None: a new flow), at version `opened` or the newest."""
     versions, current, published = [], None, None
+    period = period if period in PERIODS else next(iter(PERIODS))
     if store is not None and name is not None:
         versions = store.versions(name)
         published = store.published_version(name)
@@ -83,6 +113,9 @@ def _editor(
                                                                      else None)
         if current is None:
             raise FlowStoreError(f"{name!r} has no version {opened}")
+    diagram, traffic_version = (_diagram(store.session, name, current, published,
+                                         problems or [], period)
+                                if store is not None and name is not None else (None, None))
     context = {
         "section": "flows",
         "name": name,
@@ -95,16 +128,20 @@ def _editor(
         "error": error,
         "done": DONE.get(request.query_params.get("done", "")),
         "draft_status": FlowStatus.DRAFT,
+        "diagram": diagram,
+        "traffic_version": traffic_version,
+        "period": period,
+        "periods": {k: label for k, (label, _) in PERIODS.items()},
     }
     return render(request, "flow_edit.html", context, status_code=status_code)
 
 
 @router.get("/flows/{name}")
 def flow_page(request: Request, db: DbSession, user: Viewer, name: str,
-              v: int | None = None) -> Response:
+              v: int | None = None, period: str = "7d") -> Response:
     store = FlowStore(db)
     try:
-        return _editor(request, store, name, opened=v)
+        return _editor(request, store, name, opened=v, period=period)
     except FlowStoreError as exc:
         return render(request, "error.html", {"status": 404, "title": "Not Found",
                                               "detail": str(exc)}, status_code=404)
