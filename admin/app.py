@@ -26,6 +26,7 @@ from admin.routes import (
     console,
     flows,
     home,
+    livekit_token,
     livekit_webhook,
     numbers,
     phone,
@@ -87,7 +88,7 @@ def create_app(
     # console before placeholders: its real page replaces the placeholder's /console.
     pages = (auth, home, account, phone, console, placeholders, flows, numbers, calls,
              suggestions)
-    for module in (*pages, api_v1, api_flows, api_numbers, api_calls):
+    for module in (*pages, api_v1, api_flows, api_numbers, api_calls, livekit_token):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
