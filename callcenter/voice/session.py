@@ -111,6 +111,10 @@ class VoiceSession:
         )
         self._unanswered: TurnMetrics | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Listeners whose participant left, being closed: `aclose` waits for these rather
+        # than cancelling them with the session's other tasks (a close cancelled before it
+        # ran left the STT stream and its transcript task pending, holding the whole call).
+        self._closing: set[asyncio.Task[None]] = set()
         self.closed = False
         self.frames_seen = 0
         self.late_frames = 0
@@ -210,6 +214,8 @@ class VoiceSession:
         for lst in list(self.listeners.values()):
             await lst.aclose()
         self.listeners.clear()
+        if self._closing:
+            await asyncio.gather(*list(self._closing), return_exceptions=True)
         self.push_event(CallEnded("closed"))
 
     # ================================================================ room side
@@ -265,13 +271,13 @@ class VoiceSession:
         if self.listeners.get(listener.identity) is listener:
             del self.listeners[listener.identity]
         self._turns.pop(listener.identity, None)
-        if not self.closed:
-            self.spawn(listener.aclose())
-        else:
-            # The session's own close has already run (a hang-up closes it before the
-            # caller's audio ends): still release this listener's STT stream and tasks, or
-            # they stay pending until the GC destroys them (a stall in a busy worker).
-            asyncio.get_running_loop().create_task(listener.aclose())
+        # Not `spawn`: the session's close cancels spawned tasks, and a listener close
+        # cancelled before it ran would leave its STT stream and transcript task pending
+        # until the GC destroys them (a stall in a busy worker). Whether the session is
+        # open, closing or closed, this close runs to its end.
+        task = asyncio.get_running_loop().create_task(listener.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     # ================================================================ turn-taking
     # The listeners report here (this class is their `TurnSink`).
