@@ -155,3 +155,20 @@ def test_diagram_in_chromium_shows_node_traffic(base_url: str) -> None:
         browser.close()
         assert errors == [], f"browser console errors (CSP?): {errors}"
     assert Path("/tmp/admin-diagram.png").stat().st_size > 10_000
+
+
+def test_a_draft_with_problems_marks_them_on_the_diagrams_nodes(admin_client: TestClient,
+                                                                engine: Engine) -> None:
+    from tests.web.support import page_csrf
+
+    support = (Path(__file__).resolve().parents[2] / "flows" / f"{FLOW}.yaml").read_text()
+    with Session(engine) as db:
+        FlowStore(db, "seed").publish_text(support)
+        db.commit()
+    token = page_csrf(admin_client, f"/flows/{FLOW}")
+    broken = support.replace("next: main_menu", "next: main_menuu", 1)
+    r = admin_client.post(f"/flows/{FLOW}/drafts", data={"text": broken, "csrf_token": token})
+    assert r.status_code == 422
+    marked = re.findall(r'class="node heat-\d node-problem[^"]*" data-node="([^"]+)"', r.text)
+    assert marked == ["greet"]  # the node whose `next` names no node
+    assert "problem: " in r.text and "main_menuu" in r.text
