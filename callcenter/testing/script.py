@@ -17,6 +17,7 @@ turns:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -91,11 +92,35 @@ class CallerScript:
         if not isinstance(turns_raw, list) or not turns_raw:
             raise ScriptError(f"{name}: `turns:` must be a non-empty list")
         turns = [_turn(t, i, base_dir, name) for i, t in enumerate(turns_raw, 1)]
+        timeout = _seconds(data.get("timeout", 30.0), name, "timeout")
+        if not timeout:
+            raise ScriptError(f"{name}: timeout must be more than 0 seconds")
+        attributes = data.get("attributes") or {}
+        if not isinstance(attributes, dict):
+            raise ScriptError(f"{name}: attributes is a mapping of names to values")
         return cls(
-            turns, voice, channel, audio, float(data.get("timeout", 30.0)),
-            str(data.get("identity", "caller")),
-            {str(k): str(v) for k, v in (data.get("attributes") or {}).items()},
+            turns, voice, channel, audio, timeout, str(data.get("identity", "caller")),
+            {str(k): str(v) for k, v in attributes.items()},
         )
+
+
+def _seconds(value: Any, where: str, what: str) -> float | None:
+    """A duration from the script: None if absent, else a finite number >= 0 (or ScriptError).
+
+    `float()` alone let `timeout: soon` escape as a ValueError traceback and `.inf` wait
+    forever; booleans are numbers to Python but never meant as seconds.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ScriptError(f"{where}: {what} is a number of seconds, got {value!r}")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise ScriptError(f"{where}: {what} is a number of seconds, got {value!r}") from None
+    if not math.isfinite(number) or number < 0 or number > 86400:
+        raise ScriptError(f"{where}: {what} must be 0 to 86400 seconds, got {value!r}")
+    return number
 
 
 def _path(value: Any, base_dir: Path | None, where: str) -> Path | None:
@@ -121,21 +146,20 @@ def _turn(raw: Any, i: int, base_dir: Path | None, name: str) -> CallerTurn:
         raise ScriptError(f"{where}: unknown option(s) {sorted(extra)}")
     kind: TurnKind = kinds[0]
     value = raw[kind]
-    timeout = float(raw["timeout"]) if "timeout" in raw else None
+    timeout = _seconds(raw.get("timeout"), where, "timeout")
     if kind == "wait":
         if value == "agent_done":
             return CallerTurn("wait", agent_done=True, timeout=timeout)
-        if isinstance(value, int | float) and value >= 0:
+        if isinstance(value, int | float) and not isinstance(value, bool) and \
+                math.isfinite(value) and 0 <= value <= 86400:
             return CallerTurn("wait", seconds=float(value))
         raise ScriptError(f"{where}: wait is `agent_done` or a number of seconds, got {value!r}")
     if kind == "say":
         if not isinstance(value, str):
             raise ScriptError(f"{where}: say needs the words as a string, got {value!r}")
-        bia = raw.get("barge_in_after")
-        if bia is not None and (not isinstance(bia, int | float) or bia < 0):
-            raise ScriptError(f"{where}: barge_in_after is seconds >= 0, got {bia!r}")
+        bia = _seconds(raw.get("barge_in_after"), where, "barge_in_after")
         return CallerTurn(
-            "say", text=value, barge_in_after=None if bia is None else float(bia),
+            "say", text=value, barge_in_after=bia,
             audio=_path(raw.get("audio"), base_dir, where), timeout=timeout,
         )
     if kind == "dtmf":
@@ -143,17 +167,13 @@ def _turn(raw: Any, i: int, base_dir: Path | None, name: str) -> CallerTurn:
         bad = [d for d in digits if d not in "0123456789*#ABCD"]
         if not digits or bad:
             raise ScriptError(f"{where}: dtmf digits are 0-9 * # A-D, got {digits!r}")
-        bia = raw.get("barge_in_after")
-        return CallerTurn(
-            "dtmf", digits=digits, barge_in_after=None if bia is None else float(bia)
-        )
+        return CallerTurn("dtmf", digits=digits, barge_in_after=_seconds(
+            raw.get("barge_in_after"), where, "barge_in_after"))
     if kind == "noise":
-        if not isinstance(value, int | float) or not 0 < value <= 5:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 5:
             raise ScriptError(f"{where}: noise is a duration in seconds (0-5], got {value!r}")
-        bia = raw.get("barge_in_after")
-        return CallerTurn(
-            "noise", seconds=float(value), barge_in_after=None if bia is None else float(bia)
-        )
+        return CallerTurn("noise", seconds=float(value), barge_in_after=_seconds(
+            raw.get("barge_in_after"), where, "barge_in_after"))
     if value is not True:
         raise ScriptError(f"{where}: write `hangup: true`")
     return CallerTurn("hangup")
