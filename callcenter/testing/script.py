@@ -119,7 +119,7 @@ def _seconds(value: Any, where: str, what: str) -> float | None:
     except (ValueError, OverflowError):
         raise ScriptError(f"{where}: {what} is a number of seconds, got {value!r}") from None
     if not math.isfinite(number) or number < 0 or number > 86400:
-        raise ScriptError(f"{where}: {what} must be 0 to 86400 seconds, got {value!r}")
+        raise ScriptError(f"{where}: {what} is seconds >= 0 (at most 86400), got {value!r}")
     return number
 
 
