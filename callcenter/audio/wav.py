@@ -22,6 +22,7 @@ _MULAW = 0x0007
 _EXTENSIBLE = 0xFFFE
 _FORMAT_NAMES = {_PCM: "PCM", 0x0003: "IEEE float", _ALAW: "A-law", _MULAW: "mu-law"}
 SUPPORTED = "16-bit PCM or 8-bit mu-law/A-law, 1 or 2 channels"
+_MIN_RATE, _MAX_RATE = 4000, 384000
 
 
 class WavFormatError(ValueError):
@@ -95,6 +96,9 @@ def _decode(body: bytes, tag: int, channels: int, rate: int, bits: int, *, name:
     found = f"{_FORMAT_NAMES.get(tag, f'format tag 0x{tag:04x}')}, {bits}-bit, {channels} ch"
     if channels not in (1, 2):
         raise WavFormatError(f"{name}: found {found}; supported: {SUPPORTED}")
+    if not _MIN_RATE <= rate <= _MAX_RATE:  # 0 Hz divided by zero only half-way into a call
+        raise WavFormatError(f"{name}: sample rate {rate} Hz is not audio; supported: "
+                             f"{_MIN_RATE} to {_MAX_RATE} Hz")
     if tag == _PCM and bits == 16:
         usable = len(body) - len(body) % (2 * channels)
         pcm = np.frombuffer(body[:usable], dtype="<i2").astype(np.int16)
