@@ -23,7 +23,7 @@ from admin.deps import require_permission
 from admin.errors import problem
 from admin.templating import render, templates
 from callcenter.accounts import Permission
-from callcenter.control.commands import Coach, HandBack, Hangup
+from callcenter.control.commands import Coach, HandBack, Hangup, JoinSupervisor
 from callcenter.control.errors import ControlError
 from callcenter.dev import DevCallError, DevServer, FeedEvent
 from callcenter.dev.desk import HEARTBEAT_S
@@ -54,7 +54,12 @@ def supervisor_id(user: User) -> str:
 
 
 def partial(name: str, **context: Any) -> str:
-    return templates.env.get_template(name).render(**context)
+    return templates.env.get_template(name).render(monitors_of=_monitors_of, **context)
+
+
+def _monitors_of(call: Any) -> list[str]:
+    """The silent observers of a dev call (join_as_monitor's identities)."""
+    return [who for who in call.supervisors if who.startswith("monitor:")]
 
 
 def render_feed_event(request: Request, ev: FeedEvent) -> str:
@@ -173,9 +178,50 @@ async def decline_offer(request: Request, offer_id: str, user: User = ConsoleUse
     return JSONResponse({"ok": ok})
 
 
-async def _call_panel(dev: DevServer, call_id: str) -> str:
+async def _call_panel(dev: DevServer, call_id: str, *, monitor: bool = False) -> str:
     call = dev.call(call_id)
-    return partial("_console_call.html", call=call, nodes=await dev.flow_nodes(call_id))
+    return partial("_console_call.html", call=call, nodes=await dev.flow_nodes(call_id),
+                   monitor=monitor)
+
+
+@router.post("/calls/{call_id}/listen")
+async def listen_panel(request: Request, call_id: str, user: User = ConsoleUser) -> Response:
+    """The monitor view of any live call (its audio joins by /monitor)."""
+    try:
+        dev = dev_server(request)
+        dev.call(call_id)
+    except DevCallError as exc:
+        return problem(404, "No such call", str(exc))
+    return JSONResponse({"call_id": call_id,
+                         "panel": await _call_panel(dev, call_id, monitor=True)})
+
+
+@router.post("/calls/{call_id}/monitor")
+async def monitor_call(request: Request, call_id: str, body: JoinIn, user: User = ConsoleUser
+                       ) -> Response:
+    try:
+        answer = await dev_server(request).join_as_monitor(
+            call_id, supervisor_id(user), body.sdp)
+    except (ControlError, DevCallError) as exc:
+        return problem(409, "Cannot listen to the call", str(exc))
+    return JSONResponse({"call_id": call_id, "sdp": answer})
+
+
+@router.post("/calls/{call_id}/take")
+async def take_call(request: Request, call_id: str, user: User = ConsoleUser) -> Response:
+    """Barge in from monitor: a call waiting in a queue becomes this supervisor's (the
+    broker's atomic claim); otherwise the call says why not (the AI has it alone, or
+    another supervisor has it)."""
+    me = supervisor_id(user)
+    try:
+        dev = dev_server(request)
+        if await dev.desk.take(call_id, me) is not None:
+            await _leave(request, call_id, f"monitor:{me}")
+            return JSONResponse({"call_id": call_id, "panel": await _call_panel(dev, call_id)})
+        await dev.command(call_id, JoinSupervisor(identity=me, issued_by=me))
+    except (ControlError, DevCallError) as exc:
+        return problem(409, "Cannot take the call", str(exc))
+    return problem(409, "Cannot take the call", "another supervisor has this call")
 
 
 @router.post("/calls/{call_id}/join")

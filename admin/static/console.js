@@ -53,6 +53,16 @@
   desk.addEventListener("calls", function (e) {
     document.getElementById("console-calls").innerHTML = e.data;
   });
+  document.getElementById("console-calls").addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-action=listen]");
+    if (!button) return;
+    if (current && !current.monitor) { window.alert("Finish your call first."); return; }
+    if (current) leave("Stopped listening.");
+    var id = button.getAttribute("data-call-id");
+    post("/console/calls/" + encodeURIComponent(id) + "/listen")
+      .then(function (data) { takeCall(data.call_id, data.panel, true); })
+      .catch(function (e) { window.alert("Could not listen: " + e.message); });
+  });
   desk.addEventListener("offer", function (e) {
     if (current) return;  // on a call already: routing gives capacity-1 desks none anyway
     offerBox.innerHTML = e.data;
@@ -76,10 +86,11 @@
   // ---- the connected call
   var following = null;  // the last call's event stream, kept until the next call
 
-  function takeCall(callId, panel) {
+  // monitor: listen silently (the server leaves us out of everyone's mix; our mic is off).
+  function takeCall(callId, panel, monitor) {
     if (following) following.close();
     callBox.innerHTML = panel;
-    current = { id: callId, muted: false };
+    current = { id: callId, muted: !!monitor, monitor: !!monitor };
     var base = "/console/calls/" + encodeURIComponent(callId);
     var stateEl = document.getElementById("call-state");
     var transcript = document.getElementById("call-transcript");
@@ -106,11 +117,12 @@
     });
 
     transport.connect({
-      url: base + "/join", audio: document.getElementById("call-audio"),
-      onState: function (s) { stateEl.textContent = s; },
+      url: base + (monitor ? "/monitor" : "/join"), audio: document.getElementById("call-audio"),
+      onState: function (s) { stateEl.textContent = monitor && s === "connected" ? "listening" : s; },
     }).then(function (connection) {
       if (!current || current.id !== callId) { connection.close(); return; }
       current.connection = connection;
+      if (monitor) connection.setMuted(true);
       current.stopMeter = transport.meter(connection, document.getElementById("call-meter"));
     }).catch(function (e) { showError("Audio did not connect: " + e.message); });
   }
@@ -134,6 +146,18 @@
       current.muted = !current.muted;
       if (current.connection) current.connection.setMuted(current.muted);
       button.textContent = current.muted ? "Unmute" : "Mute";
+    } else if (action === "takeover") {
+      var mid = current.id;
+      post("/console/calls/" + encodeURIComponent(mid) + "/take")
+        .then(function (data) {
+          if (current && current.connection) current.connection.close();
+          if (current && current.stopMeter) current.stopMeter();
+          current = null;
+          takeCall(data.call_id, data.panel, false);
+        })
+        .catch(function (e) { showError(e.message); });
+    } else if (action === "stop") {
+      leave("Stopped listening.");
     } else if (action === "end") {
       var id = current.id;
       post("/console/calls/" + encodeURIComponent(id) + "/end")

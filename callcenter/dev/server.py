@@ -23,7 +23,7 @@ from typing import Any
 
 from callcenter.config import Settings, get_settings
 from callcenter.control.bus import ControlBus
-from callcenter.control.commands import Command, CommandResult
+from callcenter.control.commands import Command, CommandResult, Monitor
 from callcenter.db import engine_for
 from callcenter.dev.calls import DevCall
 from callcenter.dev.desk import SupervisorDesk
@@ -287,6 +287,25 @@ class DevServer:
                            on_closed=lambda p: _forget(call, p))
         call.supervisors[supervisor_id] = peer
         return await peer.answer(offer_sdp)
+
+    async def join_as_monitor(self, call_id: str, supervisor_id: str, offer_sdp: str) -> str:
+        """A silent observer on any live call: hears the room, is left out of everyone
+        else's mix (the caller never hears them). The call records who listened."""
+        call = self.call(call_id)
+        if call.ended:
+            raise DevCallError(f"call {call_id} has ended")
+        await self.command(call_id, Monitor(identity=supervisor_id, issued_by=supervisor_id))
+        identity = f"monitor:{supervisor_id}"
+        old = call.supervisors.pop(identity, None)
+        if old is not None:
+            await old.aclose()
+        peer = BrowserPeer(call.room, identity, ParticipantKind.OTHER,
+                           on_closed=lambda p: _forget(call, p))
+        answer = await peer.answer(offer_sdp)
+        if peer.participant is not None:
+            peer.participant.muted = True
+        call.supervisors[identity] = peer
+        return answer
 
     async def leave_supervisor(self, call_id: str, supervisor_id: str) -> None:
         peer = self.call(call_id).supervisors.pop(supervisor_id, None)

@@ -184,3 +184,42 @@ async def test_supervisor_takes_a_browser_call_in_the_console_and_hands_it_back(
     assert "free shipping" not in console_text, "coaching never reaches the caller"
     call = running.dev.live_calls()
     assert call == []
+
+
+async def test_supervisor_monitors_a_live_ai_call_silently_and_cannot_take_it_from_the_ai(
+    running: Running, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright
+    from sqlmodel import Session, select
+
+    from callcenter.models import CallEvent
+
+    async with (async_playwright() as pw,
+                browser(pw, wav(tmp_path, "caller.wav", 440)) as caller,
+                browser(pw, wav(tmp_path, "supervisor.wav", 700)) as sup):
+        await login(caller, running, ADMIN)
+        await login(sup, running, SUPERVISOR)
+        await sup.goto(running.url + "/console")
+        await caller.goto(running.url + "/phone")
+        await caller.click("#phone-call")
+        await until(caller, TRANSCRIPT.format("phone-transcript") + ".includes('press 0')",
+                    60, "the menu")
+        await sup.wait_for_selector("#console-calls [data-action=listen]", timeout=20000)
+        await sup.click("#console-calls [data-action=listen]")
+        await until(sup, hears("callcenterConsole", 440), 20, "the caller at the monitor")
+        await until(sup, TRANSCRIPT.format("call-transcript") + ".includes('press 0')", 10,
+                    "the live transcript in the monitor view")
+        # The monitor's 700 Hz microphone never reaches the caller.
+        for _ in range(10):
+            assert not await caller.evaluate(hears("callcenterPhone", 700))
+            await asyncio.sleep(0.2)
+        await sup.screenshot(path=str(SHOTS / "dev-test-console-monitor.png"))
+        await sup.click("[data-action=takeover]")
+        await until(sup, "document.querySelector('#call-error').innerText.includes('AI has')",
+                    10, "the reason the AI's own call cannot be taken")
+        [call] = running.dev.live_calls()
+        await sup.click("[data-action=stop]")
+    with Session(running.dev.engine) as s:
+        audit = [e.data for e in s.exec(select(CallEvent).where(
+            CallEvent.call_id == call.call_id, CallEvent.type == "control_monitor"))]
+    assert audit == [{"identity": SUPERVISOR, "by": SUPERVISOR}]
