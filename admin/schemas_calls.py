@@ -42,7 +42,7 @@ class CallSummary(BaseModel):
 
 class CallList(BaseModel):
     items: list[CallSummary]
-    total: int = Field(description="Calls that match, counted up to 10,000 (see `more`)")
+    total: int = Field(description="Calls that match, counted up to 1,000 (see `more`)")
     more: bool = Field(False, description="More than `total` calls match: counting stopped")
     page: int
     per_page: int

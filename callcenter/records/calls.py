@@ -20,8 +20,8 @@ from callcenter.models import Call, Escalation, Flow, FlowVersion
 
 MAX_PER_PAGE = 200
 # Counting every match costs a scan of all of them (an "escalated: no" filter over a
-# million calls is seconds); past this many, the list says "10,000+" instead.
-COUNT_CAP = 10_000
+# million calls is seconds); past this many, the list says "1,000+" instead.
+COUNT_CAP = 1_000
 _PUNCTUATION = re.compile(r"[\s().\-/]")
 
 
@@ -79,7 +79,7 @@ class CallPage:
     page: int
     per_page: int
     filters: CallFilters = field(default_factory=CallFilters)
-    # The count stopped at `total` (COUNT_CAP): more calls match; shown as "10,000+".
+    # The count stopped at `total` (COUNT_CAP): more calls match; shown as "1,000+".
     more: bool = False
 
     @property
