@@ -8,7 +8,7 @@ response body only (never logged; `Cache-Control: no-store`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
@@ -20,7 +20,12 @@ from admin.errors import ApiProblem
 from admin.routes.console import supervisor_id
 from callcenter.accounts import Permission
 from callcenter.escalation.broker import EscalationBroker
-from callcenter.escalation.console_token import TokenRefused, call_room, console_token
+from callcenter.escalation.console_token import (
+    TokenRefused,
+    call_room,
+    console_token,
+    listen_token,
+)
 from callcenter.models import User
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -62,19 +67,25 @@ def _ws(url: str) -> str:
 
 @router.post("/calls/{call_id}/livekit-token")
 async def livekit_token(request: Request, response: Response, call_id: str, db: DbSession,
-                        user: User = ConsoleUser) -> LiveKitToken:
-    """A token (minutes) to join the call's room from the console; only for your call."""
+                        mode: Literal["talk", "monitor"] = "talk", user: User = ConsoleUser
+                        ) -> LiveKitToken:
+    """A token (minutes) to join the call's room from the console: `talk` only for a call
+    offered or connected to you; `monitor` (listen only, hidden) for any live call."""
     settings = request.app.state.settings
     secret = settings.livekit_api_secret
     if not (settings.livekit_url and settings.livekit_api_key and secret):
         raise ApiProblem(503, "LiveKit is not configured: set LIVEKIT_URL, LIVEKIT_API_KEY "
                               "and LIVEKIT_API_SECRET (`callcenter dev` uses WebRTC instead)")
+    lk = {"livekit_url": _ws(settings.livekit_url), "api_key": settings.livekit_api_key,
+          "api_secret": secret.get_secret_value()}
     try:
-        room = call_room(db, call_id)
-        got = await console_token(
-            escalation_broker(request), call_id=call_id, room=room,
-            supervisor=supervisor_id(user), livekit_url=_ws(settings.livekit_url),
-            api_key=settings.livekit_api_key, api_secret=secret.get_secret_value())
+        if mode == "monitor":
+            room = call_room(db, call_id, live=True)
+            got = listen_token(room=room, supervisor=supervisor_id(user), **lk)
+        else:
+            room = call_room(db, call_id)
+            got = await console_token(escalation_broker(request), call_id=call_id, room=room,
+                                      supervisor=supervisor_id(user), **lk)
     except TokenRefused as exc:
         raise ApiProblem(exc.status, str(exc)) from None
     response.headers["Cache-Control"] = "no-store"

@@ -5,7 +5,9 @@ token for one call's room, and only while that call is offered to them or connec
 them in the escalation broker: a token for anyone else's call, a call that is only
 waiting, or one already handed back is refused, and the refusal says why. The token
 joins that one room, to talk and listen (the grants of `livekit_join.supervisor_token`),
-and lives a few minutes: a leaked token opens nothing for long.
+and lives a few minutes: a leaked token opens nothing for long. Monitoring (listen only,
+hidden, no publishing: `livekit_join.monitor_token`) is open to any supervisor for any
+call still live, as on the dev console.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from callcenter.escalation.broker import EscalationBroker
-from callcenter.escalation.livekit_join import supervisor_token
+from callcenter.escalation.livekit_join import monitor_token, supervisor_token
 from callcenter.escalation.tickets import TicketState
 from callcenter.models import Call
 
@@ -41,12 +43,24 @@ class ConsoleToken:
     expires_at: float  # Unix time
 
 
-def call_room(db: Session, call_id: str) -> str:
-    """The LiveKit room of a stored call (TokenRefused 404 when there is no such call)."""
+def call_room(db: Session, call_id: str, *, live: bool = False) -> str:
+    """The LiveKit room of a stored call (TokenRefused 404 when there is no such call;
+    409 when `live` and the call has ended)."""
     call = db.get(Call, call_id)
     if call is None:
         raise TokenRefused(404, f"no call {call_id!r}")
+    if live and call.ended_at is not None:
+        raise TokenRefused(409, f"call {call_id} has ended")
     return call.room_name
+
+
+def listen_token(*, room: str, supervisor: str, livekit_url: str, api_key: str,
+                 api_secret: str, ttl: dt.timedelta = CONSOLE_TOKEN_TTL) -> ConsoleToken:
+    """A monitor's token (subscribe only, hidden) into `room`."""
+    token = monitor_token(api_key, api_secret, room=room, identity=f"monitor:{supervisor}",
+                          ttl=ttl)
+    return ConsoleToken(livekit_url, token, room, f"monitor:{supervisor}",
+                        time.time() + ttl.total_seconds())
 
 
 async def console_token(

@@ -122,3 +122,23 @@ def test_anonymous_and_admin_without_a_call_and_unconfigured_livekit(
     client, csrf = _client(bare, SUPERVISOR)
     r = client.post("/api/v1/calls/call-7/livekit-token", headers=csrf)
     assert r.status_code == 503 and "LIVEKIT_API_KEY" in r.json()["detail"]
+
+
+def test_monitor_mode_gives_any_supervisor_a_hidden_listen_only_token_for_a_live_call(
+    lk_app: FastAPI, engine: Engine,
+) -> None:
+    client, csrf = _client(lk_app, OTHER)  # nothing offered to them: monitoring is open
+    r = client.post("/api/v1/calls/call-7/livekit-token?mode=monitor", headers=csrf)
+    assert r.status_code == 200, r.text
+    claims = api.TokenVerifier(KEY, SECRET).verify(r.json()["token"])
+    v = claims.video
+    assert claims.identity == f"monitor:{OTHER}" and v is not None and v.room == ROOM
+    assert v.hidden and v.can_subscribe and not v.can_publish and not v.can_publish_data
+    with Session(engine) as db:
+        call = db.get(Call, "call-7")
+        assert call is not None
+        call.ended_at = call.started_at
+        db.add(call)
+        db.commit()
+    r = client.post("/api/v1/calls/call-7/livekit-token?mode=monitor", headers=csrf)
+    assert r.status_code == 409 and "ended" in r.json()["detail"]
