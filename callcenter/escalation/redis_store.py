@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -171,24 +172,26 @@ class RedisTickets:
     async def make_offers(
         self, plan: list[routing.Assignment], *, now: float, min_heartbeat: float
     ) -> list[Offer]:
-        """Apply a routing plan in one round trip; each offer is guarded on its own."""
+        """Apply a routing plan through the batch (one pipeline); each offer is guarded on
+        its own. Not redis-py's pipeline with scripts: that asks SCRIPT EXISTS first on
+        every pass, a round trip between the calls' arrival and their supervisors' ring."""
         if not plan:
             return []
         made: list[Offer] = []
-        async with self._r.pipeline(transaction=False) as pipe:
-            for a in plan:
-                after = a.ticket.offer(
-                    self.new_offer_id(), a.supervisor_id, now=now,
-                    expires_at=now + a.accept_timeout_s,
-                )
-                sk = self.k("s", a.supervisor_id)
-                tx = self.tx_for(a.ticket, after)
-                tx.spare(sk).at_least(sk, "hb", min_heartbeat)
-                tx.eq(sk, "status", SupervisorStatus.AVAILABLE.value)
-                await tx.queue_on(self._apply, pipe)
-                made.append(Offer.of(after))  # type: ignore[arg-type]
-            results: list[Any] = await pipe.execute()
-        return [o for o, ok in zip(made, results, strict=True) if int(ok) == 1]
+        txs: list[Tx] = []
+        for a in plan:
+            after = a.ticket.offer(
+                self.new_offer_id(), a.supervisor_id, now=now,
+                expires_at=now + a.accept_timeout_s,
+            )
+            sk = self.k("s", a.supervisor_id)
+            tx = self.tx_for(a.ticket, after)
+            tx.spare(sk).at_least(sk, "hb", min_heartbeat)
+            tx.eq(sk, "status", SupervisorStatus.AVAILABLE.value)
+            txs.append(tx)
+            made.append(Offer.of(after))  # type: ignore[arg-type]
+        results = await asyncio.gather(*(tx.run(self._apply, self.batch) for tx in txs))
+        return [o for o, ok in zip(made, results, strict=True) if ok]
 
     async def poke(self) -> None:
         async with self._r.pipeline(transaction=False) as pipe:

@@ -118,7 +118,3 @@ class Tx:
         if batch is not None:
             return int(await batch.script(script, self._keys, [self._spec()])) == 1
         return int(await script(keys=self._keys, args=[self._spec()])) == 1
-
-    async def queue_on(self, script: AsyncScript, pipe: Any) -> None:
-        """Add to a pipeline; its result (1 or 0) comes back from `pipe.execute()`."""
-        await script(keys=self._keys, args=[self._spec()], client=pipe)
