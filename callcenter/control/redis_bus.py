@@ -41,6 +41,7 @@ from callcenter.control.errors import (
     NotOwner,
     from_wire,
 )
+from callcenter.dispatch.outage import OutageLog, is_outage
 from callcenter.dispatch.redis_store import OWNS_LUA, RedisCheckpointStore
 from callcenter.dispatch.store import Lease
 
@@ -83,10 +84,13 @@ return {raw, ok, string.format('%d', now), redis.call('GET', KEYS[1]) or ''}
 """
 )
 
-# KEYS: lease, fence, srv. ARGV: holder, token, ttl_ms. 1: we serve the call; 0: fenced.
+# KEYS: lease, fence, srv. ARGV: holder, token, ttl_ms. 1: we serve the call; 0: fenced;
+# -1: the store lost the fence (Redis restarted empty) and the worker's heartbeat has not
+# re-established it yet: not fenced, marked on a later refresh.
 _MARK = (
     OWNS_LUA
     + """
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 if owns() then
   redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[3])
   return 1
@@ -154,6 +158,8 @@ class RedisControlBus:
         self._mark = self._r.register_script(_MARK)
         self._unmark = self._r.register_script(_UNMARK)
         self._served: dict[str, _Serving] = {}
+        self._outage = OutageLog(log, "call control: Redis",
+                                 "commands to live calls wait until it is back")
         self._reader: asyncio.Task[None] | None = None
         self._drains: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
@@ -252,7 +258,7 @@ class RedisControlBus:
         s, c = self._store, lease.call_id
         keys = [s.key("lease", c), s.key("fence", c), s.key("ctlsrv", c)]
         args: list[str | int] = [lease.holder, lease.token, self._serve_ttl_ms]
-        return bool(await self._mark(keys=keys, args=args))
+        return int(await self._mark(keys=keys, args=args)) != 0
 
     async def _unregister(self, reg: _Serving) -> None:
         if self._served.get(reg.call_id) is reg:
@@ -280,9 +286,14 @@ class RedisControlBus:
                     self._kick(_text(item[1]))
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a Redis blip: keep serving once it is back
-                log.exception("call control: reading commands failed")
+            except Exception as exc:  # a Redis blip: keep serving once it is back
+                if is_outage(exc):
+                    self._outage.failed(exc)  # one line per outage, not one per poll
+                else:
+                    log.exception("call control: reading commands failed")
                 await asyncio.sleep(self._poll_s)
+            else:
+                self._outage.ok()
 
     async def _refresh(self) -> None:
         regs = list(self._served.values())
@@ -297,7 +308,7 @@ class RedisControlBus:
             results = await pipe.execute()
         for i, reg in enumerate(regs):
             marked, queued = int(results[2 * i]), int(results[2 * i + 1])
-            if not marked and not reg.fenced:
+            if marked == 0 and not reg.fenced:
                 # Stop taking its commands (they wait for the new holder); the runner stops
                 # the call itself on its next heartbeat.
                 reg.fenced = True

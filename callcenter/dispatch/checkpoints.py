@@ -9,6 +9,7 @@ decides: if the call moved to another worker meanwhile, the next save raises `Le
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 from collections.abc import Mapping
@@ -39,6 +40,8 @@ class BufferedCheckpoints:
         self._pending: dict[str, Any] | None = None
         self._task: asyncio.Task[None] | None = None
         self._lost: LeaseLost | None = None
+        # The state last handed to `save`: what `restore` writes again if the store lost it.
+        self._last: Mapping[str, Any] | None = None
         self.seq = 0  # sequence number of the last checkpoint the store has
 
     @property
@@ -50,6 +53,7 @@ class BufferedCheckpoints:
         """Write `data`; returns the stored sequence number (the previous one if buffered)."""
         if self._lost is not None:
             raise self._lost
+        self._last = data
         if self._task is not None and not self._task.done():
             self._pending = copy.deepcopy(dict(data))  # newest wins; the retry writes it
             return self.seq
@@ -68,6 +72,17 @@ class BufferedCheckpoints:
             return self.seq
         self._outage.ok()
         return self.seq
+
+    async def restore(self) -> None:
+        """The store came back without this call's checkpoint: write the last one again.
+
+        The session's own dict is written as it is now (at least as new as the last turn);
+        a checkpoint already waiting for the store needs nothing: its catch-up writes it.
+        """
+        if self._last is None or self.pending or self._lost is not None:
+            return
+        with contextlib.suppress(LeaseLost):  # the heartbeat stops a call that moved on
+            await self.save(copy.deepcopy(dict(self._last)))
 
     async def flush(self, timeout_s: float) -> bool:
         """Wait up to `timeout_s` for a buffered checkpoint to be written; True if none waits."""

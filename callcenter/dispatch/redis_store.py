@@ -37,33 +37,57 @@ local function owns()
 end
 """
 
+# A Redis restarted without persistence comes back with no fence for a call that a live
+# worker still runs. Nobody can have taken the call since (taking it creates the fence),
+# so its holder may set the fence back to its own token, with the lease and the `active`
+# entry, from what it remembers: the call goes on and stays watched. Later takeovers
+# still increment from that token, so fencing holds.
+# KEYS: lease, fence, active. ARGV: holder, token, ttl_ms, call_id, meta_json ('' = unknown).
+_RESTORE = """
+local function restore()
+  if redis.call('EXISTS', KEYS[2]) == 1 or ARGV[5] == '' then return false end
+  redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+  return true
+end
+"""
+
+# 1: renewed; 2: re-established after the store lost its data; 0: lost.
 _RENEW = (
     _OWNS
+    + _RESTORE
     + """
+if restore() then return 2 end
 if not owns() then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
 """
 )
 
-# KEYS: lease, fence, ckpt. ARGV: holder, token, ttl_ms, data_json, worker, now.
+# KEYS: lease, fence, active, ckpt. ARGV: holder, token, ttl_ms, call_id, meta_json,
+# data_json, worker, now.
 _SAVE = (
     _OWNS
+    + _RESTORE
     + """
+restore()
 if not owns() then return -1 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3], 'NX')
-local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
-redis.call('HSET', KEYS[3], 'data', ARGV[4], 'token', ARGV[2], 'worker', ARGV[5])
-redis.call('HSET', KEYS[3], 'saved_at', ARGV[6])
+local seq = redis.call('HINCRBY', KEYS[4], 'seq', 1)
+redis.call('HSET', KEYS[4], 'data', ARGV[6], 'token', ARGV[2], 'worker', ARGV[7])
+redis.call('HSET', KEYS[4], 'saved_at', ARGV[8])
 return seq
 """
 )
 
 # KEYS: lease, fence, ckpt, active, done. ARGV: holder, token, retention_ms, call_id.
+# A fence the store lost (restart without persistence) still lets the holder finish: the
+# call must never look unfinished, or the watchdog would run it again.
 _FINISH = (
     _OWNS
     + """
-if not owns() then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 and not owns() then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HDEL', KEYS[4], ARGV[4])
 redis.call('SET', KEYS[5], '1', 'PX', ARGV[3])
@@ -75,6 +99,7 @@ return 1
 _RELEASE = (
     _OWNS
     + """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 1 end
 if not owns() then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
@@ -102,6 +127,9 @@ class RedisCheckpointStore:
         self._save = client.register_script(_SAVE)
         self._finish = client.register_script(_FINISH)
         self._release = client.register_script(_RELEASE)
+        # What this worker's leases need to be re-established if Redis comes back empty.
+        self._meta: dict[str, str] = {}
+        self._restored: list[str] = []
 
     @classmethod
     def from_url(
@@ -138,33 +166,46 @@ class RedisCheckpointStore:
             self._k("done", call_id),
         ]
         token = int(await self._acquire(keys=keys, args=[worker_id, _ms(ttl_s), call_id, meta]))
-        return Lease(call_id, worker_id, token) if token > 0 else None
+        if token <= 0:
+            return None
+        self._meta[call_id] = meta
+        return Lease(call_id, worker_id, token)
+
+    def take_restored(self) -> list[str]:
+        """Calls whose lease was re-established since the last call (Redis came back empty)."""
+        out, self._restored = self._restored, []
+        return out
 
     async def renew(self, leases: Sequence[Lease], ttl_s: float) -> list[Lease]:
         if not leases:
             return []
         async with self._r.pipeline(transaction=False) as pipe:
             for lease in leases:
+                c = lease.call_id
                 await self._renew(
-                    keys=[self._k("lease", lease.call_id), self._k("fence", lease.call_id)],
-                    args=[lease.holder, lease.token, _ms(ttl_s)],
+                    keys=[self._k("lease", c), self._k("fence", c), self.active_key],
+                    args=[lease.holder, lease.token, _ms(ttl_s), c, self._meta.get(c, "")],
                     client=pipe,
                 )
             results = await pipe.execute()
-        return [lease for lease, ok in zip(leases, results, strict=True) if int(ok) != 1]
+        self._restored += [lease.call_id for lease, ok in zip(leases, results, strict=True)
+                           if int(ok) == 2]
+        lost = [lease for lease, ok in zip(leases, results, strict=True) if int(ok) == 0]
+        for lease in lost:
+            self._meta.pop(lease.call_id, None)
+        return lost
 
     async def save(self, lease: Lease, data: Mapping[str, Any]) -> int:
-        keys = [
-            self._k("lease", lease.call_id),
-            self._k("fence", lease.call_id),
-            self._k("ckpt", lease.call_id),
-        ]
+        c = lease.call_id
+        keys = [self._k("lease", c), self._k("fence", c), self.active_key, self._k("ckpt", c)]
         # A save re-creates a lapsed (but not taken over) lease; it never extends a live one,
         # which is the heartbeat's job, so a dead worker's lease still expires on time.
         args: list[str | int | float] = [
             lease.holder,
             lease.token,
             _ms(self._lease_ttl_s),
+            c,
+            self._meta.get(c, ""),
             json.dumps(dict(data)),
             lease.worker_id,
             time.time(),
@@ -172,7 +213,7 @@ class RedisCheckpointStore:
         seq = int(await self._save(keys=keys, args=args))
         if seq < 0:
             raise LeaseLost(f"call {lease.call_id}: token {lease.token} is no longer current")
-        await self._r.pexpire(keys[2], _CHECKPOINT_MAX_AGE_MS)
+        await self._r.pexpire(keys[3], _CHECKPOINT_MAX_AGE_MS)
         return seq
 
     async def load(self, call_id: str) -> Checkpoint | None:
@@ -198,12 +239,14 @@ class RedisCheckpointStore:
             self._k("done", c),
         ]
         ok = await self._finish(keys=keys, args=[lease.holder, lease.token, _ms(retention_s), c])
+        self._meta.pop(c, None)
         if int(ok) != 1:
             raise LeaseLost(f"call {c}: token {lease.token} is no longer current")
 
     async def release(self, lease: Lease) -> None:
         keys = [self._k("lease", lease.call_id), self._k("fence", lease.call_id)]
         await self._release(keys=keys, args=[lease.holder, lease.token])
+        self._meta.pop(lease.call_id, None)
 
     async def orphaned(self) -> list[ActiveCall]:
         active: dict[bytes, bytes] = await self._r.hgetall(self._p + "active")  # type: ignore[misc,assignment]

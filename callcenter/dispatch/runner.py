@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 from callcenter.control.bus import ControlBus
 from callcenter.control.memory_bus import InProcessControlBus
@@ -28,6 +29,7 @@ from callcenter.dispatch.store import CheckpointStore, Lease, LeaseLost
 from callcenter.rooms.base import Room
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class JobOutcome(StrEnum):
@@ -50,6 +52,9 @@ class RunnerTiming:
     # A call that ended during a store outage keeps retrying to record its end this long
     # (its lease kept alive meanwhile), so the watchdog does not run it a second time.
     finish_retry_s: float = 60.0
+    # A call offered while the store is down waits this long for it to take its lease and
+    # read its checkpoint, instead of failing at once: the caller would be dropped.
+    start_retry_s: float = 15.0
 
 
 @dataclass
@@ -143,18 +148,18 @@ class CallRunner:
         if any(c.job.call_id == job.call_id for c in self.calls.values()):
             self.metrics.jobs.labels(JobOutcome.DECLINED).inc()
             return JobOutcome.DECLINED
-        lease = await self.store.acquire(
+        lease = await self._through_outage(lambda: self.store.acquire(
             job.call_id,
             self.worker_id,
             room_name=job.room_name,
             agent_name=job.agent_name,
             ttl_s=self.timing.lease_ttl_s,
-        )
+        ))
         if lease is None:
             self.metrics.jobs.labels(JobOutcome.DECLINED).inc()
             return JobOutcome.DECLINED
         try:
-            resume = await self.store.load(job.call_id)
+            resume = await self._through_outage(lambda: self.store.load(job.call_id))
             room = await join()
         except BaseException:
             await self.store.release(lease)
@@ -293,6 +298,25 @@ class CallRunner:
         if self.on_done is not None:
             self.on_done(job, outcome, error)
 
+    async def _through_outage(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """`attempt()`, retried with backoff while the store is unreachable (up to
+        `start_retry_s`); other errors and the last outage error are raised."""
+        deadline = time.monotonic() + self.timing.start_retry_s
+        delay = 0.05
+        while True:
+            try:
+                result = await attempt()
+            except Exception as exc:
+                raise_if_cancelled()
+                if not is_outage(exc) or time.monotonic() + delay > deadline:
+                    raise
+                self.store_outage.failed(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            self.store_outage.ok()
+            return result
+
     async def _finish(self, running: RunningCall) -> None:
         """Write the last checkpoint, then mark the call finished; retried through an outage."""
         deadline = time.monotonic() + self.timing.finish_retry_s
@@ -320,6 +344,7 @@ class CallRunner:
                 self.metrics.cpu_load.set(self.admission.cpu.sample())
                 leases = [c.lease for c in self.calls.values()]
                 lost = {lease.call_id for lease in await self.store.renew(leases, t.lease_ttl_s)}
+                await self._restore_checkpoints(self.store.take_restored())
                 for running in list(self.calls.values()):
                     if running.lease.call_id in lost and not running.task.done():
                         log.warning("call %s: lease lost, stopping it here", running.job.call_id)
@@ -334,6 +359,20 @@ class CallRunner:
                 else:
                     log.exception("heartbeat failed")
             await asyncio.sleep(t.heartbeat_s)
+
+
+    async def _restore_checkpoints(self, call_ids: list[str]) -> None:
+        """Redis came back empty (no persistence): write our calls' checkpoints again."""
+        if not call_ids:
+            return
+        log.warning("checkpoint store (Redis) came back without the leases of %d live "
+                    "call(s) (restarted without persistence?): re-established them and their "
+                    "checkpoints from memory", len(call_ids))
+        by_call = {c.lease.call_id: c for c in self.calls.values()}
+        for call_id in call_ids:
+            running = by_call.get(call_id)
+            if running is not None and running.ctx is not None:
+                await running.ctx.checkpoints.restore()
 
 
 async def _run(handler: JobHandler, ctx: JobContext) -> None:

@@ -69,6 +69,12 @@ class CheckpointStore(Protocol):
         """Write a checkpoint under `lease`; returns its sequence number or raises LeaseLost."""
         ...
 
+    def take_restored(self) -> list[str]:
+        """Calls whose lease `renew` re-established because the store had lost it (a Redis
+        restarted without persistence); each is reported once. Their checkpoints are gone
+        too: the worker writes them again from memory."""
+        ...
+
     async def load(self, call_id: str) -> Checkpoint | None: ...
 
     async def finish(self, lease: Lease, retention_s: float = 3600.0) -> None:

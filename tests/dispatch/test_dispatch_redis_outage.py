@@ -1,12 +1,15 @@
 """Redis outages of a few seconds during live calls: no call is dropped, moved or run twice.
 
-The Redis here is the test's own (free port, append-only file), crashed with SIGKILL and
-restarted by pid; the machine's Redis is never touched.
+The Redis here is the test's own (free port), crashed with SIGKILL and restarted by pid; the
+machine's Redis is never touched. With an append-only file it comes back with its data (an
+outage); without persistence it comes back empty, and the live calls' workers re-establish
+their leases and checkpoints from memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -14,13 +17,14 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+import redis.exceptions
 
 from callcenter.dispatch.admission import Admission
-from callcenter.dispatch.job import JobContext
+from callcenter.dispatch.job import JobContext, JobInfo
 from callcenter.dispatch.local import LocalDispatcher
 from callcenter.dispatch.redis_store import RedisCheckpointStore
 from callcenter.dispatch.runner import CallRunner, JobOutcome, RunnerTiming
-from callcenter.dispatch.store import Lease
+from callcenter.dispatch.store import Lease, LeaseLost
 from callcenter.dispatch.watchdog import Watchdog
 from callcenter.rooms.local import LocalRoom
 from callcenter.testing.demo import GOODBYE, QUESTIONS, RECOVERY_LINE, scripted_call
@@ -48,7 +52,7 @@ async def store(own_redis: PrivateRedis) -> AsyncIterator[RedisCheckpointStore]:
 
 
 async def outage(server: PrivateRedis, seconds: float) -> None:
-    """Redis crashes and comes back `seconds` later (with its data: it persists)."""
+    """Redis crashes and comes back `seconds` later (with its data only if it persists)."""
     server.stop()
     await asyncio.sleep(seconds)
     await asyncio.to_thread(server.start)
@@ -68,9 +72,23 @@ def _runner(d: LocalDispatcher, done: list[tuple[str, JobOutcome]]) -> CallRunne
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("persist", [True, False], ids=["persistent", "restarts-empty"])
 async def test_twenty_calls_on_two_workers_ride_out_three_redis_outages(
-    own_redis: PrivateRedis, store: RedisCheckpointStore, caplog: pytest.LogCaptureFixture
+    persist: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
+    own_redis = PrivateRedis(redis_binary(), persist=persist)
+    own_redis.start()
+    store = RedisCheckpointStore.from_url(own_redis.url, prefix="cc:",
+                                          lease_ttl_s=TIMING.lease_ttl_s)
+    try:
+        await _twenty_calls(own_redis, store, caplog, empty_restarts=not persist)
+    finally:
+        await store.aclose()
+        own_redis.close()
+
+
+async def _twenty_calls(own_redis: PrivateRedis, store: RedisCheckpointStore,
+                        caplog: pytest.LogCaptureFixture, *, empty_restarts: bool) -> None:
     caplog.set_level(logging.INFO, logger="callcenter.dispatch")
     d = LocalDispatcher(store, watchdog_interval_s=0.05)
     d.watchdog = Watchdog(store, d._redispatch, owner="local-dispatcher", interval_s=0.05,
@@ -80,9 +98,9 @@ async def test_twenty_calls_on_two_workers_ride_out_three_redis_outages(
     rooms = [LocalRoom(f"call-o{i}") for i in range(20)]
     try:
         for room in rooms:
-            await d.dispatch(room, metadata={"answer_delay_s": 2.4})
+            await d.dispatch(room, metadata={"answer_delay_s": 3.2})
         await asyncio.sleep(0.8)
-        for seconds in (3.0, 3.5, 3.0):
+        for seconds in (3.0, 6.0, 3.5):  # 3-10 s each; calls last ~16 s, across all three
             await outage(own_redis, seconds)
             await asyncio.sleep(1.0)
         deadline = time.monotonic() + 40
@@ -105,6 +123,90 @@ async def test_twenty_calls_on_two_workers_ride_out_three_redis_outages(
     # One line per outage for each runner's calls and for the watchdog: not one per attempt.
     assert 3 <= len(down) <= 3 * (len(runners) + 1), down
     assert sum(r.store_outage.outages for r in runners) >= 3
+    restored = [r.getMessage() for r in warnings if "came back without" in r.getMessage()]
+    if empty_restarts:  # each empty restart: a line from each runner, for all its calls
+        assert 3 <= len(restored) <= 3 * len(runners), restored
+    else:
+        assert restored == []
+
+
+async def test_lease_and_checkpoint_are_re_established_when_redis_restarts_empty(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = PrivateRedis(redis_binary(), persist=False)
+    server.start()
+    store = RedisCheckpointStore.from_url(server.url, lease_ttl_s=TIMING.lease_ttl_s)
+    release = asyncio.Event()
+    done: list[JobOutcome] = []
+
+    async def handler(ctx: JobContext) -> None:
+        await ctx.save_checkpoint({"slots": {"name": "Ada"}})
+        await release.wait()
+        await ctx.save_checkpoint({"slots": {"name": "Ada", "zip": "12345"}})
+
+    runner = CallRunner(handler=handler, store=store, timing=TIMING,
+                        on_done=lambda _j, outcome, _e: done.append(outcome))
+    watchdog = Watchdog(store, _never, owner="w", interval_s=0.05, grace_s=1.0)
+    watching = asyncio.get_running_loop().create_task(watchdog.run())
+    job = JobInfo(job_id="J1", room_name="call-e", call_id="call-e", agent_name="a")
+    try:
+        assert await runner.start_call(job, _join("call-e")) is None
+        await asyncio.sleep(0.3)
+        server.restart()  # SIGKILL, then a fresh, empty redis-server on the same port
+        await asyncio.sleep(1.5)  # a few heartbeats
+        ck = await store.load("call-e")
+        assert ck is not None and ck.data == {"slots": {"name": "Ada"}}  # written again
+        assert await store.orphaned() == []  # watched again, and not taken for dead
+        assert "call-e" in (await store.live_workers())[runner.worker_id]["calls"]
+        release.set()
+        for _ in range(100):
+            if done:
+                break
+            await asyncio.sleep(0.05)
+        assert done == [JobOutcome.SUCCESS]
+        ck = await store.load("call-e")
+        assert ck is not None and ck.data["slots"]["zip"] == "12345"
+        other = await store.acquire("call-e", "w2", room_name="call-e", agent_name="a",
+                                    ttl_s=5)
+        assert other is None  # finished: never run a second time
+    finally:
+        watchdog.stop()
+        await watching
+        await runner.aclose()
+        await store.aclose()
+        server.close()
+    assert watchdog.redispatched == []
+    assert any("came back without" in r.getMessage() for r in caplog.records)
+
+
+async def test_after_an_empty_restart_a_newer_holder_keeps_the_call() -> None:
+    server = PrivateRedis(redis_binary(), persist=False)
+    server.start()
+    store = RedisCheckpointStore.from_url(server.url, lease_ttl_s=5.0)
+    try:
+        old = await store.acquire("call-f", "w1", room_name="call-f", agent_name="a", ttl_s=5)
+        assert old is not None
+        server.restart()
+        with contextlib.suppress(redis.exceptions.ConnectionError):
+            await store.client.ping()  # the pooled connection died with the old server
+        # The call was taken again first (say, dispatched anew): the old holder is fenced.
+        new = await store.acquire("call-f", "w2", room_name="call-f", agent_name="a", ttl_s=5)
+        assert new is not None
+        assert await store.renew([old], 5.0) == [old]
+        assert store.take_restored() == []
+        with pytest.raises(LeaseLost):
+            await store.save(old, {"x": 1})
+        assert await store.save(new, {"x": 2}) == 1
+    finally:
+        await store.aclose()
+        server.close()
+
+
+def _join(name: str) -> Any:
+    async def join() -> LocalRoom:
+        return LocalRoom(name)
+
+    return join
 
 
 async def test_checkpoint_written_during_an_outage_is_caught_up_when_redis_is_back(
