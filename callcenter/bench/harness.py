@@ -32,7 +32,7 @@ from callcenter.testing.caller import CallerReport, ScriptedCaller
 from callcenter.testing.fakes import FakeLLM, FakeSTT, FakeTTS, SpeechBoard
 from callcenter.testing.script import CallerScript, CallerTurn
 from callcenter.testing.voices import CallerVoice
-from callcenter.voice import VoiceSettings
+from callcenter.voice import TurnMetrics, VoiceSettings
 
 SHORT_LINES = ("check my order", "yes please", "the blue one", "thank you", "tomorrow works")
 LONG_ASK = "tell me about the delivery options"
@@ -101,6 +101,7 @@ class CallResult:
     min_delay_ms: float = 400.0
     min_interruption_ms: float = 300.0
     lead_ms: float = 0.0  # configured provider latency after the commit
+    turns: list[TurnMetrics] = field(default_factory=list)  # the voice session's own view
 
 
 def script_for(turns: int, barge_ins: int, *, seed: int, pause: tuple[float, float]) -> (
@@ -183,7 +184,15 @@ class BenchCall:
             min_delay_ms=1000.0 * s.endpointing.min_delay,
             min_interruption_ms=1000.0 * s.interruption.min_duration_speaking,
             lead_ms=1000.0 * self.latencies.after_commit,
+            turns=list(self.session.metrics),
         )
+
+
+# Where an answered turn's time goes (the session's TurnMetrics, ms): endpointing is speech
+# end -> turn committed (it includes waiting for the STT final), then the LLM's first
+# token, the TTS's first audio, and the rest (flow step, scheduling, hand-offs).
+STAGES = ("endpointing", "stt_final", "llm_first_token", "tts_first_audio", "flow_and_rest",
+          "e2e")
 
 
 @dataclass
@@ -194,6 +203,25 @@ class Measured:
     frames: int = 0
     late_frames: int = 0
     failed_calls: int = 0
+    stages_ms: dict[str, list[float]] = field(
+        default_factory=lambda: {name: [] for name in STAGES})
+
+    def add_turn(self, t: TurnMetrics) -> None:
+        if t.e2e_ms is None or t.interrupted:
+            return  # unanswered, or answered but cut short: no clean breakdown
+        eou, llm, tts = t.end_of_utterance_delay_ms, t.llm_ttft_ms, t.tts_ttfb_ms
+        parts = {"endpointing": eou, "stt_final": t.stt_final_latency_ms,
+                 "llm_first_token": llm, "tts_first_audio": tts, "e2e": t.e2e_ms}
+        if eou is not None:
+            parts["flow_and_rest"] = t.e2e_ms - eou - (llm or 0.0) - (tts or 0.0)
+        for name, v in parts.items():
+            if v is not None:
+                self.stages_ms[name].append(v)
+
+    def stages(self) -> dict[str, dict[str, float | None]]:
+        """p50/p95 per stage, JSON-ready."""
+        return {name: {"p50": percentile(v, 50), "p95": percentile(v, 95)}
+                for name, v in self.stages_ms.items() if v}
 
 
 def measure(results: Sequence[CallResult | BaseException]) -> Measured:
@@ -205,6 +233,8 @@ def measure(results: Sequence[CallResult | BaseException]) -> Measured:
             continue
         m.frames += r.frames
         m.late_frames += r.late_frames
+        for t in r.turns:
+            m.add_turn(t)
         agent = r.report.agent
         for line in r.report.said:
             if line.text == STOP_LINE:

@@ -99,11 +99,13 @@ async def bench_overhead(plan: BenchPlan, voice: CallerVoice, progress: Progress
             "count": len(m.barge_in_ms),
         },
         "failed_calls": m.failed_calls,
+        "stages_ms": m.stages(),
     }
 
 
 async def bench_density_step(n: int, seconds: float, voice: CallerVoice) -> dict[str, Any]:
     clock = RealClock()
+    rss0 = rss_mb()
     # Enough turns to keep talking for the whole window; calls end when time is up.
     turns = max(2, int(seconds / 2.5) + 1)
     calls = [
@@ -133,7 +135,7 @@ async def bench_density_step(n: int, seconds: float, voice: CallerVoice) -> dict
             # it): what was measured so far still counts.
             partial.append(CallResult(
                 c.caller.report, c.session.frames_seen, c.session.late_frames,
-                lead_ms=1000.0 * REALISTIC.after_commit,
+                lead_ms=1000.0 * REALISTIC.after_commit, turns=list(c.session.metrics),
             ))
         else:
             partial.append(r)
@@ -144,10 +146,14 @@ async def bench_density_step(n: int, seconds: float, voice: CallerVoice) -> dict
         "late_frame_pct": round(late_pct, 3),
         "cpu_pct": round(100.0 * cpu / wall, 1),
         "rss_mb": rss,
+        # RSS grown while the N calls ran, per call. Memory a larger earlier step freed is
+        # reused, so steps are run smallest first and this is a floor for a fresh process.
+        "rss_per_call_mb": round(max(0.0, rss - rss0) / n, 3),
         "turn_overhead_p99_ms": percentile(m.turn_overhead_ms, 99),
         "turns": len(m.turn_overhead_ms),
         "frames": m.frames,
         "failed_calls": m.failed_calls,
+        "stages_ms": m.stages(),
     }
 
 
@@ -163,7 +169,10 @@ async def bench_density(plan: BenchPlan, voice: CallerVoice, progress: Progress)
         if late_ok and p99 is not None and p99 < MAX_DENSITY_OVERHEAD_MS:
             max_calls = max(max_calls, n)
         await asyncio.sleep(0.5)  # let the previous step's tasks wind down
-    return {"steps": steps, "max_calls": max_calls}
+    # Per-call memory from the largest step: the most calls over what the process holds.
+    largest = steps[str(max(plan.density_ns))]
+    return {"steps": steps, "max_calls": max_calls,
+            "rss_per_call_mb": largest["rss_per_call_mb"]}
 
 
 async def bench_offline(plan: BenchPlan, progress: Progress) -> dict[str, Any]:
@@ -199,7 +208,8 @@ async def bench_offline(plan: BenchPlan, progress: Progress) -> dict[str, Any]:
     await stt.aclose()
     await tts.aclose()
     return {
-        "p50": percentile(m.e2e_ms, 50), "p95": percentile(m.e2e_ms, 95), "turns": len(m.e2e_ms)
+        "p50": percentile(m.e2e_ms, 50), "p95": percentile(m.e2e_ms, 95), "turns": len(m.e2e_ms),
+        "stages_ms": m.stages(),
     }
 
 

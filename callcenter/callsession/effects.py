@@ -150,7 +150,10 @@ async def run_agent_turn(
         return AgentReply(text="".join(text).strip(), tool_calls=calls)
 
     try:
-        return await asyncio.wait_for(collect(), timeout)
+        # Not wait_for: in Python 3.11 it runs collect() as one more task, a hop before the
+        # first token on a busy worker.
+        async with asyncio.timeout(timeout):
+            return await collect()
     except TimeoutError:
         return ProviderFailure(component="llm", message=f"{llm.name}: no reply in {timeout:g}s")
     except SpeechError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Callable
 
@@ -13,7 +12,13 @@ from callcenter.voice.speech import SpeechHandle
 
 
 class AgentSpeaker:
-    """A queue of agent utterances; `on_finished` is called for each one that ran."""
+    """A queue of agent utterances; `on_finished` is called for each one that ran.
+
+    The next utterance starts in the same moment the one before it ends, or the moment
+    it is queued when nothing is playing: no task sits between `say()` and the speech
+    starting, since on a busy worker every hop to another task waits out one pass of
+    every other call's frame work.
+    """
 
     def __init__(
         self,
@@ -30,16 +35,17 @@ class AgentSpeaker:
         self._on_finished = on_finished
         self._chunk_ms = chunk_ms
         self._queue: deque[SpeechHandle] = deque()
-        self._wake = asyncio.Event()
         self.current: SpeechHandle | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._running = False  # between start() and aclose()
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop())
+        self._running = True
+        self._next()
 
     def enqueue(self, handle: SpeechHandle) -> None:
         self._queue.append(handle)
-        self._wake.set()
+        if self.current is None:
+            self._next()
 
     def drop_queued(self, *, everything: bool = False) -> None:
         """Cancel queued speech up to the first uninterruptible one (or all of it)."""
@@ -51,27 +57,28 @@ class AgentSpeaker:
                 self._queue.appendleft(h)
                 break
 
-    async def _loop(self) -> None:
-        while True:
-            while not self._queue:
-                self._wake.clear()
-                await self._wake.wait()
+    def _next(self) -> None:
+        """Start the first queued utterance that is still wanted (none: idle)."""
+        self.current = None
+        while self._running and self._queue:
             handle = self._queue.popleft()
             if handle.done():
                 continue
             self.current = handle
-            handle.on_done = self._on_finished
+            handle.on_done = self._done
             handle.start(
                 self._tts, self._output, self._clock, self._media_now, chunk_ms=self._chunk_ms
             )
-            await handle.wait()
-            self.current = None
+            return
+
+    def _done(self, handle: SpeechHandle) -> None:
+        self._on_finished(handle)
+        if self.current is handle:
+            self._next()
 
     async def aclose(self, media_now: float) -> None:
-        """Stop the loop; an utterance still playing is cut off (and so recorded)."""
-        if self.current is not None:
-            self.current.interrupt(media_now)
-            self.current = None
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        """Stop speaking; an utterance still playing is cut off (and so recorded)."""
+        self._running = False
+        current, self.current = self.current, None
+        if current is not None:
+            current.interrupt(media_now)  # its task cancels and cleans up on its own

@@ -11,6 +11,7 @@ from callcenter.cli import app
 from callcenter.cli.bench import render
 from callcenter.testing.caller import AgentSegment, CallerReport, SaidLine
 from callcenter.testing.voices import CallerVoice
+from callcenter.voice import TurnMetrics
 
 
 def test_measure_uses_caller_ground_truth_for_turns_and_barge_ins() -> None:
@@ -27,6 +28,24 @@ def test_measure_uses_caller_ground_truth_for_turns_and_barge_ins() -> None:
     assert m.barge_in_ms == [pytest.approx(12.0)]  # 4712 - 4400 - 300
     assert (m.frames, m.late_frames) == (100, 1)
     assert measure([RuntimeError("boom")]).failed_calls == 1
+
+
+def test_stages_split_each_answered_turn_and_skip_interrupted_ones() -> None:
+    report = CallerReport(said=[], agent=[])
+    answered = TurnMetrics("caller", 900.0, end_of_utterance_delay_ms=410.0,
+                           stt_final_latency_ms=50.0, llm_ttft_ms=350.0, tts_ttfb_ms=120.0,
+                           e2e_ms=886.0)
+    cut = TurnMetrics("caller", 3000.0, end_of_utterance_delay_ms=400.0, e2e_ms=500.0,
+                      interrupted=True)
+    unanswered = TurnMetrics("caller", 5000.0, end_of_utterance_delay_ms=400.0)
+    m = measure([CallResult(report, turns=[answered, cut, unanswered])])
+    stages = m.stages()
+    assert stages["endpointing"] == {"p50": 410.0, "p95": 410.0}
+    assert stages["stt_final"]["p50"] == 50.0
+    assert stages["llm_first_token"]["p50"] == 350.0
+    assert stages["tts_first_audio"]["p50"] == 120.0
+    assert stages["flow_and_rest"]["p50"] == pytest.approx(6.0)  # 886 - 410 - 350 - 120
+    assert stages["e2e"]["p50"] == 886.0
 
 
 def test_percentiles() -> None:
