@@ -24,6 +24,7 @@ from admin.routes import (
     auth,
     calls,
     console,
+    dashboard,
     flows,
     home,
     livekit_token,
@@ -87,7 +88,7 @@ def create_app(
     app.include_router(livekit_webhook.router)
     # console before placeholders: its real page replaces the placeholder's /console.
     pages = (auth, home, account, phone, console, placeholders, flows, numbers, calls,
-             suggestions)
+             dashboard, suggestions)
     for module in (*pages, api_v1, api_flows, api_numbers, api_calls, livekit_token):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

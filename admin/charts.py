@@ -52,3 +52,30 @@ def latency_bars(turns: list[TurnLatency], *, slow_ms: float = 1500.0) -> BarCha
                         title=", ".join(parts), slow=ms >= slow_ms))
     ticks = [(PAD + inner_h - inner_h * f, f"{top * f:.0f}") for f in (0.0, 0.5, 1.0)]
     return BarChart(bars=bars, width=WIDTH, height=HEIGHT, pad=PAD, max_ms=top, ticks=ticks)
+
+
+@dataclass(frozen=True, slots=True)
+class CountBar:
+    x: float
+    y: float
+    width: float
+    height: float
+    title: str
+    label: str  # the hour under every few bars, else ""
+
+
+def count_bars(points: list[tuple[str, int]], *, width: int = 760,
+               height: int = 170) -> tuple[list[CountBar], int]:
+    """Bars for (label, count) points (calls per hour); returns the bars and the top count."""
+    top = max([c for _, c in points] + [1])
+    inner_w, inner_h = width - 2 * PAD, height - 2 * PAD
+    step = inner_w / max(len(points), 1)
+    every = max(1, len(points) // 12)  # about a dozen labels, however long the period
+    bars = []
+    for i, (label, count) in enumerate(points):
+        h = inner_h * count / top
+        bars.append(CountBar(x=PAD + i * step + step * 0.1, y=PAD + inner_h - h,
+                             width=max(step * 0.8, 1.0), height=h,
+                             title=f"{label}: {count} call(s)",
+                             label=label[-5:] if i % every == 0 else ""))
+    return bars, top
