@@ -410,7 +410,11 @@ class FlowInterpreter:
     async def _while_escalated(self) -> Event | None:
         # The supervisor's hand-back or end arrives as an injected event (see _next_event).
         # Meanwhile the AI listens to everyone and suggests (escalation.suggestions).
-        await self.channel.caller_gone(self._heard_while_escalated)
+        try:
+            await self.channel.caller_gone(self._heard_while_escalated)
+        finally:
+            for task in self._suggesting:  # the supervisor is gone: nobody to suggest to
+                task.cancel()
         return CallerHungUp()
 
     # ------------------------------------------------------------------ suggestions
