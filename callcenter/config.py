@@ -6,11 +6,19 @@ malformed value fails at start with `SettingsError`, whose message names the var
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +54,20 @@ DEV_SECRET_KEY = "dev-insecure-change-me"
 MIN_SECRET_KEY_LENGTH = 32
 
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
+# The first is the one an example suggests.
+_URL_SCHEMES = {
+    "redis_url": ("redis", "rediss", "unix"),
+    "livekit_url": ("wss", "ws", "https", "http"),
+    "crm_webhook_url": ("https", "http"),
+}
+
+
+def _shown(value: str) -> str:
+    """A URL as it may appear in an error: without a password (a secret)."""
+    if "@" not in value or "://" not in value:
+        return value
+    scheme, rest = value.split("://", 1)
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
 
 
 class Settings(BaseSettings):
@@ -68,8 +90,8 @@ class Settings(BaseSettings):
     livekit_api_secret: SecretStr | None = None
     agent_name: str = Field(default="callcenter", description="Agent name LiveKit dispatches")
     worker_max_calls: int = Field(default=20, ge=1, le=2000)
-    worker_cpu_threshold: float = Field(default=0.85, gt=0.0, le=256.0)
-    worker_drain_timeout_s: float = Field(default=300.0, ge=0.0)
+    worker_cpu_threshold: float = Field(default=0.85, gt=0.0, le=256.0, allow_inf_nan=False)
+    worker_drain_timeout_s: float = Field(default=300.0, ge=0.0, le=86400.0, allow_inf_nan=False)
     worker_health_port: int = Field(default=8081, ge=0, le=65535)
     redis_key_prefix: str = Field(default="cc:", min_length=1, max_length=64)
 
@@ -132,11 +154,14 @@ class Settings(BaseSettings):
         default=600, ge=5, description="Redis redelivers an unacknowledged task after this"
     )
     postcall_sweep_interval_s: float = Field(
-        default=15.0, gt=0, description="How often workers re-send stale outbox entries"
+        default=15.0, gt=0, le=86400, allow_inf_nan=False,
+        description="How often workers re-send stale outbox entries",
     )
     postcall_stale_after_s: float = Field(
         default=60.0,
         gt=0,
+        le=7 * 86400,
+        allow_inf_nan=False,
         description="An outbox entry not done this long after sending is re-sent",
     )
     log_format: LogFormat = LogFormat.CONSOLE
@@ -157,12 +182,42 @@ class Settings(BaseSettings):
 
     @field_validator("redis_url", "livekit_url", "crm_webhook_url")
     @classmethod
-    def _check_url(cls, value: str | None) -> str | None:
+    def _check_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or value == "":
             return None
+        schemes = _URL_SCHEMES[str(info.field_name)]
         if "://" not in value:
-            raise ValueError(f"{value!r} is not a URL (expected scheme://host:port)")
+            raise ValueError(f"{_shown(value)!r} is not a URL (expected "
+                             f"{schemes[0]}://host:port)")
+        scheme = value.split("://", 1)[0].lower()
+        if scheme not in schemes:
+            raise ValueError(f"scheme {scheme}:// is not one of "
+                             f"{', '.join(s + '://' for s in schemes)}")
+        host = value.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+        if scheme != "unix" and not host:
+            raise ValueError(f"{_shown(value)!r} has no host (expected {scheme}://host:port)")
+        port = host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else ""
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(f"port {port!r} is not a number from 1 to 65535")
         return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _check_data_dir(cls, value: Path) -> Path:
+        # Found here, not when the first call writes its recording or SQLite opens its file.
+        path = value.expanduser()
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{path} is a file, not a folder: point DATA_DIR at a folder")
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise ValueError(f"{existing} is a file, so {path} cannot be created: point "
+                             "DATA_DIR at a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"{existing} is not writable, so {path} cannot be used: point "
+                             "DATA_DIR at a folder you can write")
+        return path
 
     @field_validator("redaction_rules")
     @classmethod

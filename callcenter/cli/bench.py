@@ -194,3 +194,7 @@ def admin(
     if json_path is not None:
         write_json(result, json_path)
         console.print(f"wrote {json_path}")
+
+from callcenter.cli.soak import bench_soak as _bench_soak  # noqa: E402
+
+app.command("soak")(_bench_soak)

@@ -7,7 +7,6 @@ offline speech and canned webhook answers on a local room. Worker code never imp
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from callcenter.cli.common import iso_time
 from callcenter.cli.flows import print_problems
 
 console = Console(highlight=False)
@@ -45,6 +45,7 @@ def call(
 
     if speech not in ("offline", "fake"):
         raise typer.BadParameter("--speech must be offline or fake")
+    iso_time(at, "--at")  # a bad time is refused before the flow is even read
     flow_obj, problems = check_flow_text(flow.read_text(encoding="utf-8"), str(flow))
     if flow_obj is None:
         print_problems(problems)
@@ -56,9 +57,10 @@ def call(
     try:
         script = CallerScript.from_file(caller)
     except ScriptError as exc:
-        console.print(f"[red]{caller}: {exc}[/red]")
-        raise typer.Exit(1) from None
-    started = dt.datetime.fromisoformat(at.replace("Z", "+00:00")) if at else None
+        # YAML errors span several lines (a caret under the column): one line is enough.
+        raise typer.BadParameter(f"{caller}: {' '.join(str(exc).split())}",
+                                 param_hint="--caller") from None
+    started = iso_time(at, "--at")
     engine = _engine() if record else None
     try:
         http = httpx.AsyncClient(transport=WebhookFixtures(webhooks)) if webhooks else None

@@ -34,7 +34,8 @@ def _when(text: str | None, name: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise fail(f"--{name} {text!r}: use ISO 8601, e.g. 2026-05-01T09:30 (UTC)") from None
+        raise typer.BadParameter(f"{text!r}: use ISO 8601, e.g. 2026-05-01T09:30 (UTC)",
+                                 param_hint=f"--{name}") from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
@@ -43,9 +44,14 @@ def _last(text: str | None) -> datetime | None:
         return None
     match = _SPAN.match(text.strip())
     if not match:
-        raise fail(f"--last {text!r}: a number and m, h or d, e.g. 30m, 24h, 7d")
+        raise typer.BadParameter(f"{text!r}: a number and m, h or d, e.g. 30m, 24h, 7d",
+                                 param_hint="--last")
     unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-    return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+    try:
+        return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+    except (OverflowError, ValueError):  # before year 1
+        raise typer.BadParameter(f"{text!r} reaches back before year 1; use a shorter span",
+                                 param_hint="--last") from None
 
 
 def _duration(row: CallRow) -> str:
@@ -77,7 +83,7 @@ def list_(
     from callcenter.records.calls import list_calls
 
     if version is not None and not flow:
-        raise fail("--version needs --flow")
+        raise typer.BadParameter("needs --flow as well", param_hint="--version")
     filters = CallFilters(since=_last(last) or _when(since, "since"), until=_when(until, "until"),
                           dialed=dialed, caller=caller, status=status, disposition=disposition,
                           escalated=escalated, flow=flow, version=version)

@@ -113,9 +113,11 @@ def _read_line() -> str | None:
 
 
 def chat(
-    flow_file: Annotated[Path, typer.Option("--flow", help="Flow YAML file")],
+    flow_file: Annotated[Path, typer.Option("--flow", help="Flow YAML file", exists=True,
+                                            dir_okay=False)],
     webhooks: Annotated[Path | None, typer.Option(
-        help="YAML list of canned webhook replies {match, status, json} instead of HTTP")] = None,
+        help="YAML list of canned webhook replies {match, status, json} instead of HTTP",
+        exists=True, dir_okay=False)] = None,
     escalation: Annotated[str, typer.Option(
         help="What an escalation does: connected, timeout or unavailable")] = "connected",
     at: Annotated[str | None, typer.Option(
@@ -126,17 +128,23 @@ def chat(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the outcome here")] = None,
 ) -> None:
     """Talk to a call flow by typing (one line = one caller turn)."""
+    from callcenter.cli.common import iso_time
     from callcenter.cli.flows import print_problems
 
+    if escalation not in ("connected", "timeout", "unavailable"):
+        raise typer.BadParameter("--escalation must be connected, timeout or unavailable")
+    fixed = iso_time(at, "--at")
+    if webhooks is not None:  # a malformed fixtures file is refused before the chat starts
+        from callcenter.testing.webhook_fixtures import WebhookFixtures
+
+        try:
+            WebhookFixtures(webhooks)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--webhooks") from None
     flow, problems = check_flow_text(flow_file.read_text(encoding="utf-8"), str(flow_file))
     if flow is None:
         print_problems(problems)
         raise typer.Exit(1)
-    if escalation not in ("connected", "timeout", "unavailable"):
-        raise typer.BadParameter("--escalation must be connected, timeout or unavailable")
-    fixed = dt.datetime.fromisoformat(at) if at else None
-    if fixed is not None and fixed.tzinfo is None:
-        fixed = fixed.replace(tzinfo=dt.UTC)
 
     def clock() -> dt.datetime:
         return fixed or dt.datetime.now(dt.UTC)

@@ -35,7 +35,8 @@ def print_problems(problems: list[FlowProblem]) -> None:
 
 @app.command()
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="Flow YAML files", metavar="FILE...")],
+    files: Annotated[list[Path], typer.Argument(help="Flow YAML files", metavar="FILE...",
+                                                exists=True, dir_okay=False)],
 ) -> None:
     """Check flow files; prints every problem with file, line, column and a hint."""
     total = 0
@@ -55,7 +56,7 @@ def validate(
 
 @app.command()
 def publish(
-    file: Annotated[Path, typer.Argument(help="Flow YAML file")],
+    file: Annotated[Path, typer.Argument(help="Flow YAML file", exists=True, dir_okay=False)],
     number: Annotated[list[str] | None, typer.Option(
         "--number", help="Route this E.164 number to the flow (repeatable)")] = None,
     author: Annotated[str, typer.Option(help="Who publishes (kept with the version)")] = "",
@@ -106,7 +107,7 @@ def list_flows() -> None:
 @app.command()
 def rollback(
     name: Annotated[str, typer.Argument(help="Flow name")],
-    version: Annotated[int, typer.Argument(help="Earlier version to publish again")],
+    version: Annotated[int, typer.Argument(help="Earlier version to publish again", min=1)],
 ) -> None:
     """Publish an earlier VERSION of flow NAME again."""
     from callcenter.flowstore import FlowStore, FlowStoreError
@@ -121,7 +122,8 @@ def rollback(
 
 @app.command()
 def seed(
-    directory: Annotated[Path, typer.Option(help="Folder of flow YAML files")] = EXAMPLES,
+    directory: Annotated[Path, typer.Option(help="Folder of flow YAML files", exists=True,
+                                            file_okay=False)] = EXAMPLES,
 ) -> None:
     """Load the example flows and publish each one whose text changed."""
     from callcenter.flowstore import FlowStore

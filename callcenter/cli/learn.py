@@ -40,7 +40,8 @@ def list_(
     from callcenter.learning import review
 
     if status not in ("pending", "accepted", "rejected", "all"):
-        raise fail(f"--status {status!r}: use pending, accepted, rejected or all")
+        raise typer.BadParameter(f"{status!r}: use pending, accepted, rejected or all",
+                                 param_hint="--status")
     with db_session() as s:
         rows = review.suggestions(s, flow=flow, status=None if status == "all" else status)
         table = Table("id", "flow", "kind", "target", "suggestion", "calls", "status")

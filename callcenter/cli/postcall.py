@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session, col, func, select
 
+from callcenter.cli.common import check_redis, number_check, seconds_check
 from callcenter.config import get_settings
 
 app = typer.Typer(
@@ -49,6 +50,7 @@ def worker(
             soft_wrap=True,
         )
         raise typer.Exit(2)
+    check_redis(settings.redis_url)
     configure_logging(settings)
     celery = create_app(settings)
     celery.set_current()
@@ -85,7 +87,8 @@ def process(
     call_id: str = typer.Argument(..., help="The call's id"),
     reprocess: bool = typer.Option(False, help="Process again even if already done"),
     wait: bool = typer.Option(True, help="Wait until the record is stored"),
-    timeout: float = typer.Option(60.0, help="Seconds to wait"),
+    timeout: float = typer.Option(60.0, callback=seconds_check(high=86400.0),
+                                  help="Seconds to wait"),
 ) -> None:
     """Queue post-call processing for one call (idempotent) and wait for the record."""
     from callcenter.db import get_engine
@@ -94,6 +97,8 @@ def process(
     from callcenter.postcall.inprocess import stop_embedded
 
     settings = get_settings()
+    if settings.redis_url:
+        check_redis(settings.redis_url)
     engine = get_engine()
     try:
         queued = enqueue_process_call(call_id, reprocess=reprocess, settings=settings)
@@ -157,9 +162,12 @@ def bench_postcall(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 2,
     calls: Annotated[int, typer.Option(min=10, help="Calls in the throughput burst")] = 150,
     load_factor: Annotated[
-        float, typer.Option(min=0.05, max=1.0, help="Arrival rate as a share of throughput")
+        float, typer.Option(min=0.05, max=1.0, callback=number_check(low=0.05, high=1.0),
+                            help="Arrival rate as a share of throughput")
     ] = 0.5,
-    duration: Annotated[float, typer.Option(min=2.0, help="Seconds of steady load")] = 20.0,
+    duration: Annotated[float, typer.Option(
+        min=2.0, callback=seconds_check(low=2.0, low_open=False, high=86400.0),
+        help="Seconds of steady load")] = 20.0,
     redis_url: Annotated[
         str | None, typer.Option(help="Broker; default REDIS_URL (use a DB you can spare)")
     ] = None,
@@ -178,6 +186,7 @@ def bench_postcall(
             soft_wrap=True,
         )
         raise typer.Exit(2)
+    check_redis(broker, "--redis-url" if redis_url else "REDIS_URL")
     result = run_postcall_bench(
         redis_url=broker,
         database_url=database_url,

@@ -14,6 +14,7 @@ from enum import StrEnum
 import typer
 from rich.console import Console
 
+from callcenter.cli.common import seconds_check
 from callcenter.config import Settings, get_settings
 from callcenter.speech.errors import FailureReason, ProviderError
 from callcenter.speech.factory import deepgram_stt, elevenlabs_tts, openai_llm
@@ -93,7 +94,8 @@ _STYLE = {CheckStatus.OK: "green", CheckStatus.NOT_CONFIGURED: "dim",
 
 @app.command("check")
 def check(
-    timeout: float = typer.Option(10.0, help="Seconds to wait for each provider."),
+    timeout: float = typer.Option(10.0, callback=seconds_check(high=600.0),
+                                  help="Seconds to wait for each provider."),
 ) -> None:
     """Send one tiny request to each configured provider and say what is wrong, if anything."""
     results = asyncio.run(check_providers(get_settings(), timeout=timeout))

@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from callcenter.cli.common import check_redis, number_check, seconds_check
 from callcenter.config import get_settings
 from callcenter.dispatch.job import JobHandler, RoomConnector
 from callcenter.dispatch.metrics import HealthServerError
@@ -21,19 +22,24 @@ from callcenter.rooms.livekit_keys import quiet_short_key_warnings, short_secret
 log = logging.getLogger("callcenter.worker")
 # One worker process per core: one event loop (one GIL) per core carries the calls.
 DEFAULT_PROCESSES = max(1, os.cpu_count() or 1)
+CORES = float(DEFAULT_PROCESSES)  # the admission's CPU threshold is at most every core
 
 
 def worker(
-    max_calls: int | None = typer.Option(None, help="Concurrent calls [WORKER_MAX_CALLS]"),
+    max_calls: int | None = typer.Option(None, min=1, max=2000,
+                                         help="Concurrent calls [WORKER_MAX_CALLS]"),
     cpu_threshold: float | None = typer.Option(
-        None, help="Refuse new calls above this CPU, in cores [WORKER_CPU_THRESHOLD]"
+        None, callback=number_check(low=0.0, low_open=True, high=CORES, what="cores"),
+        help="Refuse new calls above this CPU, in cores [WORKER_CPU_THRESHOLD]"
     ),
     drain_timeout: float | None = typer.Option(
-        None, help="Seconds SIGTERM waits for calls to end [WORKER_DRAIN_TIMEOUT_S]"
+        None, callback=seconds_check(low_open=False, high=86400.0),
+        help="Seconds SIGTERM waits for calls to end [WORKER_DRAIN_TIMEOUT_S]"
     ),
     health_host: str = typer.Option("127.0.0.1", help="Address of /healthz and /metrics"),
     health_port: int | None = typer.Option(
-        None, help="Port of /healthz and /metrics [WORKER_HEALTH_PORT, 8081]. If it is taken "
+        None, min=0, max=65535,
+        help="Port of /healthz and /metrics [WORKER_HEALTH_PORT, 8081]. If it is taken "
         "(another worker on this host) a free port is used and logged; 0: always a free one"
     ),
     handler: str | None = typer.Option(
@@ -47,7 +53,8 @@ def worker(
         None, help="Key prefix in Redis, one per deployment [REDIS_KEY_PREFIX]"
     ),
     processes: int | None = typer.Option(
-        None, min=1, help="Worker processes, each its own LiveKit connection and health port "
+        None, min=1, max=256,
+        help="Worker processes, each its own LiveKit connection and health port "
         "(health port + i), kept by a parent that replaces dead ones and drains all on "
         "SIGTERM; default 1 (this process is the worker); use the number of cores in production"
     ),
@@ -67,6 +74,13 @@ def worker(
         log.warning(notice)
     quiet_short_key_warnings()
     job_handler, connector = _bindings(handler, room_connector)  # bad flags fail here, once
+    threshold = cpu_threshold if cpu_threshold is not None else s.worker_cpu_threshold
+    if threshold > CORES:
+        raise typer.BadParameter(f"{threshold:g} cores is more than this machine has "
+                                 f"({CORES:g})", param_hint="--cpu-threshold / "
+                                 "WORKER_CPU_THRESHOLD")
+    if s.redis_url and not pool_child:  # a pool's parent checked it for its children
+        check_redis(s.redis_url)
     n = processes if processes is not None else DEFAULT_PROCESSES
     if n > 1:
         from callcenter.dispatch.pool import PoolOptions, run_pool
@@ -143,9 +157,12 @@ def resolve_object(path: str, option: str) -> Any:
 
 def bench_dispatch(
     json_path: Path | None = typer.Option(None, "--json", help="Write results as JSON here"),  # noqa: B008
-    rate: float = typer.Option(100.0, help="Call arrivals per second"),
-    seconds: float = typer.Option(10.0, help="Seconds of arrivals"),
-    failover_runs: int = typer.Option(3, min=1, help="Worker SIGKILLs to time"),
+    rate: float = typer.Option(100.0, callback=number_check(low=0.0, low_open=True,
+                                                            high=10000.0, what="per second"),
+                               help="Call arrivals per second"),
+    seconds: float = typer.Option(10.0, callback=seconds_check(high=86400.0),
+                                  help="Seconds of arrivals"),
+    failover_runs: int = typer.Option(3, min=1, max=100, help="Worker SIGKILLs to time"),
     redis_url: str | None = typer.Option(None, help="Redis for failover; default REDIS_URL"),
 ) -> None:
     """Dispatch latency (local dispatcher), failover after SIGKILL, and a lossless drain."""
@@ -155,6 +172,8 @@ def bench_dispatch(
 
     console = Console()
     url = redis_url or get_settings().redis_url
+    if url:
+        check_redis(url, "--redis-url" if redis_url else "REDIS_URL")
     result = asyncio.run(
         run_dispatch_bench(
             redis_url=url,

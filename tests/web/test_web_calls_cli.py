@@ -30,9 +30,9 @@ def test_calls_list_filters_and_pages(db_env: Engine) -> None:
     assert f"{len(failed)} call(s), page 1 of {-(-len(failed) // 5)}" in r.output
     assert failed[0].id in r.output and failed[5].id not in r.output
     r = runner.invoke(app, ["calls", "list", "--version", "2"])
-    assert r.exit_code == 1 and "--version needs --flow" in r.output
+    assert r.exit_code == 2 and "needs --flow" in r.output  # bad input: usage error
     r = runner.invoke(app, ["calls", "list", "--last", "soon"])
-    assert r.exit_code == 1 and "30m, 24h, 7d" in r.output
+    assert r.exit_code == 2 and "30m, 24h, 7d" in r.output
 
 
 def test_calls_show_prints_transcript_heard_keypad_latency(db_env: Engine) -> None:
