@@ -82,6 +82,16 @@ def judge(detail: CallDetail, slots: dict[str, Any]) -> list[str]:
 
 
 Stored = tuple[Call, CallDetail, dict[str, Any]]  # row, detail, slots as stored
+_TOLD = ("caller_input", "no_input", "no_match", "node_entered", "call_ended")
+
+
+def describe(detail: CallDetail) -> list[str]:
+    """One call as short lines (ms, who, what), to say why a call went wrong."""
+    lines = [(t.start_ms, f"{t.speaker}: {t.text[:70]}") for t in detail.transcript]
+    lines += [(e.offset_ms, f"[{e.type} {e.data.get('node', '')} "
+                            f"{e.data.get('text', e.data.get('outcome', ''))}]".replace(" ]", "]"))
+              for e in detail.events if e.type in _TOLD]
+    return [f"{ms / 1000:6.1f}s {what}" for ms, what in sorted(lines)]
 
 
 def stored_slots(s: Session, call_id: str) -> dict[str, Any]:
@@ -106,7 +116,7 @@ def read_calls(url: str, since: datetime) -> list[Stored]:
         return out
 
 
-async def _settled(url: str, since: datetime, n: int, timeout_s: float) -> list[Stored]:
+async def settled(url: str, since: datetime, n: int, timeout_s: float) -> list[Stored]:
     """The step's calls once all `n` ended and were post-processed (or the wait ran out)."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -121,6 +131,7 @@ def summarize(n: int, calls: list[Stored], cpu_s: float, wall_s: float,
               sipp_ok: int, sipp_failed: int) -> dict[str, Any]:
     """One step's figures from its stored calls."""
     problems: dict[str, int] = {}
+    example: list[str] = []  # the first wrong call, told
     right = 0
     rx = {"sent": 0, "bad": 0}
     tx = {"ticks": 0, "late": 0}
@@ -128,6 +139,8 @@ def summarize(n: int, calls: list[Stored], cpu_s: float, wall_s: float,
     for row, detail, slots in calls:
         wrong = judge(detail, slots)
         right += not wrong
+        if wrong and not example:
+            example = [f"call {row.id}: {'; '.join(wrong)}", *describe(detail)]
         for w in wrong:
             problems[w] = problems.get(w, 0) + 1
         rtp = (row.metrics or {}).get("rtp") or {}
@@ -146,6 +159,7 @@ def summarize(n: int, calls: list[Stored], cpu_s: float, wall_s: float,
         "right": right,
         "right_pct": _pct(right, n),
         "problems": dict(sorted(problems.items(), key=lambda kv: -kv[1])),
+        "wrong_call_example": example,
         "sipp": {"successful": sipp_ok, "failed": sipp_failed},
         "rx_frames": rx["sent"],
         "rx_late_or_lost_pct": rx_pct,
@@ -168,7 +182,7 @@ async def run_step(dev: DevProcess, scenario: Path, work: Path, n: int) -> dict[
     sipp = await run_sipp(sipp_argv(scenario, dev.sip, n, work), work,
                           BYE_WAIT_MS / 1000 + 30 + n / 10 + 60)
     cpu1, t1 = dev.cpu_seconds(), time.monotonic()
-    calls = await _settled(dev.database_url, since, n, RECORD_WAIT_S)
+    calls = await settled(dev.database_url, since, n, RECORD_WAIT_S)
     step = summarize(n, calls, cpu1 - cpu0, t1 - t0, sipp.successful, sipp.failed)
     step["rss_mb"] = _rss_mb(dev.proc.pid)
     return step

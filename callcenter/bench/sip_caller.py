@@ -7,9 +7,10 @@ for the agent's BYE. The order system is an example host that does not resolve, 
 flow says so, finds nobody staffed, and ends the call politely: a path with one spoken
 answer, one keyed answer, a webhook, an escalation attempt and a hang-up by the agent.
 
-sipp cannot hear, so its timing is fixed: it says the number once where the agent is
-listening on an unloaded machine, and once more later, as a caller who was not heard
-would. A second answer lands where the flow no longer listens for digits.
+sipp cannot hear, so its timing is fixed: it keys 1 once the greeting is over, then says
+the number every few seconds, as a caller who is not sure they were heard: one of them
+lands where the agent listens however late its prompts run, and the ones after it land
+where the flow no longer listens for digits (it is saying the order system is down).
 
 Used by `callcenter bench sip` and by the tests that call the real `callcenter dev`.
 """
@@ -41,9 +42,10 @@ EXPECTED_SLOTS = {"topic": "order", "order_number": "482913"}
 EXPECTED_OUTCOME = "completed"
 EXPECTED_PATH = ("main_menu", "ask_order_number", "lookup_failed", "goodbye")
 PCAPS = Path("/usr/share/sip-tester")
-# When sipp acts, in ms from the 200 OK: the key during the menu prompt, the number after
-# the order-number prompt, and again after the agent's "didn't hear anything" re-prompt.
-KEY_AT_MS, SAY_AT_MS, SAY_AGAIN_AT_MS = 11000, 21000, 37000
+# When sipp acts, in ms from the 200 OK: the key during the menu prompt (the greeting,
+# which cannot be interrupted, is over by then), then the number from about the end of the
+# order-number prompt, again every SAY_EVERY_MS (half the listen + re-prompt cycle).
+KEY_AT_MS, SAY_FROM_MS, SAY_EVERY_MS, SAY_TIMES = 13000, 20000, 5500, 6
 BYE_WAIT_MS = 90000  # the agent hangs up ~45 s in on an idle machine
 DEV_ENV_DROP = ("DATABASE_URL", "REDIS_URL", "LIVEKIT_URL", "LIVEKIT_API_KEY",
                 "LIVEKIT_API_SECRET", "OPENAI_API_KEY", "DEEPGRAM_API_KEY",
@@ -94,6 +96,20 @@ def _dtmf(digits: str) -> str:
         out.append(f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
                    '  <pause milliseconds="300"/>')
     return "\n".join(out)
+
+
+def _speech(wav: Path) -> str:
+    """Say the number, then wait for the agent's BYE up to SAY_EVERY_MS before saying it
+    again (a pause would not do: a BYE that arrives during a sipp pause fails the call)."""
+    play = f'  <nop><action><exec rtp_stream="{wav},1,0"/></action></nop>'
+    parts = []
+    for i in range(1, SAY_TIMES + 1):
+        last = i == SAY_TIMES
+        wait = BYE_WAIT_MS if last else SAY_EVERY_MS
+        again = "" if last else f' ontimeout="{i + 1}"'
+        parts.append(f'  <label id="{i}"/>\n{play}\n'
+                     f'  <recv request="BYE" timeout="{wait}"{again} next="99"/>')
+    return "\n".join(parts) + '\n  <label id="99"/>'
 
 
 _HEADERS = """\
@@ -148,11 +164,8 @@ def scenario(wav: Path, *, caller_id: str = CALLER_ID) -> str:
   </send>
   <pause milliseconds="{KEY_AT_MS}"/>
 {_dtmf("1")}
-  <pause milliseconds="{SAY_AT_MS - KEY_AT_MS - 300}"/>
-  <nop><action><exec rtp_stream="{wav},1,0"/></action></nop>
-  <pause milliseconds="{SAY_AGAIN_AT_MS - SAY_AT_MS}"/>
-  <nop><action><exec rtp_stream="{wav},1,0"/></action></nop>
-  <recv request="BYE" timeout="{BYE_WAIT_MS}"/>
+  <pause milliseconds="{SAY_FROM_MS - KEY_AT_MS - 300}"/>
+{_speech(wav)}
   <send>
     <![CDATA[
       SIP/2.0 200 OK
