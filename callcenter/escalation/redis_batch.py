@@ -41,6 +41,19 @@ class CommandBatch:
             loop.call_soon(self._flush)
         return await fut
 
+    async def call_many(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """Several commands in the same pipeline, replies in order (no task per command)."""
+        loop = asyncio.get_running_loop()
+        futs: list[asyncio.Future[Any]] = []
+        for args in commands:
+            fut: asyncio.Future[Any] = loop.create_future()
+            self._pending.append((args, fut))
+            futs.append(fut)
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return list(await asyncio.gather(*futs))
+
     async def script(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
         """EVALSHA through the batch; a Redis that lost its script cache gets it again."""
         try:

@@ -94,9 +94,9 @@ class RedisEscalationBroker(RedisConsoleReads):
 
     async def enqueue(self, ticket: Ticket) -> Ticket:
         for _ in range(_RETRIES):
-            raw, seq = await asyncio.gather(
-                self.batch.call("HGETALL", self.k("t", ticket.call_id)),
-                self.batch.call("INCR", self.k("seq")),  # a gap in arrival numbers is harmless
+            raw, seq = await self.batch.call_many(
+                ("HGETALL", self.k("t", ticket.call_id)),
+                ("INCR", self.k("seq")),  # a gap in arrival numbers is harmless
             )
             old = ticket_from_hash(raw)
             if old is not None and old.live:
