@@ -15,6 +15,7 @@ from callcenter.callsession.listen import listen
 from callcenter.flow.actions import Listen
 from callcenter.flow.events import Event
 from callcenter.rooms.base import Room
+from callcenter.speech.stt.expect import Expectation
 from callcenter.voice import CallEnded, ParticipantGone, UserTurn, VoiceSession
 
 
@@ -38,6 +39,14 @@ class VoiceChannel:
         # nine one three"): set before the prompt ends, since the answer may barge in.
         self.voice.expected_digits = action.expect_digits
         self.voice.expect_yes_no = action.expect_yes_no
+        # The recognizer is told too: Whisper is prompted with it, and closed answers get
+        # the grammar's second opinion (speech.stt.expect).
+        self._expect(Expectation.of(digits=action.expect_digits, yes_no=action.expect_yes_no,
+                                    phrases=action.hints, kind=action.expect))
+
+    def _expect(self, expectation: Expectation | None) -> None:
+        for listener in self.voice.listeners.values():
+            listener.stt.expect(expectation)
 
     async def listen(self, action: Listen) -> Event | None:
         # A caller answer that barged into the prompt stays queued on the voice session.
@@ -46,6 +55,7 @@ class VoiceChannel:
                                                  self._swallow)
         finally:
             self.voice.expected_digits, self.voice.expect_yes_no = None, False
+            self._expect(None)
         # A full keypad answer is often followed by '#': that key is dropped by the next
         # listen, and must not cut off the prompt that comes before it either.
         self.voice.ignore_key = self._swallow

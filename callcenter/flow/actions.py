@@ -44,6 +44,8 @@ class Listen(ActionBase):
     expect_digits: int | None = Field(
         None, description="Digits a complete answer has: the turn is held open until then.")
     expect_yes_no: bool = Field(False, description="A plain yes/no ends the turn at once.")
+    expect: str | None = Field(
+        None, description="The ask's answer type (date, time, ...): the recognizer is told.")
 
 
 class CallWebhook(ActionBase):

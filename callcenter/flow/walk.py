@@ -298,7 +298,8 @@ class StepBase:
                 slot=node.slot, modes=list(node.input), timeout=node.timeout, hints=hints,
                 dtmf_terminator=terminator, dtmf_max_digits=max_digits, dtmf_keys=keys,
                 dtmf_inter_digit_timeout=node.dtmf.inter_digit_timeout,
-                expect_digits=expected_digits(node), expect_yes_no=node.expect == "yes_no"))
+                expect_digits=expected_digits(node), expect_yes_no=node.expect == "yes_no",
+                expect=node.expect))
         self.wait("input")
 
     def call_webhook(self, node: WebhookNode) -> None:

@@ -21,6 +21,7 @@ from callcenter.audio.frame import PCM16
 from callcenter.speech.errors import SpeechError
 from callcenter.speech.offline.executor import BoundedExecutor
 from callcenter.speech.stt.base import STT, Transcript, TranscriptKind
+from callcenter.speech.stt.expect import Expectation
 from callcenter.speech.stt.utterance import UtteranceSTTStream
 from callcenter.speech.types import Word
 
@@ -142,47 +143,54 @@ class GrammarSTT(STT):
                 "rephrase the menu option with common English words"
             )
 
-    async def _run(self, jsgf: str, samples: PCM16, start_ms: float) -> Transcript:
+    async def _run(self, jsgf: str, samples: PCM16, start_ms: float,
+                   expect: Expectation | None = None) -> Transcript:
+        # The grammar is fixed per stream; what the flow expects changes nothing here.
         return await self._executor.run(lambda: self.decode(jsgf, samples, start_ms))
 
     def decode(self, jsgf: str, samples: PCM16, start_ms: float) -> Transcript:
         """Blocking: decode one 16 kHz utterance against the grammar (run in the executor)."""
-        dec = _decoder()
-        name = "g" + hashlib.sha1(jsgf.encode()).hexdigest()[:16]
-        if name not in _local.searches:
-            dec.add_jsgf_string(name, jsgf)
-            _local.searches.add(name)
-        # Tracked here: current_search() crashes pocketsphinx 5 before any search is active.
-        if _local.active != name:
-            dec.activate_search(name)
-            _local.active = name
-        dec.start_utt()
-        dec.process_raw(samples.astype("<i2").tobytes(), full_utt=True)
-        dec.end_utt()
-        words = [
-            Word(
-                re.sub(r"\(\d+\)$", "", seg.word),  # "two(2)" = alternate pronunciation
-                start_ms + seg.start_frame * _FRAME_MS,
-                start_ms + (seg.end_frame + 1) * _FRAME_MS,
-                float(seg.prob),
-            )
-            for seg in dec.seg() or ()  # None when no path reached the grammar's end
-            if not seg.word.startswith(("<", "[", "("))  # <s>, <sil>, [NOISE], (NULL)
-        ]
-        end_ms = start_ms + 1000.0 * len(samples) / self.sample_rate
-        confidence = sum(w.confidence for w in words) / len(words) if words else 0.0
-        return Transcript(
-            TranscriptKind.FINAL,
-            canonical_text([w.text for w in words]),
-            start_ms,
-            end_ms,
-            words,
-            confidence=confidence,
-            produced_at=time.monotonic(),
-        )
+        return decode(jsgf, samples, start_ms)
 
     async def aclose(self) -> None:
         self._executor.shutdown()
+
+
+def decode(jsgf: str, samples: PCM16, start_ms: float) -> Transcript:
+    """Blocking: decode one 16 kHz utterance against `jsgf` on this thread's decoder."""
+    dec = _decoder()
+    name = "g" + hashlib.sha1(jsgf.encode()).hexdigest()[:16]
+    if name not in _local.searches:
+        dec.add_jsgf_string(name, jsgf)
+        _local.searches.add(name)
+    # Tracked here: current_search() crashes pocketsphinx 5 before any search is active.
+    if _local.active != name:
+        dec.activate_search(name)
+        _local.active = name
+    dec.start_utt()
+    dec.process_raw(samples.astype("<i2").tobytes(), full_utt=True)
+    dec.end_utt()
+    words = [
+        Word(
+            re.sub(r"\(\d+\)$", "", seg.word),  # "two(2)" = alternate pronunciation
+            start_ms + seg.start_frame * _FRAME_MS,
+            start_ms + (seg.end_frame + 1) * _FRAME_MS,
+            float(seg.prob),
+        )
+        for seg in dec.seg() or ()  # None when no path reached the grammar's end
+        if not seg.word.startswith(("<", "[", "("))  # <s>, <sil>, [NOISE], (NULL)
+    ]
+    end_ms = start_ms + 1000.0 * len(samples) / GrammarSTT.sample_rate
+    confidence = sum(w.confidence for w in words) / len(words) if words else 0.0
+    return Transcript(
+        TranscriptKind.FINAL,
+        canonical_text([w.text for w in words]),
+        start_ms,
+        end_ms,
+        words,
+        confidence=confidence,
+        produced_at=time.monotonic(),
+    )
 
 
 def canonical_text(words: Sequence[str]) -> str:

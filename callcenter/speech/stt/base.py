@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from callcenter.audio.frame import AudioFrame
+from callcenter.speech.stt.expect import Expectation
 from callcenter.speech.types import Word
 
 
@@ -46,6 +47,12 @@ class STTStream(abc.ABC):
     @abc.abstractmethod
     def end_of_speech(self) -> None:
         """Our VAD saw the speaker stop: finalize what is buffered (a FINAL is expected)."""
+
+    def expect(self, expectation: Expectation | None) -> None:  # noqa: B027 - optional
+        """What the flow listens for from the next utterance on (None: anything).
+
+        Engines that can be biased (Whisper's prompt, a grammar) use it; others ignore it.
+        """
 
     @abc.abstractmethod
     def __aiter__(self) -> AsyncIterator[Transcript]: ...

@@ -19,6 +19,7 @@ from callcenter.speech.errors import SpeechError
 from callcenter.speech.fallback import ProviderPool, as_speech_error, close_quietly, stall_error
 from callcenter.speech.health import Probe
 from callcenter.speech.stt.base import STT, STTStream, Transcript, TranscriptKind
+from callcenter.speech.stt.expect import Expectation
 
 _MAX_REPLAY_MS = 30_000.0  # longer utterances are cut by the VAD anyway
 
@@ -63,6 +64,7 @@ class FallbackSTTStream(STTStream):
         self._closed = False
         self.providers_used: list[str] = []
         self._inner: STTStream | None = None
+        self._expect: Expectation | None = None
         self._index = -1
         self._resampler: StreamResampler | None = None
         self._open(owner.pool.candidates())
@@ -77,6 +79,11 @@ class FallbackSTTStream(STTStream):
         while self._buffer and frame.end_ms - self._buffer[0].timestamp_ms > _MAX_REPLAY_MS:
             self._buffer.pop(0)
         self._forward(frame)
+
+    def expect(self, expectation: Expectation | None) -> None:
+        self._expect = expectation
+        if self._inner is not None:
+            self._inner.expect(expectation)
 
     def end_of_speech(self) -> None:
         self._awaiting_since = time.monotonic()
@@ -108,6 +115,7 @@ class FallbackSTTStream(STTStream):
                 pool.health[i].mark_failed(as_speech_error(pool.health[i].name, exc))
                 continue
             self._inner, self._index = inner, i
+            inner.expect(self._expect)
             self.providers_used.append(pool.health[i].name)
             rate = pool.providers[i].sample_rate
             self._resampler = (StreamResampler(self._owner.sample_rate, rate)

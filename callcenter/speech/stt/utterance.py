@@ -1,8 +1,9 @@
 """Buffer-then-decode STT streams for engines that are not streaming (Whisper, pocketsphinx).
 
 Frames are buffered until our VAD calls `end_of_speech`; the utterance is then decoded by
-an async `decode(samples, start_ms)` (which runs the engine in an executor). Utterances are
-decoded one at a time, in order, so FINALs come out in speaking order.
+an async `decode(samples, start_ms, expectation)` (which runs the engine in an executor),
+with what the flow expected when the utterance ended. Utterances are decoded one at a
+time, in order, so FINALs come out in speaking order.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from callcenter.audio.frame import PCM16, AudioFrame
 from callcenter.speech.errors import SpeechError
 from callcenter.speech.outbox import Outbox
 from callcenter.speech.stt.base import STTStream, Transcript, TranscriptKind
+from callcenter.speech.stt.expect import Expectation
 
-Decode = Callable[[PCM16, float], Awaitable[Transcript]]
+Decode = Callable[[PCM16, float, Expectation | None], Awaitable[Transcript]]
 
 
 class UtteranceSTTStream(STTStream):
@@ -42,7 +44,9 @@ class UtteranceSTTStream(STTStream):
         self._chunks: list[PCM16] = []
         self._buffered = 0
         self._start_ms: float | None = None
-        self._segments: asyncio.Queue[tuple[PCM16, float]] = asyncio.Queue()
+        self._segments: asyncio.Queue[tuple[PCM16, float, Expectation | None]] = (
+            asyncio.Queue())
+        self._expect: Expectation | None = None
         self._out: Outbox[Transcript] = Outbox()
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
@@ -62,19 +66,22 @@ class UtteranceSTTStream(STTStream):
             self._chunks.append(frame.samples)
             self._buffered += len(frame.samples)
 
+    def expect(self, expectation: Expectation | None) -> None:
+        self._expect = expectation
+
     def end_of_speech(self) -> None:
         if self._closed:
             return
         samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
         start = self._start_ms or 0.0
         self._chunks, self._buffered, self._start_ms = [], 0, None
-        self._segments.put_nowait((samples, start))
+        self._segments.put_nowait((samples, start, self._expect))
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
         while True:
-            samples, start = await self._segments.get()
+            samples, start, expect = await self._segments.get()
             try:
                 if len(samples) < self._min_samples:  # a click or a breath: no model call
                     end = start + 1000.0 * len(samples) / self._rate
@@ -82,7 +89,7 @@ class UtteranceSTTStream(STTStream):
                         TranscriptKind.FINAL, "", start, end, produced_at=time.monotonic()
                     )
                 else:
-                    result = await self._decode(samples, start)
+                    result = await self._decode(samples, start, expect)
             except SpeechError as exc:
                 self._out.put(exc)
                 continue

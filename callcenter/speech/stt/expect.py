@@ -1,0 +1,90 @@
+"""What the flow is listening for on a turn, as the recognizer can use it.
+
+A flow's `Listen` knows what a complete answer looks like: so many digits, a yes or a no,
+one of a menu's phrases. Open-vocabulary Whisper tiny.en on 8 kHz phone audio mishears
+exactly those short answers ("no" as "Now.", "eight" as "A", "nope" as "Nobe"). Told what
+to expect (its initial prompt and hotwords) it hears them far better, and for closed
+answers a constrained grammar gives a second opinion (`second_opinion`). Pure data and
+text: no engine here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Whisper's prompt is "the text before this audio": a line in the style we want back.
+# Digit strings get none: tiny.en already writes them as numerals, and a prompt of digits
+# made it drop some (a '2' of "four eight two nine one three"); the grammar checks them.
+_YES_NO_PROMPT = "Yes. No. Yeah. Nope. Yep. Correct."
+# Answer types with a style of their own (an ask's `expect`).
+_KIND_PROMPTS = {
+    "date": "Tuesday, December first. The fifth of January. Next Monday. Tomorrow.",
+    "time": "3:30 PM. 11 in the morning. Noon. A quarter past 10 AM.",
+}
+_MAX_PHRASES = 12  # the prompt is at most ~220 tokens; a long menu keeps its first phrases
+_WORD = re.compile(r"[a-z']+|\d")
+_DIGIT_WORDS = {"zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                "nine"}
+_YES_NO_WORDS = {"yes", "yeah", "yep", "yup", "no", "nope", "nah", "correct", "right", "sure",
+                 "okay", "ok", "not", "absolutely", "definitely", "wrong", "negative"}
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """The answer the flow waits for: `digits` long, a yes/no, or one of `phrases`."""
+
+    digits: int | None = None
+    yes_no: bool = False
+    phrases: tuple[str, ...] = ()
+    kind: str | None = None  # an ask's answer type with a prompt of its own (date, time)
+
+    @classmethod
+    def of(cls, *, digits: int | None = None, yes_no: bool = False,
+           phrases: Sequence[str] = (), kind: str | None = None) -> Expectation | None:
+        """None when nothing is expected (a free answer: Whisper is left alone)."""
+        exp = cls(digits, yes_no, tuple(dict.fromkeys(p.strip() for p in phrases if p.strip())),
+                  kind if kind in _KIND_PROMPTS else None)
+        return exp if exp.digits or exp.yes_no or exp.phrases or exp.kind else None
+
+    def prompt(self) -> str:
+        """Whisper's initial prompt: a line like the answer we expect ("" for none)."""
+        parts: list[str] = []
+        if self.phrases:
+            parts.append(", ".join(self.phrases[:_MAX_PHRASES]) + ".")
+        if self.yes_no:
+            parts.append(_YES_NO_PROMPT)
+        if self.kind:
+            parts.append(_KIND_PROMPTS[self.kind])
+        return " ".join(parts)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("\u2019", "'"))
+
+
+def second_opinion(heard: str, grammar: str, grammar_confidence: float,
+                   exp: Expectation, *, min_confidence: float = 0.0) -> str:
+    """Whisper's words, or the grammar's when Whisper plainly misheard a closed answer.
+
+    The grammar always answers with something in it, even for "I want a manager", so it
+    only wins where Whisper's text is short and carries no answer of the expected kind:
+    a segment of a digit string with fewer digits than the grammar heard and one stray word
+    at most,
+    or a one- or two-word reply to a yes/no question with no yes/no word in it.
+    """
+    if not grammar or grammar_confidence < min_confidence:
+        return heard
+    said = words(heard)
+    if exp.digits and grammar.isdigit():
+        have = sum(w.isdigit() or w in _DIGIT_WORDS for w in said)
+        others = len(said) - have
+        # One stray word at most ("A nine." for "eight nine"): a sentence is never replaced.
+        if len(grammar) > have and others <= 1 and len(said) <= 3 and not (
+                set(said) & _YES_NO_WORDS):
+            return " ".join(grammar)
+    if exp.yes_no and grammar in ("yes", "no") and len(said) <= 2 and not (
+            set(said) & _YES_NO_WORDS):
+        return grammar
+    return heard

@@ -1,0 +1,109 @@
+"""What the flow expects reaches the recognizer: prompt, hotwords, the grammar's second opinion."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from offline_speech_audio import espeak_phone, frames_of, needs_espeak_cli, with_silence, words
+
+from callcenter.audio.frame import PCM16, AudioFrame
+from callcenter.speech.stt.base import Transcript, TranscriptKind
+from callcenter.speech.stt.expect import Expectation, second_opinion
+from callcenter.speech.stt.utterance import UtteranceSTTStream
+
+DIGITS = Expectation(digits=6)
+YES_NO = Expectation(yes_no=True)
+
+
+def test_nothing_expected_is_none_and_leaves_whisper_alone() -> None:
+    assert Expectation.of() is None
+    assert Expectation.of(phrases=["  "]) is None
+    exp = Expectation.of(digits=6, phrases=["billing", "billing", "order"])
+    assert exp == Expectation(6, False, ("billing", "order"))
+
+
+def test_the_prompt_reads_like_the_expected_answer() -> None:
+    assert DIGITS.prompt() == ""  # a prompt of digits made tiny.en drop some
+    assert "December" in Expectation(kind="date").prompt()
+    assert Expectation.of(kind="text") is None  # no prompt of its own: nothing expected
+    assert YES_NO.prompt().startswith("Yes. No.")
+    menu = Expectation(phrases=("order status", "billing")).prompt()
+    assert menu == "order status, billing."
+
+
+@pytest.mark.parametrize(("heard", "grammar", "want"), [
+    ("A nine.", "89", "8 9"),              # "eight" heard as "A"
+    ("Six, seven.", "67", "Six, seven."),  # Whisper already has both digits
+    ("482913", "482913", "482913"),
+    ("I don't know it", "482", "I don't know it"),  # a sentence, not a misheard digit
+    ("", "48", "4 8"),                      # Whisper heard nothing
+    ("I want a manager", "1180982", "I want a manager"),  # the grammar always answers
+    ("No.", "0", "No."),
+])
+def test_digits_the_grammar_wins_only_where_whisper_misheard(heard: str, grammar: str,
+                                                             want: str) -> None:
+    assert second_opinion(heard, grammar, 0.9, DIGITS) == want
+
+
+@pytest.mark.parametrize(("heard", "grammar", "want"), [
+    ("Now.", "no", "no"),
+    ("Nobe", "no", "no"),
+    ("Yeah.", "no", "Yeah."),            # Whisper's yes/no word stands
+    ("I want a manager", "no", "I want a manager"),  # a sentence is never replaced
+    ("not really", "yes", "not really"),
+])
+def test_yes_no_the_grammar_wins_only_for_a_short_answer_without_one(
+        heard: str, grammar: str, want: str) -> None:
+    assert second_opinion(heard, grammar, 0.9, YES_NO) == want
+
+
+def test_an_unsure_grammar_or_an_open_question_changes_nothing() -> None:
+    assert second_opinion("A nine.", "89", 0.1, DIGITS, min_confidence=0.5) == "A nine."
+    assert second_opinion("Now.", "no", 0.9, Expectation(phrases=("billing",))) == "Now."
+
+
+async def test_each_utterance_is_decoded_with_the_expectation_it_ended_under() -> None:
+    seen: list[Expectation | None] = []
+
+    async def decode(samples: PCM16, start: float, exp: Expectation | None) -> Transcript:
+        seen.append(exp)
+        return Transcript(TranscriptKind.FINAL, "x", start)
+
+    stream = UtteranceSTTStream("t", 16000, decode, min_speech_ms=0)
+    frame = AudioFrame(np.zeros(320, np.int16), 16000, 0.0)
+    stream.expect(DIGITS)
+    stream.push_frame(frame)
+    stream.end_of_speech()
+    stream.expect(None)  # changed after the utterance ended: it keeps the digits
+    stream.push_frame(frame)
+    stream.end_of_speech()
+    it = stream.__aiter__()
+    for _ in range(2):
+        await asyncio.wait_for(anext(it), 5)
+    await stream.aclose()
+    assert seen == [DIGITS, None]
+
+
+@needs_espeak_cli
+async def test_whisper_told_what_to_expect_hears_phone_digits_and_a_no() -> None:
+    # The real engines: Whisper prompted with the expectation, the grammar's check after.
+    from callcenter.flow.spoken_digits import spoken_digits
+    from callcenter.speech.offline.whisper import WhisperSTT
+
+    stt = WhisperSTT()
+    stream = stt.stream()
+    said = [("four eight two nine one three", DIGITS), ("no", YES_NO)]
+    for text, exp in said:
+        stream.expect(exp)
+        for f in frames_of(with_silence(espeak_phone(text))):
+            stream.push_frame(f)
+        stream.end_of_speech()
+    it = stream.__aiter__()
+    digits, answer = [(await asyncio.wait_for(anext(it), 60)).text for _ in said]
+    await stream.aclose()
+    await stt.aclose()
+    assert spoken_digits(digits, min_length=6, max_length=6) == "482913"
+    assert words(answer)[:1] == ["no"]
+
