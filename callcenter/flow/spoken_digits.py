@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 _UNITS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
           "six": "6", "seven": "7", "eight": "8", "nine": "9", "oh": "0", "o": "0"}
 # Heard for digits by the recognizer, but ordinary words too: digits only inside a run.
-_WEAK = {"oh": "0", "o": "0", "to": "2", "too": "2", "for": "4", "won": "1", "ate": "8"}
+# "free"/"tree": Whisper tiny.en's usual spelling of a "three" on 8 kHz phone audio.
+_WEAK = {"oh": "0", "o": "0", "to": "2", "too": "2", "for": "4", "won": "1", "ate": "8",
+         "free": "3", "tree": "3"}
 _TEENS = {"ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
           "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18",
           "nineteen": "19"}
