@@ -361,8 +361,10 @@ def _report(soak: _Soak, said: dict[str, list[list[str]]], engine: Any, duration
         "calls_run_twice": len(run_twice),
         "postcall_records_missing": len([i for i in ids if i not in processed]),
         "postcall_records_duplicated": len(duplicated),
-        "worker_rss_mb": {"first": soak.rss[0][1] if soak.rss else None,
-                          "last": soak.rss[-1][1] if soak.rss else None,
+        # Over a short run this slope is mostly warm-up: read it from the 30-minute form.
+        "worker_rss_mb": {"first": round(soak.rss[0][1], 1) if soak.rss else None,
+                          "last": round(soak.rss[-1][1], 1) if soak.rss else None,
+                          "samples": len(soak.rss),
                           "growth_mb_per_hour": None if slope is None else round(slope, 1)},
         "turn_latency_ms": {"p50": _percentile(all_lat, 50), "p99": _percentile(all_lat, 99),
                             "turns": len(all_lat)},
