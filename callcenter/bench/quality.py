@@ -10,6 +10,11 @@ taken, the slot value stored, a reprompt, or a person asked for.
 
 The held-out part is new in phrasing (the set's `heldout` lists) and in voice
 (`HELDOUT_VOICES`): tune on `tuned`, report both.
+
+The recognizer is told what the node's `Listen` expects (digits, yes/no, menu phrases),
+as the call session tells it, and the endpointing rule gets the same expectation. With
+`baseline` the same lines are run again, in a subprocess, on the code of another commit
+(this bench's own files laid over it), so a report shows the gain over that code.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 import yaml
 
 from callcenter.bench.quality_audio import (
+    FRESH_VOICES,
     HELDOUT_VOICES,
     TUNE_VOICES,
     Segment,
@@ -36,7 +42,7 @@ from callcenter.bench.quality_audio import (
     vad_segments,
 )
 from callcenter.callsession.effects import IntentService
-from callcenter.flow.actions import Action, ClassifyIntent, RecordEvent
+from callcenter.flow.actions import Action, ClassifyIntent, Listen, RecordEvent
 from callcenter.flow.events import CallStarted, Event, UserSaid
 from callcenter.flow.runner import FlowRunner
 from callcenter.flow.state import RunnerState
@@ -45,6 +51,10 @@ from callcenter.voice.endpointing import endpoint_delay
 from callcenter.voice.settings import EndpointingSettings
 
 SET_PATH = Path(__file__).with_name("quality_set.yaml")
+# The code before issue #14's recognizer and endpointing work: the "before" column.
+BASELINE_REF = "58b913e"
+# This bench's own files, laid over the baseline's tree so both runs measure alike.
+_BENCH_FILES = ("quality.py", "quality_audio.py", "quality_report.py", "quality_set.yaml")
 SNRS: tuple[float | None, ...] = (None, 20.0, 10.0)
 START = {"menu": "menu", "human": "menu", "out_of_domain": "menu", "digits": "ask_digits",
          "yes_no": "ask_yes", "date": "ask_date", "time": "ask_time"}
@@ -105,6 +115,7 @@ class Item:
     voice: str
     snr_db: float | None
     seed: int
+    split: str = ""  # tuned, heldout or fresh (the second held-out part)
 
 
 @dataclass(slots=True)
@@ -128,6 +139,7 @@ def load_items(path: Path = SET_PATH, *, quick: bool = False) -> tuple[list[Item
     """Every labelled line with its voice and noise (fixed by its position: repeatable)."""
     data = yaml.safe_load(path.read_text())
     today = data.pop("today")
+    fresh = data.pop("fresh", {})
     items: list[Item] = []
     n = 0
     for category, parts in data.items():
@@ -139,12 +151,23 @@ def load_items(path: Path = SET_PATH, *, quick: bool = False) -> tuple[list[Item
                     continue
                 items.append(Item(
                     category, str(text), expected, split == "heldout",
-                    voices[i % len(voices)].name, SNRS[(i // len(voices)) % len(SNRS)], n))
+                    voices[i % len(voices)].name, SNRS[(i // len(voices)) % len(SNRS)], n,
+                    "heldout" if split == "heldout" else "tuned"))
+    # Seeds of their own, so adding fresh lines never changes the audio of the others.
+    n = 100_000
+    for category, lines in fresh.items():
+        for i, (text, expected) in enumerate(lines):
+            n += 1
+            if quick and i % 3:
+                continue
+            v = FRESH_VOICES
+            items.append(Item(category, str(text), expected, True, v[i % len(v)].name,
+                              SNRS[(i // len(v)) % len(SNRS)], n, "fresh"))
     return items, today
 
 
 def _voice(name: str) -> Any:
-    return next(v for v in (*TUNE_VOICES, *HELDOUT_VOICES) if v.name == name)
+    return next(v for v in (*TUNE_VOICES, *HELDOUT_VOICES, *FRESH_VOICES) if v.name == name)
 
 
 class FlowJudge:
@@ -157,6 +180,12 @@ class FlowJudge:
             for start in set(START.values())}
         self.intents = IntentService()
         self.intents.warm_up()
+
+    def listen(self, category: str) -> Listen:
+        """The Listen the node under test emits when the call reaches it."""
+        runner = self.runners[START[category]]
+        _, actions = runner.step(runner.new_state(), CallStarted(now=self.now))
+        return next(a for a in actions if isinstance(a, Listen))
 
     def judge(self, category: str, text: str) -> Any:
         runner = self.runners[START[category]]
@@ -185,20 +214,40 @@ class FlowJudge:
         return state, log
 
 
-def expected_digits(category: str) -> int | None:
-    """What the voice session is told to expect while this node listens.
+@dataclass(frozen=True, slots=True)
+class Expects:
+    """What the call session tells the voice session and recognizer while a node listens.
 
-    Mirrors the call session: it tells the voice session the digit count of a digits ask
-    when the flow's Listen action carries one (see `Listen.expect_digits`).
+    Read from the node's Listen; fields the code under test does not have stay empty
+    (the baseline run on older code).
     """
-    from callcenter.flow.actions import Listen
 
-    if category != "digits" or "expect_digits" not in Listen.model_fields:
-        return None
-    return 6
+    digits: int | None = None
+    yes_no: bool = False
+    recognizer: Any = None  # speech.stt.expect.Expectation, on code that has it
+
+    @classmethod
+    def of(cls, listen: Listen) -> Expects:
+        digits = getattr(listen, "expect_digits", None)
+        yes_no = bool(getattr(listen, "expect_yes_no", False))
+        try:
+            from callcenter.speech.stt.expect import Expectation
+        except ImportError:
+            return cls(digits, yes_no)
+        return cls(digits, yes_no, Expectation.of(
+            digits=digits, yes_no=yes_no, phrases=listen.hints,
+            kind=getattr(listen, "expect", None)))
+
+    def delay(self, text: str, settings: EndpointingSettings) -> float:
+        import inspect
+
+        kw: dict[str, Any] = {"expected_digits": self.digits}
+        if "yes_no" in inspect.signature(endpoint_delay).parameters:
+            kw["yes_no"] = self.yes_no
+        return endpoint_delay(text, settings, **kw)
 
 
-def turns_of(segments: list[Segment], category: str) -> list[list[Segment]]:
+def turns_of(segments: list[Segment], expects: Expects) -> list[list[Segment]]:
     """Group segments into turns as VoiceSession does (a gap under the delay bridges)."""
     settings = EndpointingSettings()
     turns: list[list[Segment]] = []
@@ -206,7 +255,7 @@ def turns_of(segments: list[Segment], category: str) -> list[list[Segment]]:
     for seg in segments:
         if current:
             text = " ".join(s.text for s in current if s.text)
-            delay = endpoint_delay(text, settings, expected_digits=expected_digits(category))
+            delay = expects.delay(text, settings)
             if seg.start_ms - current[-1].end_ms >= 1000.0 * delay:
                 turns.append(current)
                 current = []
@@ -219,9 +268,10 @@ def turns_of(segments: list[Segment], category: str) -> list[list[Segment]]:
 def run_item(item: Item, synth: Synth, stt: Transcriber, judge: FlowJudge,
              cache: Path) -> Outcome:
     audio = caller_audio(synth, _voice(item.voice), item.text, item.snr_db, item.seed, cache)
-    segments = [stt.segment(audio, a, b) for a, b in vad_segments(audio)]
+    expects = Expects.of(judge.listen(item.category))
+    segments = [stt.segment(audio, a, b, expects.recognizer) for a, b in vad_segments(audio)]
     out = Outcome(item, segments=[s.text for s in segments])
-    turns = turns_of(segments, item.category)
+    turns = turns_of(segments, expects)
     out.turns = len(turns)
     out.cut_off = len(turns) > 1
     if not turns:
@@ -229,9 +279,7 @@ def run_item(item: Item, synth: Synth, stt: Transcriber, judge: FlowJudge,
         return out
     first = turns[0]
     out.heard = " ".join(s.text for s in first if s.text)
-    settings = EndpointingSettings()
-    out.endpoint_ms = 1000.0 * endpoint_delay(
-        out.heard, settings, expected_digits=expected_digits(item.category))
+    out.endpoint_ms = 1000.0 * expects.delay(out.heard, EndpointingSettings())
     out.stt_ms = first[-1].stt_ms
     began = time.perf_counter()
     out.got = judge.judge(item.category, out.heard)
@@ -254,8 +302,10 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, Any]:
     """Per split and category: accuracy, cut-offs, human recall / false escalations, latency."""
     outs = list(outcomes)
     report: dict[str, Any] = {}
-    for split, held in (("tuned", False), ("heldout", True)):
-        part = [o for o in outs if o.item.heldout is held]
+    for split in ("tuned", "heldout", "fresh"):
+        part = [o for o in outs if o.item.split == split]
+        if not part and split == "fresh":
+            continue
         cats: dict[str, Any] = {}
         for cat in dict.fromkeys(o.item.category for o in part):
             group = [o for o in part if o.item.category == cat]
@@ -294,13 +344,71 @@ def _commit() -> str:
         return "unknown"
 
 
+_DRIVER = """
+import sys
+from pathlib import Path
+from callcenter.bench.quality import run_quality_bench, write_json
+write_json(run_quality_bench(quick=sys.argv[2] == "1", cache=Path(sys.argv[3])), Path(sys.argv[1]))
+"""
+
+
+class BaselineError(RuntimeError):
+    """The baseline commit could not be run (no git checkout, unknown ref, it crashed)."""
+
+
+def run_baseline(ref: str, *, quick: bool, cache: Path) -> dict[str, Any]:
+    """This bench on the code of commit `ref`: its `callcenter/` with our bench files on top.
+
+    Runs in a subprocess (one process cannot import two versions of a package); audio and
+    transcripts without an expectation are shared with this run through `cache`.
+    """
+    import os
+    import shutil
+    import sys
+    import tarfile
+    import tempfile
+
+    here = Path(__file__).parent
+    with tempfile.TemporaryDirectory(prefix="quality-baseline-") as tmp:
+        root = Path(tmp)
+        try:
+            archive = subprocess.run(["git", "archive", "--format=tar", ref, "callcenter"],
+                                     capture_output=True, cwd=here, timeout=60, check=True)
+        except (OSError, subprocess.SubprocessError) as exc:
+            err = getattr(exc, "stderr", b"") or b""
+            raise BaselineError(
+                f"cannot export commit {ref!r} for the baseline ({err.decode().strip() or exc}):"
+                " run from a git checkout, or pass --baseline none") from exc
+        tar_path = root / "code.tar"
+        tar_path.write_bytes(archive.stdout)
+        with tarfile.open(tar_path) as tar:
+            tar.extractall(root, filter="data")
+        for name in _BENCH_FILES:
+            shutil.copy2(here / name, root / "callcenter" / "bench" / name)
+        out = root / "baseline.json"
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        done = subprocess.run(
+            [sys.executable, "-c", _DRIVER, str(out), "1" if quick else "0", str(cache)],
+            cwd=root, env=env, capture_output=True, text=True)
+        if done.returncode != 0 or not out.exists():
+            raise BaselineError(f"the baseline run on {ref} failed:\n{done.stderr[-2000:]}")
+        result: dict[str, Any] = json.loads(out.read_text())
+    result["code"] = ref
+    return result
+
+
 def run_quality_bench(*, quick: bool = False, cache: Path | None = None,
-                      progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Speak, hear and judge every labelled line; the report (see `summarize`)."""
+                      progress: Callable[[str], None] | None = None,
+                      baseline: str | None = None) -> dict[str, Any]:
+    """Speak, hear and judge every labelled line; the report (see `summarize`).
+
+    `baseline`: a commit to run the same lines on as well, reported under "baseline".
+    """
     if cache is None:
         from callcenter.config import get_settings
 
         cache = get_settings().data_dir / "bench_quality"
+    cache = cache.resolve()
     items, today = load_items(quick=quick)
     synth, stt, judge = Synth(), Transcriber(cache), FlowJudge(today)
     outcomes: list[Outcome] = []
@@ -318,6 +426,13 @@ def run_quality_bench(*, quick: bool = False, cache: Path | None = None,
                "items": [asdict(o.item) | {"heard": o.heard, "got": o.got, "right": o.right,
                                            "turns": o.turns, "segments": o.segments}
                          for o in outcomes]}
+    if baseline:
+        if progress:
+            progress(f"the same lines on the baseline code ({baseline})")
+        base = run_baseline(baseline, quick=quick, cache=cache)
+        result["baseline"] = {k: base[k] for k in ("code", "tuned", "heldout", "fresh",
+                                                   "latency_ms_per_turn") if k in base}
+        result["baseline_items"] = base.get("items", [])
     return result
 
 

@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +55,12 @@ HELDOUT_VOICES = (
     Voice("piper-fast", "piper", speed=0.85),
     Voice("espeak-f3-175", "espeak", "en-us+f3", 175),
     Voice("espeak-scot-150", "espeak", "en-gb-scotland", 150),
+)
+# The second held-out part (the set's `fresh` lists) is spoken only by these.
+FRESH_VOICES = (
+    Voice("espeak-m3-140", "espeak", "en-us+m3", 140),
+    Voice("piper-1.1", "piper", speed=1.1),
+    Voice("espeak-rp-165", "espeak", "en-gb-x-rp", 165),
 )
 
 
@@ -156,25 +163,36 @@ def vad_segments(samples: PCM16) -> list[tuple[float, float]]:
 
 
 class Transcriber:
-    """Whisper tiny.en on each segment (the production `WhisperSTT`), cached on disk."""
+    """Whisper tiny.en on each segment (the production `WhisperSTT`), cached on disk.
+
+    `expect` is what the flow's Listen told the recognizer (None on code that cannot take
+    it); the cache key holds it, so runs with and without it never mix transcripts.
+    """
 
     def __init__(self, cache: Path) -> None:
+        import inspect
+
         from callcenter.speech.offline.whisper import WhisperSTT
 
         self.stt = WhisperSTT()
+        self.takes_expectation = "expect" in inspect.signature(self.stt.transcribe).parameters
         self.path = cache / "transcripts.json"
         self.memo: dict[str, list[float | str]] = (
             json.loads(self.path.read_text()) if self.path.exists() else {})
 
-    def segment(self, samples: PCM16, start_ms: float, end_ms: float) -> Segment:
+    def segment(self, samples: PCM16, start_ms: float, end_ms: float,
+                expect: object = None) -> Segment:
         # The listener forwards audio up to the speech-end event, plus the last frame.
         lo, hi = int(start_ms * RATE / 1000), int((end_ms + 20) * RATE / 1000)
         chunk = np.ascontiguousarray(samples[lo:hi])
         key = hashlib.sha256(chunk.tobytes()).hexdigest()[:24]
+        if expect is not None:
+            key = _key(key, repr(expect), repr(self.stt.options))
         hit = self.memo.get(key)
         if hit is None:
             began = time.perf_counter()
-            text = self.stt.transcribe(chunk, start_ms).text.strip()
+            kw: dict[str, Any] = {"expect": expect} if expect is not None else {}
+            text = self.stt.transcribe(chunk, start_ms, **kw).text.strip()
             hit = self.memo[key] = [text, 1000.0 * (time.perf_counter() - began)]
         return Segment(start_ms, end_ms, str(hit[0]), float(hit[1]))
 

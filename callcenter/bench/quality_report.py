@@ -6,27 +6,54 @@ from typing import Any
 
 from rich.table import Table
 
+_SPLITS = (("tuned", "tuned %"), ("heldout", "held-out %"), ("fresh", "fresh held-out %"))
+
 
 def _f(v: Any) -> str:
     return "-" if v is None else f"{v:g}" if isinstance(v, float | int) else str(v)
 
 
+def _cost(lat: dict[str, Any]) -> str:
+    return f"{_f(lat['endpoint_wait_p50'])}+{_f(lat['stt_p50'])}+{_f(lat['understand_p50'])}"
+
+
 def quality_table(result: dict[str, Any]) -> Table:
-    """Accuracy per category, tuned and held-out side by side; then people and latency."""
-    t = Table(title=f"callcenter bench quality ({result['lines']} lines, code {result['code']})")
-    for col in ("category", "tuned %", "held-out %", "cut-offs (t/h)"):
+    """Accuracy per category for the tuned part and both held-out parts, side by side with
+    the baseline code's held-out figures when it was run; then people and latency."""
+    base = result.get("baseline")
+    splits = [(k, label) for k, label in _SPLITS if k in result]
+    title = f"callcenter bench quality ({result['lines']} lines, code {result['code']}"
+    t = Table(title=title + (f"; before = code {base['code']})" if base else ")"))
+    held = [(k, label) for k, label in splits if k != "tuned"]
+    cols = ["category", *(label for _, label in splits), "cut-offs"]
+    if base:
+        cols += [f"{label} before" for _, label in held] + ["cut-offs before"]
+    for col in cols:
         t.add_column(col, justify="left" if col == "category" else "right")
-    tuned, held = result["tuned"], result["heldout"]
-    for cat, row in tuned["categories"].items():
-        h = held["categories"].get(cat, {})
-        t.add_row(cat, _f(row["accuracy_pct"]), _f(h.get("accuracy_pct")),
-                  f"{row['cut_offs']}/{h.get('cut_offs', '-')}")
-    t.add_row("overall", _f(tuned["overall_pct"]), _f(held["overall_pct"]), "")
-    t.add_row("human recall", _f(tuned["human_recall_pct"]), _f(held["human_recall_pct"]), "")
-    t.add_row("false escalations", _f(tuned["false_escalation_pct"]),
-              _f(held["false_escalation_pct"]), "")
-    lat = result["latency_ms_per_turn"]
-    t.add_row("turn cost p50 ms (endpoint+stt+understand)",
-              f"{_f(lat['endpoint_wait_p50'])}+{_f(lat['stt_p50'])}+{_f(lat['understand_p50'])}",
-              "", "")
+
+    def cats(res: dict[str, Any], split: str, cat: str) -> dict[str, Any]:
+        cat_row: dict[str, Any] = res.get(split, {}).get("categories", {}).get(cat, {})
+        return cat_row
+
+    def cuts(res: dict[str, Any], cat: str) -> str:
+        return "/".join(_f(cats(res, k, cat).get("cut_offs")) for k, _ in splits)
+
+    for cat in result["tuned"]["categories"]:
+        cells = [cat, *(_f(cats(result, k, cat).get("accuracy_pct")) for k, _ in splits),
+                 cuts(result, cat)]
+        if base:
+            cells += [_f(cats(base, k, cat).get("accuracy_pct")) for k, _ in held]
+            cells.append(cuts(base, cat))
+        t.add_row(*cells)
+    for label, key in (("overall", "overall_pct"), ("human recall", "human_recall_pct"),
+                       ("false escalations", "false_escalation_pct")):
+        cells = [label, *(_f(result[k].get(key)) for k, _ in splits), ""]
+        if base:
+            cells += [_f(base.get(k, {}).get(key)) for k, _ in held] + [""]
+        t.add_row(*cells)
+    cost = ["turn cost p50 ms (endpoint+stt+understand)", _cost(result["latency_ms_per_turn"])]
+    cost += [""] * (len(splits) - 1) + [""]
+    if base:
+        cost += [_cost(base["latency_ms_per_turn"])] + [""] * len(held)
+    t.add_row(*cost)
     return t

@@ -83,12 +83,25 @@ def quality(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the results as JSON to this file")
     ] = None,
+    baseline: Annotated[
+        str, typer.Option(help="Commit whose code runs the same lines too ('none': skip)")
+    ] = "default",
 ) -> None:
     """Understanding on phone audio: menus, people, yes/no, digits, dates, times."""
-    from callcenter.bench.quality import run_quality_bench, write_json
+    from callcenter.bench.quality import (
+        BASELINE_REF,
+        BaselineError,
+        run_quality_bench,
+        write_json,
+    )
     from callcenter.bench.quality_report import quality_table
 
-    result = run_quality_bench(quick=quick, progress=console.log)
+    ref = BASELINE_REF if baseline == "default" else None if baseline == "none" else baseline
+    try:
+        result = run_quality_bench(quick=quick, progress=console.log, baseline=ref)
+    except BaselineError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
     console.print(quality_table(result))
     if json_path is not None:
         write_json(result, json_path)
