@@ -27,6 +27,9 @@ router = APIRouter()
 Reviewer = Annotated[User, Depends(require_permission(Permission.FLOWS_EDIT))]
 Short = Annotated[str, Form(max_length=2000)]
 DONE = {"rejected": "Rejected: it will not be suggested to this flow again."}
+# How the pages name each kind of suggestion.
+KINDS = {"phrases": "phrases", "knowledge": "knowledge", "route": "new route",
+         "handler": "flow-wide handler"}
 
 
 @router.get("/suggestions")
@@ -37,7 +40,7 @@ def suggestions_page(request: Request, db: DbSession, user: Reviewer, flow: str 
     context = {"section": "suggestions", "rows": rows, "flows": review.per_flow(db),
                "flow": flow, "status": wanted or "", "statuses": [s.value for s in
                                                                    SuggestionStatus],
-               "done": DONE.get(request.query_params.get("done", ""))}
+               "done": DONE.get(request.query_params.get("done", "")), "kinds": KINDS}
     return render(request, "suggestions.html", context)
 
 
@@ -59,7 +62,7 @@ def _detail(request: Request, db: DbSession, row: Suggestion, *,
                                                               row.evidence],
                "lines": lines, "latest": latest, "problems": problems or [],
                "error": error or preview_error,
-               "editable": review.EDITABLE.get(row.kind, ())}
+               "editable": review.EDITABLE.get(row.kind, ()), "kinds": KINDS}
     return render(request, "suggestion.html", context, status_code=status_code)
 
 
@@ -80,13 +83,13 @@ def suggestion_page(request: Request, db: DbSession, user: Reviewer,
 @router.post("/suggestions/{suggestion_id}/accept")
 def accept(request: Request, db: DbSession, user: Reviewer, suggestion_id: int,
            phrases: Short = "", q: Short = "", a: Short = "", name: Short = "",
-           say: Short = "", next: Short = "") -> Response:
+           say: Short = "", next: Short = "", goto: Short = "") -> Response:
     try:
         row = review.get(db, suggestion_id)
     except review.ReviewError as exc:
         return _not_found(request, str(exc))
     form = {"phrases": [p.strip() for p in phrases.splitlines() if p.strip()], "q": q, "a": a,
-            "name": name, "say": say, "next": next}
+            "name": name, "say": say, "next": next, "goto": goto}
     # Only fields the form carried for this kind; an empty form accepts as suggested.
     editable = review.EDITABLE.get(row.kind, ())
     changes = {k: v for k, v in form.items() if k in editable and v not in ("", [])}

@@ -52,6 +52,7 @@ class Learning:
     answer_lines: list[Line] = field(default_factory=list)
     resume_at: str | None = None
     default_next: str | None = None  # where a hand-back goes unless the person picks a node
+    escalated_to: str | None = None  # the escalate node the call went to, if it did
     outcome: str = ""
 
     @property
@@ -99,6 +100,7 @@ def analyse(rows: CallRows) -> Learning:
     learning.resume_at = _resumed_at(after)
     esc_node = _escalate_node(rows, cut)
     learning.default_next = esc_node.next if esc_node is not None else None
+    learning.escalated_to = _escalate_node_name(rows, cut)
     learning.answer_lines = [
         Line(int(item["seq"]), "supervisor", scrub(str(item.get("text", ""))))
         for item in rows.redacted if item.get("speaker") == "supervisor" and item.get("text")]
@@ -195,12 +197,19 @@ def _what_was_done(learning: Learning, after: list[CallEvent], rows: CallRows) -
 
 
 def _escalate_node(rows: CallRows, cut: int | None) -> EscalateNode | None:
+    name = _escalate_node_name(rows, cut)
+    node = rows.flow.nodes.get(name) if rows.flow is not None and name else None
+    return node if isinstance(node, EscalateNode) else None
+
+
+def _escalate_node_name(rows: CallRows, cut: int | None) -> str | None:
+    """The first escalate node entered from the hand-over on."""
     if rows.flow is None or cut is None:
         return None
     for event in list(rows.events)[cut:]:
         if event.type == "node_entered":
-            node = rows.flow.nodes.get(str(event.data.get("node")))
-            if isinstance(node, EscalateNode):
-                return node
+            name = str(event.data.get("node"))
+            if isinstance(rows.flow.nodes.get(name), EscalateNode):
+                return name
     return None
 

@@ -22,7 +22,10 @@ EDITABLE: dict[str, tuple[str, ...]] = {
     SuggestionKind.PHRASES: ("phrases",),
     SuggestionKind.KNOWLEDGE: ("q", "a"),
     SuggestionKind.ROUTE: ("name", "phrases", "say", "next"),
+    SuggestionKind.HANDLER: ("phrases", "goto"),
 }
+# Text a reviewer's edit makes their own rather than the LLM's or the rules'.
+WORDED = ("a", "say")
 
 
 class ReviewError(FlowStoreError):
@@ -37,7 +40,9 @@ class FlowLearning:
     pending: int
     accepted: int
     rejected: int
-    avoidable: int  # distinct escalated calls behind accepted suggestions
+    # Distinct escalated calls behind accepted suggestions; handler phrases do not count (a
+    # person request is still escalated, only at once instead of after a no-match).
+    avoidable: int
 
 
 def suggestions(session: Session, *, flow: str | None = None,
@@ -70,6 +75,8 @@ def edited(row: Suggestion, changes: dict[str, Any]) -> dict[str, Any]:
             payload[name] = [scrub(str(v)) for v in value if str(v).strip()]
         else:
             payload[name] = scrub(str(value)).strip() or None
+        if name in WORDED and payload[name] != row.payload.get(name):
+            payload["written_by"] = "reviewer"
     return payload
 
 
@@ -126,7 +133,7 @@ def per_flow(session: Session) -> list[FlowLearning]:
         entry = out.setdefault(row.flow, {"pending": 0, "accepted": 0, "rejected": 0,
                                           "calls": set()})
         entry[row.status] = entry.get(row.status, 0) + 1
-        if row.status == SuggestionStatus.ACCEPTED:
+        if row.status == SuggestionStatus.ACCEPTED and row.kind != SuggestionKind.HANDLER:
             entry["calls"] |= {str(e.get("call_id")) for e in row.evidence}
     return [FlowLearning(name, e["pending"], e["accepted"], e["rejected"], len(e["calls"]))
             for name, e in sorted(out.items())]

@@ -11,10 +11,11 @@ from sqlmodel import Session, col, select
 
 from callcenter.flow.nodes import MenuNode
 from callcenter.flow.validate import load_flow
-from callcenter.learning import cluster
+from callcenter.learning import cluster, wording
 from callcenter.learning.analyse import CallRows, Learning, Line, analyse, needs_learning
 from callcenter.learning.embed import Embedder
 from callcenter.learning.suggest import Proposal, evidence_of, propose
+from callcenter.learning.wording import Writer
 from callcenter.models import (
     Call,
     CallEvent,
@@ -55,8 +56,20 @@ def load_rows(session: Session, call_id: str) -> CallRows | None:
                     redacted)
 
 
-def learn_from_call(engine: Engine, call_id: str, embedder: Embedder) -> list[int]:
-    """Analyse one call and upsert its suggestions; returns their ids (re-runs: the same)."""
+def learn_from_call(engine: Engine, call_id: str, embedder: Embedder,
+                    writer: Writer | None = None) -> list[int]:
+    """Analyse one call and upsert its suggestions; returns their ids (re-runs: the same).
+
+    With a `writer` (an LLM), answers and new routes' lines are then reworded by it; the
+    rule-built suggestion is stored first, so a slow or failing LLM only leaves that one.
+    """
+    ids = _learn(engine, call_id, embedder)
+    if writer is not None and ids:
+        _word(engine, ids, writer)
+    return ids
+
+
+def _learn(engine: Engine, call_id: str, embedder: Embedder) -> list[int]:
     with Session(engine, expire_on_commit=False) as session:
         rows = load_rows(session, call_id)
         if rows is None or rows.flow is None:
@@ -77,6 +90,30 @@ def learn_from_call(engine: Engine, call_id: str, embedder: Embedder) -> list[in
         ids = [_upsert(session, p, learning) for p in proposals]
         session.commit()
     return ids
+
+
+def _word(engine: Engine, ids: list[int], writer: Writer) -> None:
+    """Ask the writer for the pending texts still worded by the rules; no session is open
+    while it works, and a row reviewed or re-learnt meanwhile is left as it is."""
+    with Session(engine) as session:
+        rows = [session.get(Suggestion, i) for i in ids]
+        todo = [(row.id, wording.wording_of(row.kind, row.payload)) for row in rows
+                if row is not None and row.id is not None and wording.worded(row.kind)
+                and row.status == SuggestionStatus.PENDING
+                and row.payload.get("written_by") == "rules"]
+    if not todo:
+        return
+    texts = writer.write([w for _, w in todo])
+    with Session(engine) as session:
+        for (sid, asked), text in zip(todo, texts, strict=True):
+            row = session.get(Suggestion, sid)
+            if text is None or row is None or row.status != SuggestionStatus.PENDING or (
+                    row.payload.get("rule_text") != asked.rules):
+                continue
+            row.payload = {**row.payload, asked.field: text, "written_by": "llm"}
+            row.updated_at = utcnow()
+            session.add(row)
+        session.commit()
 
 
 def _keep(session: Session, learning: Learning) -> None:
@@ -122,6 +159,7 @@ def _route(session: Session, learning: Learning, rows: CallRows,
 
 
 def _upsert(session: Session, proposal: Proposal, learning: Learning) -> int:
+    proposal.payload = wording.rule_built(proposal.kind, proposal.payload)
     key = (Suggestion.call_id == proposal.call_id, Suggestion.kind == proposal.kind,
            Suggestion.target == proposal.target, Suggestion.text_key == proposal.text_key)
     row = session.exec(select(Suggestion).where(*key)).first()
@@ -139,7 +177,8 @@ def _upsert(session: Session, proposal: Proposal, learning: Learning) -> int:
             row = session.exec(select(Suggestion).where(*key)).one()
     elif row.status == SuggestionStatus.PENDING:
         # Still under review: the newest evidence and wording (a route may have grown).
-        row.payload, row.evidence, row.updated_at = proposal.payload, proposal.evidence, utcnow()
+        payload = wording.kept(row.payload, proposal.payload, proposal.kind)
+        row.payload, row.evidence, row.updated_at = payload, proposal.evidence, utcnow()
         session.add(row)
         session.flush()
     assert row.id is not None

@@ -7,6 +7,8 @@
   (redacted) words become a knowledge item.
 - The person answered, at a menu: a need several callers share becomes a new route
   (see `cluster.py`).
+- The caller asked for a person in words the flow missed (or the flow hears no such request
+  at all): those words go to the flow-wide `human_request` handler (see `handlers.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from callcenter.flow import meaning
 from callcenter.flow.nodes import AgentNode, MenuNode
 from callcenter.flow.schema import Flow
+from callcenter.learning import handlers
 from callcenter.learning.analyse import Learning, Line
 from callcenter.learning.embed import Embedder, similarity
 from callcenter.learning.privacy import scrub
@@ -75,8 +78,7 @@ def candidates(flow: Flow, node_name: str) -> list[Candidate]:
 
 def asks_for_person(flow: Flow, lines: list[Line], embedder: Embedder) -> list[bool]:
     """Which caller lines only ask for a person (no need to learn from those)."""
-    handler = flow.handlers.human_request
-    phrases = [*(handler.phrases if handler else []), *meaning.HUMAN_EXAMPLES]
+    phrases = handlers.person_examples(flow)
     sims = similarity(embedder, [line.text for line in lines], phrases)
     out = []
     for i, line in enumerate(lines):
@@ -99,14 +101,47 @@ def _nearest(embedder: Embedder, text: str, cands: list[Candidate]) -> tuple[int
 
 
 def propose(learning: Learning, flow: Flow, embedder: Embedder) -> list[Proposal]:
-    """Phrase and knowledge proposals from one call; refines `learning.reason` in place."""
-    if learning.need_lines:
-        person = asks_for_person(flow, learning.need_lines, embedder)
-        learning.need_lines = [line for line, p in zip(learning.need_lines, person, strict=True)
-                               if not p]
-    if not learning.need_lines or learning.action == "transferred":
-        return []
+    """Handler, phrase and knowledge proposals from one call; refines `learning` in place
+    (`reason`, and `need_lines` lose the lines that only ask for a person)."""
     cands = candidates(flow, learning.node)
+    found = _person_requests(learning, flow, cands, embedder)
+    if not learning.need_lines or learning.action == "transferred":
+        return found
+    return [*found, *_need_proposals(learning, flow, cands, embedder)]
+
+
+def _person_requests(learning: Learning, flow: Flow, cands: list[Candidate],
+                     embedder: Embedder) -> list[Proposal]:
+    """Drop the lines that ask for a person; those the flow missed teach its handler."""
+    if not learning.need_lines:
+        return []
+    lines = learning.need_lines
+    person = asks_for_person(flow, lines, embedder)
+    node = flow.nodes.get(learning.node)
+    elsewhere = [p for c in cands for p in c.phrases]
+    if isinstance(node, AgentNode):
+        elsewhere += [k.q for k in node.knowledge]
+    missed = handlers.missed_requests(flow, lines, elsewhere, embedder)
+    unheard = flow.handlers.human_request is None  # no handler: no request is ever heard
+    # Heard already (`p`) needs nothing, unless the flow has no handler to hear it with.
+    asked = [line for line, p, m in zip(lines, person, missed, strict=True)
+             if (p and unheard) or (m and not p)]
+    learning.need_lines = [line for line, p, m in zip(lines, person, missed, strict=True)
+                           if not (p or m)]
+    if not asked:
+        return []
+    learning.reason = "asked_for_person"
+    proposal = handlers.handler_proposal(learning, flow, asked)
+    if proposal is None:
+        return []
+    target, key, payload = proposal
+    evidence = {"call_id": learning.call_id, "reason": learning.reason,
+                "action": learning.action, "lines": [line.as_json() for line in asked]}
+    return [Proposal(learning.call_id, SuggestionKind.HANDLER, target, key, payload, [evidence])]
+
+
+def _need_proposals(learning: Learning, flow: Flow, cands: list[Candidate],
+                    embedder: Embedder) -> list[Proposal]:
     need = learning.need_lines[0].text
     picked: Candidate | None = None
     if cands:

@@ -2,7 +2,8 @@
 
 Queued by `process_call` once the redacted transcript is stored, only for calls a person took
 or that were transferred. Idempotent (suggestions are upserted by their unique key), so a
-redelivered or re-run task changes nothing.
+redelivered or re-run task changes nothing. With an OpenAI key set (as for summaries), answers
+are then worded by the LLM; an LLM failure leaves the rule-built text and is not retried.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from callcenter.db import engine_for
 from callcenter.learning.analyse import needs_learning
 from callcenter.learning.embed import minilm
 from callcenter.learning.store import learn_from_call
+from callcenter.learning.wording import from_settings
 from callcenter.models import CallEvent, Escalation
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ def register(app: Any) -> None:
     def learn(self: Any, call_id: str) -> int:
         engine = engine_for(app.settings.effective_database_url)
         try:
-            return len(learn_from_call(engine, call_id, minilm()))
+            return len(learn_from_call(engine, call_id, minilm(), from_settings(app.settings)))
         except (OperationalError, LookupError) as exc:
             # The database blinked, or the transcript is not stored yet: try again later.
             raise self.retry(exc=exc, countdown=2 * (2 ** self.request.retries)) from None

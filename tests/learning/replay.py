@@ -22,6 +22,7 @@ from callcenter.escalation import InProcessEscalationBroker, Presence, QueueEsca
 from callcenter.flowstore import FlowStore
 from callcenter.learning.embed import minilm
 from callcenter.learning.store import learn_from_call
+from callcenter.learning.wording import Writer
 from callcenter.models import utcnow
 from callcenter.postcall import pipeline
 from callcenter.postcall.store import store_record
@@ -58,10 +59,13 @@ def _script(caller: Caller, escalates: bool) -> CallerScript:
     turns = ["  - wait: agent_done"]
     for text in caller.says:
         turns += [f'  - say: "{text}"', "  - wait: agent_done"]
-    if escalates:
-        turns += ["  - wait: 12", "  - wait: agent_done"]
-    turns += ["  - hangup: true"]
-    return CallerScript.from_yaml("voice: espeak\nturns:\n" + "\n".join(turns) + "\n")
+    # Virtual time runs on while the supervisor's side works on the wall-clock broker, so
+    # on a loaded machine the hand-back may come many virtual minutes later: a caller who
+    # escalates stays on the line (longer than the flow's escalation timeout) until the
+    # agent, back from the supervisor, ends the call.
+    turns += ["  - wait: 7200"] if escalates else ["  - hangup: true"]
+    return CallerScript.from_yaml("voice: espeak\ntimeout: 300\nturns:\n" + "\n".join(turns)
+                                  + "\n")
 
 
 async def place_call(engine: Engine, flow_name: str, call_id: str, caller: Caller,
@@ -86,7 +90,16 @@ async def place_call(engine: Engine, flow_name: str, call_id: str, caller: Calle
         escalations=QueueEscalation(broker, update_s=0.05), intents=INTENTS,
         serve_commands=lambda h: bus.serve(lease, h),
     ))
+    # The supervisor's console heartbeats like a real one: a single heartbeat expires (TTL
+    # 15 s of wall time) before the escalation on a loaded machine, and then nobody is staffed.
     await broker.heartbeat(Presence("sup-ada", capacity=1))
+
+    async def console_heartbeat() -> None:
+        while True:
+            await asyncio.sleep(2)
+            await broker.heartbeat(Presence("sup-ada", capacity=1))
+
+    beat = asyncio.ensure_future(console_heartbeat())
 
     async def supervisor() -> None:
         offer = await broker.next_offer("sup-ada", timeout=60)
@@ -108,7 +121,8 @@ async def place_call(engine: Engine, flow_name: str, call_id: str, caller: Calle
     outcome = await asyncio.wait_for(run, 30)
     if not sup.done():
         sup.cancel()
-    await asyncio.gather(sup, return_exceptions=True)
+    beat.cancel()
+    await asyncio.gather(sup, beat, return_exceptions=True)
     routing.cancel()
     room.close()
     await clock.aclose()
@@ -116,10 +130,14 @@ async def place_call(engine: Engine, flow_name: str, call_id: str, caller: Calle
     return Result(call_id, outcome.state.was_escalated, agent, list(outcome.state.path))
 
 
-def postcall_and_learn(engine: Engine, call_id: str) -> list[int]:
-    """The post-call record (redacted transcript), then the learning step, as the tasks do."""
+def postcall_and_learn(engine: Engine, call_id: str, writer: Writer | None = None) -> list[int]:
+    """The post-call record (redacted transcript), then the learning step, as the tasks do.
+
+    Synchronous like the tasks: with a `writer` that talks to a fake server on the test's
+    event loop, run it in a thread (`asyncio.to_thread`).
+    """
     data = pipeline.load(engine, call_id)
     assert data is not None
     record, _ = pipeline.build_record(data, get_settings(), llm=None)
     store_record(engine, record, now=utcnow(), webhook_url=None)
-    return learn_from_call(engine, call_id, minilm())
+    return learn_from_call(engine, call_id, minilm(), writer)

@@ -7,6 +7,8 @@ recognition; intents are the real offline MiniLM matcher.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -52,8 +54,8 @@ nodes:
     type: escalate
     queue: support
     hold_prompt: Please hold.
-    position_every: 5
-    timeout: 60
+    position_every: 600
+    timeout: 3600
     next: goodbye
     on_timeout: goodbye
   goodbye:
@@ -87,7 +89,7 @@ SCENARIOS = [
 ]
 
 
-def _containment(results: list[bool]) -> float:
+def _containment(results: Sequence[bool]) -> float:
     return sum(not escalated for escalated in results) / len(results)
 
 

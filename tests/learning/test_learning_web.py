@@ -76,3 +76,41 @@ def test_supervisors_cannot_review(supervisor_client: TestClient,  # noqa: F811
                                    engine: Engine) -> None:  # noqa: F811
     _seed(engine)
     assert supervisor_client.get("/suggestions").status_code == 403
+
+
+def test_the_new_kinds_show_a_handler_change_and_who_worded_an_answer(
+    admin_client: TestClient, engine: Engine  # noqa: F811
+) -> None:
+    kb, _ = _seed(engine)
+    with Session(engine) as s:
+        row = s.get(Suggestion, kb)
+        assert row is not None
+        row.payload = {**row.payload, "a": "Yes, a five dollar fee applies.",
+                       "rule_text": "Yes five dollars.", "written_by": "llm"}
+        s.add(row)
+        s.add(Call(id="c-3", room_name="r-3"))
+        handler = Suggestion(
+            call_id="c-3", flow="help_line", flow_version=1, kind="handler",
+            target="handlers.human_request", text_key="can i get somebody from your team",
+            payload={"handler": "human_request", "node": "main_menu",
+                     "phrases": ["can I get somebody from your team"]},
+            evidence=[{"call_id": "c-3", "lines": [
+                {"seq": 2, "speaker": "caller", "text": "can I get somebody from your team"}]}])
+        s.add(handler)
+        s.commit()
+        hid = handler.id
+    r = admin_client.get("/suggestions")
+    assert "flow-wide handler" in r.text and ">LLM</span>" in r.text
+    r = admin_client.get(f"/suggestions/{kb}")
+    assert 'id="rule-text"' in r.text and "Yes five dollars." in r.text
+    r = admin_client.get(f"/suggestions/{hid}")
+    assert r.status_code == 200 and 'id="handler-note"' in r.text
+    assert "can I get somebody from your team" in r.text and 'id="diff"' in r.text
+    token = page_csrf(admin_client, f"/suggestions/{hid}")
+    r = admin_client.post(f"/suggestions/{hid}/accept", follow_redirects=False,
+                          data={"csrf_token": token})
+    assert r.status_code == 303, r.text
+    with Session(engine) as s:
+        draft = FlowStore(s).latest_version("help_line")
+        assert draft is not None and draft.status == "draft"
+        assert "can I get somebody from your team" in draft.yaml_text
