@@ -61,26 +61,42 @@ def publish(
         "--number", help="Route this E.164 number to the flow (repeatable)")] = None,
     author: Annotated[str, typer.Option(help="Who publishes (kept with the version)")] = "",
     note: Annotated[str, typer.Option(help="What changed")] = "",
+    move: Annotated[bool, typer.Option(
+        "--move", help="Move a --number that another flow answers to this one")] = False,
 ) -> None:
     """Validate FILE, store it as a new version and publish it (atomically)."""
-    from callcenter.flowstore import FlowStore, FlowStoreError
+    from callcenter.flowstore import FlowStore, FlowStoreError, NumberConflict
 
     problems = validate_file(file)
     if problems:
         print_problems(problems)
         raise typer.Exit(1)
     text = file.read_text(encoding="utf-8")
+    moved: list[NumberConflict] = []
     with db_session() as session:
         store = FlowStore(session)
         try:
             version = store.publish_text(text, author=author, note=note, file=str(file))
             name = store.flow_name(version)
             for n in number or []:
-                store.map_number(n, name)
+                try:
+                    store.map_number(n, name, replace=False)
+                except NumberConflict as conflict:
+                    # A number silently taken from a live flow sends its callers elsewhere.
+                    if not move:
+                        raise FlowStoreError(
+                            f"{conflict.number} already answers with flow "
+                            f"{conflict.current_flow!r}; nothing was published. Pass --move "
+                            f"to move it to {name!r}") from None
+                    store.map_number(n, name, replace=True)
+                    moved.append(conflict)
         except (FlowStoreError, FlowValidationError) as exc:
             raise fail(str(exc)) from None
     numbers = f" on {', '.join(number)}" if number else ""
     console.print(f"[green]published[/green] {name} v{version.version}{numbers}")
+    for c in moved:
+        console.print(f"moved {c.number} from flow {escape(c.current_flow)} to {escape(name)}",
+                      highlight=False)
 
 
 @app.command(name="list")
