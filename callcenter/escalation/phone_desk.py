@@ -106,7 +106,10 @@ class PhoneDesk:
                 await self.broker.heartbeat(Presence(sup.supervisor_id, self._status(sup),
                                                      capacity=1, skills=sup.skills))
                 offer = await self.broker.next_offer(sup.supervisor_id, self.heartbeat_s)
-                if offer is not None:
+                if offer is not None and self._status(sup) is SupervisorStatus.AWAY:
+                    # Offered just before they went away: let it go, do not ring them.
+                    await self.broker.decline(offer.offer_id, sup.supervisor_id)
+                elif offer is not None:
                     await self.ring(sup, offer)
             except asyncio.CancelledError:
                 raise
@@ -130,10 +133,11 @@ class PhoneDesk:
                 # supervisor must not sit in a room nobody is waiting in.
                 await self._hang_up(room, result.participant_identity or sup.supervisor_id)
         else:
-            await self.broker.decline(offer.offer_id, sup.supervisor_id)
+            # Away before the decline, not after: the decline wakes routing, which must
+            # not hand the call straight back to this supervisor.
             self._resting_until[sup.supervisor_id] = self._clock() + self.rest_s
-            # Away now, not at the next heartbeat: routing must not offer it to them again.
             await self.broker.set_status(sup.supervisor_id, SupervisorStatus.AWAY)
+            await self.broker.decline(offer.offer_id, sup.supervisor_id)
             log.info("phone supervisor %s %s (SIP %s) for call %s; resting %.0f s",
                      sup.supervisor_id, result.outcome, result.sip_status, offer.call_id,
                      self.rest_s)

@@ -218,7 +218,7 @@ class RedisEscalationBroker(RedisConsoleReads):
         try:
             while True:
                 rung.clear()  # before looking: a ring during the look makes us look again
-                offer = await self._pop_offer(supervisor_id)
+                offer = await self.pop_open_offer(supervisor_id)
                 left = deadline - loop.time()
                 if offer is not None or left <= 0:
                     return offer
@@ -226,17 +226,6 @@ class RedisEscalationBroker(RedisConsoleReads):
                     await asyncio.wait_for(rung.wait(), min(left, self._ring.fallback_s))
         finally:
             self._ring.unwatch(supervisor_id, rung)
-
-    async def _pop_offer(self, supervisor_id: str) -> Offer | None:
-        """The first still-open offer in the inbox; stale rings (withdrawn, taken) are
-        dropped on the way."""
-        inbox = self.k("inbox", supervisor_id)
-        while (ring := await self.batch.call("LPOP", inbox)) is not None:
-            offer_id, _, call_id = ring.partition(" ")
-            offer = await self.open_offer(offer_id, supervisor_id, call_id or None)
-            if offer is not None:
-                return offer
-        return None
 
     async def accept(self, offer_id: str, supervisor_id: str) -> Ticket | None:
         for _ in range(_RETRIES):

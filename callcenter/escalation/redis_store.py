@@ -15,6 +15,7 @@ from callcenter.escalation.offers import Offer
 from callcenter.escalation.presence import Presence, SupervisorStatus
 from callcenter.escalation.redis_batch import CommandBatch
 from callcenter.escalation.redis_codec import (
+    TICKET_FIELDS,
     presence_from_hash,
     ticket_from_hash,
     ticket_to_hash,
@@ -25,6 +26,25 @@ from callcenter.escalation.tickets import Ticket, TicketState
 
 _INBOX_KEPT = 100
 _OFFER_KEY_GRACE_S = 60.0  # the offer key outlives the offer so a late accept reads "gone"
+
+
+# Pop one ring ("<offer id> <call id>") and read its ticket's fields in the same step.
+_POP_RING = """
+local ring = redis.call('LPOP', KEYS[1])
+if not ring then return false end
+local call = string.match(ring, ' (.+)$')
+if not call then return {ring} end
+local h = redis.call('HMGET', ARGV[1] .. call, 'version', 'state', 'data')
+return {ring, h[1], h[2], h[3]}
+"""
+
+
+def _still_open(t: Ticket | None, offer_id: str, supervisor_id: str) -> Offer | None:
+    if t is None or t.state is not TicketState.OFFERED:
+        return None
+    if t.offer_id != offer_id or t.offered_to != supervisor_id:
+        return None
+    return Offer.of(t)
 
 
 class RedisTickets:
@@ -49,6 +69,7 @@ class RedisTickets:
         self._answers_kept = answers_kept
         self._apply = register(client)
         self._snapshot_script = register_snapshot(client)
+        self._pop_ring = client.register_script(_POP_RING)
         # Single reads and moves go through one batch: a burst shares a pipeline.
         self.batch = CommandBatch(client)
 
@@ -102,11 +123,23 @@ class RedisTickets:
         if call_id is None:
             call_id = await self.batch.call("GET", self.k("o", offer_id))
         t = None if call_id is None else await self.load_ticket(call_id)
-        if t is None or t.state is not TicketState.OFFERED:
-            return None
-        if t.offer_id != offer_id or t.offered_to != supervisor_id:
-            return None
-        return Offer.of(t)
+        return _still_open(t, offer_id, supervisor_id)
+
+    async def pop_open_offer(self, supervisor_id: str) -> Offer | None:
+        """The first still-open offer in the supervisor's inbox; stale rings (withdrawn,
+        taken) are dropped on the way. Each ring is popped and its ticket read in one
+        script: one command per ring instead of two."""
+        inbox, tickets = self.k("inbox", supervisor_id), self.k("t", "") + ":"
+        while True:
+            reply = await self.batch.script(self._pop_ring, [inbox], [tickets])
+            if reply is None:
+                return None
+            ring, *values = reply
+            offer_id, _, _call = str(ring).partition(" ")
+            raw = {f: v for f, v in zip(TICKET_FIELDS, values, strict=False) if v is not None}
+            offer = _still_open(ticket_from_hash(raw), offer_id, supervisor_id)
+            if offer is not None:
+                return offer
 
     async def recent_answers(self, queues: Iterable[str]) -> dict[str, list[float]]:
         names = sorted(set(queues))
