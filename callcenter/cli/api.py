@@ -18,8 +18,8 @@ APP_FACTORY = "admin.app:create_app"
 
 def api(
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
-    port: int = typer.Option(8000, help="Port to listen on"),
-    workers: int = typer.Option(1, min=1, help="Worker processes"),
+    port: int = typer.Option(8000, min=0, max=65535, help="Port to listen on (0: any free)"),
+    workers: int = typer.Option(1, min=1, max=256, help="Worker processes"),
     dev: bool = typer.Option(
         False, "--dev", help="Development: allow the built-in SECRET_KEY [DEV_MODE]"
     ),

@@ -29,7 +29,7 @@ class Pool(StrEnum):
 
 @app.command()
 def worker(
-    concurrency: int = typer.Option(1, min=1, help="Processes (prefork) or threads"),
+    concurrency: int = typer.Option(1, min=1, max=256, help="Processes (prefork) or threads"),
     pool: Annotated[Pool, typer.Option(help="Celery execution pool")] = Pool.PREFORK,
     loglevel: str = typer.Option("INFO", help="DEBUG, INFO, WARNING or ERROR"),
     sweeper: bool = typer.Option(True, help="Re-send outbox entries a lost broker dropped"),
@@ -41,6 +41,9 @@ def worker(
     from callcenter.postcall.outbox import Sweeper
     from callcenter.postcall.tasks import send_webhook
 
+    if loglevel.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise typer.BadParameter(f"{loglevel!r}: use DEBUG, INFO, WARNING or ERROR",
+                                 param_hint="--loglevel")
     settings = get_settings()
     if not settings.redis_url:
         console.print(

@@ -98,6 +98,9 @@ CASES: list[tuple[str, list[str], dict[str, str], list[str]]] = [
     ("calls-page-zero", ["calls", "list", "--page", "0"], {}, ["--page"]),
     ("learn-unknown-status", ["learn", "list", "--status", "maybe"], {}, ["--status"]),
     ("unknown-option", ["flows", "list", "--bogus"], {}, ["--bogus"]),
+    ("api-port-range", ["api", "--dev", "--port", "70000"], {}, ["--port"]),
+    ("postcall-worker-loglevel", ["postcall", "worker", "--loglevel", "chatty"],
+     {"REDIS_URL": NO_REDIS}, ["--loglevel"]),
 ]
 
 
