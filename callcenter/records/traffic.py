@@ -20,7 +20,8 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from callcenter.accounts.times import as_utc
-from callcenter.models import Call, CallEvent, Disposition, Flow, FlowVersion
+from callcenter.models import Call, CallEvent, Disposition
+from callcenter.records.calls import flow_version_ids
 
 # How a call ended, in the words the diagram uses; a disposition not listed is "other".
 ENDINGS: dict[str, str] = {
@@ -69,20 +70,12 @@ class FlowTraffic:
         return max([n.calls for n in self.nodes.values()] + [1])
 
 
-def _version_ids(db: Session, flow: str, version: int | None) -> list[int]:
-    query = (select(FlowVersion.id).join(Flow, col(Flow.id) == col(FlowVersion.flow_id))
-             .where(col(Flow.name) == flow))
-    if version is not None:
-        query = query.where(col(FlowVersion.version) == version)
-    return [int(i) for i in db.exec(query).all() if i is not None]
-
-
 def node_traffic(db: Session, flow: str, since: datetime, until: datetime, *,
                  version: int | None = None) -> FlowTraffic:
     """Per-node and per-edge counts of the calls to `flow` (or one version) that started
     in [since, until). An unknown flow or version has no calls, so all counts are zero."""
     out = FlowTraffic(flow=flow, version=version, since=as_utc(since), until=as_utc(until))
-    ids = _version_ids(db, flow, version)
+    ids = flow_version_ids(db, flow, version)
     if not ids:
         return out
     # The version filter first: the (flow_version_id, started_at) index answers both.
