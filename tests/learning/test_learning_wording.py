@@ -129,3 +129,17 @@ def test_usable_answers_are_one_spoken_line_without_templates_or_personal_data()
     assert wording.usable("  ") is None
     assert wording.usable("{% if x %}") is None
     assert wording.usable("word " * 100) is None
+
+
+async def test_a_new_routes_line_is_worded_from_the_redacted_answer() -> None:
+    asked = wording.Wording("route", "I want to return a jacket",
+                            "You can return any item within thirty days, call 555 867 5309.",
+                            "You can return any item within thirty days, call [PHONE].")
+    async with RecordingOpenAI() as srv:
+        srv.script.append(ScriptedReply(text="You can return any item within thirty days."))
+        texts = await asyncio.to_thread(_writer(srv).write, [asked])
+    assert texts == ["You can return any item within thirty days."]
+    body = json.loads(srv.bodies[0])
+    sent = json.dumps(body["messages"])
+    assert "callers with this need" in sent and "return a jacket" in sent
+    _no_personal_data(sent)
