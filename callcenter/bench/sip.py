@@ -121,7 +121,8 @@ async def settled(url: str, since: datetime, n: int, timeout_s: float) -> list[S
     deadline = time.monotonic() + timeout_s
     while True:
         calls = await asyncio.to_thread(read_calls, url, since)
-        done = [c for c in calls if c[0].ended_at is not None and c[1].processed]
+        # processed_at is post-call's last write (transcript, then disposition, then it).
+        done = [c for c in calls if c[0].ended_at is not None and c[0].processed_at is not None]
         if len(done) >= n or time.monotonic() > deadline:
             return calls
         await asyncio.sleep(1.0)
