@@ -147,6 +147,7 @@ def load_items(path: Path = SET_PATH, *, quick: bool = False) -> tuple[list[Item
             voices = HELDOUT_VOICES if split == "heldout" else TUNE_VOICES
             for i, (text, expected) in enumerate(parts[split]):
                 n += 1
+                _check_text(text, category)
                 if quick and i % 3:
                     continue
                 items.append(Item(
@@ -158,12 +159,18 @@ def load_items(path: Path = SET_PATH, *, quick: bool = False) -> tuple[list[Item
     for category, lines in fresh.items():
         for i, (text, expected) in enumerate(lines):
             n += 1
+            _check_text(text, category)
             if quick and i % 3:
                 continue
             v = FRESH_VOICES
             items.append(Item(category, str(text), expected, True, v[i % len(v)].name,
                               SNRS[(i // len(v)) % len(SNRS)], n, "fresh"))
     return items, today
+
+
+def _check_text(text: object, category: str) -> None:
+    if not isinstance(text, str):  # YAML reads a bare yes/no/on/off as a boolean
+        raise ValueError(f"{category}: the line {text!r} is not text: quote it in the set")
 
 
 def _voice(name: str) -> Any:
