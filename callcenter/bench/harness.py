@@ -102,6 +102,9 @@ class CallResult:
     min_interruption_ms: float = 300.0
     lead_ms: float = 0.0  # configured provider latency after the commit
     turns: list[TurnMetrics] = field(default_factory=list)  # the voice session's own view
+    # Caller lines that ended before this media time are not counted (a density step's
+    # warm-up: its start-up burst and the collection after it are not steady state).
+    counted_from_ms: float = 0.0
 
 
 def script_for(turns: int, barge_ins: int, *, seed: int, pause: tuple[float, float]) -> (
@@ -237,6 +240,8 @@ def measure(results: Sequence[CallResult | BaseException]) -> Measured:
             m.add_turn(t)
         agent = r.report.agent
         for line in r.report.said:
+            if line.speech_end_ms < r.counted_from_ms:
+                continue
             if line.text == STOP_LINE:
                 seg = next(
                     (a for a in agent if a.start_ms <= line.speech_start_ms <= a.end_ms + 1), None

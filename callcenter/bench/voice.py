@@ -119,6 +119,7 @@ async def bench_density_step(n: int, seconds: float, voice: CallerVoice) -> dict
     await asyncio.sleep(WARMUP_S)
     settle_gc()  # what a worker does after admitting calls (see voice.runtime)
     await asyncio.sleep(0.3)
+    counted_from = {id(c): c.room.next_frame_ms() for c in calls}
     for c in calls:
         c.session.frames_seen = c.session.late_frames = 0
     t0, c0 = time.monotonic(), time.process_time()
@@ -139,6 +140,9 @@ async def bench_density_step(n: int, seconds: float, voice: CallerVoice) -> dict
             ))
         else:
             partial.append(r)
+    for c, r in zip(calls, partial, strict=True):
+        if isinstance(r, CallResult):
+            r.counted_from_ms = counted_from[id(c)]
     m = measure(partial)
     late_pct = 100.0 * m.late_frames / m.frames if m.frames else 100.0
     return {
