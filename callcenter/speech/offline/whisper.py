@@ -79,6 +79,11 @@ class WhisperOptions:
     # Off: on eSpeak voices over the phone the digit grammar misheard more segments than
     # Whisper did (bench quality, and FACTS: 57% WER), so it replaced right digits.
     digits_second_opinion: bool = False
+    # Off: menu phrases as prompt and hotwords sent greedy tiny.en into repetition loops
+    # ("A person please. please. please. $1,000,000,...") on held-out human requests.
+    prompt_phrases: bool = False
+    # Off until measured on the bench: date/time prompts (they helped on a few test lines).
+    prompt_kinds: bool = False
 
 
 class WhisperSTT(STT):
@@ -124,6 +129,11 @@ class WhisperSTT(STT):
         opts = self.options
         if not opts.use_expectation:
             expect = None
+        elif expect is not None:
+            expect = Expectation.of(
+                digits=expect.digits, yes_no=expect.yes_no,
+                phrases=expect.phrases if opts.prompt_phrases else (),
+                kind=expect.kind if opts.prompt_kinds else None)
         audio = samples.astype(np.float32) / 32768.0
         hotwords = [*keywords, *(expect.phrases if expect else ())]
         segments, _ = load_whisper_model().transcribe(
