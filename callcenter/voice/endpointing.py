@@ -51,7 +51,7 @@ def looks_unfinished(text: str, *, expected_digits: int | None = None) -> bool:
     """True when `text` reads like the caller has more to say.
 
     `expected_digits`: a flow asking for, say, a 6-digit order number passes 6, and any
-    shorter digit string counts as unfinished.
+    shorter answer counts as unfinished, one with no digits in it yet included.
     """
     t = text.strip().lower().rstrip(" ,")
     if not t:
@@ -64,7 +64,9 @@ def looks_unfinished(text: str, *, expected_digits: int | None = None) -> bool:
     if words[-1] in _TRAILING or _LEAD_INS.search(t):
         return True
     n = digit_count(t)
-    if expected_digits is not None and 0 < n < expected_digits:
+    # Fewer than the expected digits, none included: a first group the recognizer heard
+    # as words ("You will want." for "two oh one") must not end the turn either.
+    if expected_digits is not None and n < expected_digits:
         return True
     # Digit strings are read in groups with pauses ("four eight two ... nine one three"):
     # ending on a digit after a few of them means the caller is probably still reading.

@@ -74,3 +74,16 @@ turns:
   - wait: agent_done
 """, digits=6)
     assert turns == ["four eight two nine", "sorry"]
+
+
+async def test_a_first_group_heard_as_words_still_waits_for_the_rest(
+        make_call: MakeCall) -> None:
+    # The recognizer wrote "two oh one" as words: no digits yet, the number is not done.
+    turns = await _caller_turns(make_call, """
+turns:
+  - say: "you will want"
+  - wait: 1.0
+  - say: "seven seven three"
+  - wait: agent_done
+""", digits=6)
+    assert turns == ["you will want seven seven three"]
