@@ -298,10 +298,11 @@ class CallRunner:
         if self.on_done is not None:
             self.on_done(job, outcome, error)
 
-    async def _through_outage(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        """`attempt()`, retried with backoff while the store is unreachable (up to
-        `start_retry_s`); other errors and the last outage error are raised."""
-        deadline = time.monotonic() + self.timing.start_retry_s
+    async def _through_outage(self, attempt: Callable[[], Awaitable[T]],
+                              retry_s: float | None = None) -> T:
+        """`attempt()`, retried with backoff while the store is unreachable (up to `retry_s`,
+        by default `start_retry_s`); other errors and the last outage error are raised."""
+        deadline = time.monotonic() + (self.timing.start_retry_s if retry_s is None else retry_s)
         delay = 0.05
         while True:
             try:
@@ -319,23 +320,11 @@ class CallRunner:
 
     async def _finish(self, running: RunningCall) -> None:
         """Write the last checkpoint, then mark the call finished; retried through an outage."""
-        deadline = time.monotonic() + self.timing.finish_retry_s
+        started = time.monotonic()
         if running.ctx is not None:
             await running.ctx.checkpoints.flush(self.timing.finish_retry_s)
-        delay = 0.05
-        while True:
-            try:
-                await self.store.finish(running.lease)
-                return
-            except LeaseLost:
-                raise
-            except Exception as exc:
-                raise_if_cancelled()
-                if not is_outage(exc) or time.monotonic() + delay > deadline:
-                    raise
-                self.store_outage.failed(exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+        left = self.timing.finish_retry_s - (time.monotonic() - started)
+        await self._through_outage(lambda: self.store.finish(running.lease), max(0.0, left))
 
     async def _heartbeat_loop(self) -> None:
         t = self.timing
