@@ -50,10 +50,7 @@
   // frequency probe the tests read, as on the dev transport.
   function makeEar(audioEl) {
     var ctx = new (window.AudioContext || window.webkitAudioContext)();
-    var analyser = ctx.createAnalyser();
-    analyser.fftSize = 4096;
-    var time = new Float32Array(analyser.fftSize);
-    var freq = new Float32Array(analyser.frequencyBinCount);
+    var meter = window.callcenterMeter(ctx);
     var first = true;
     return {
       context: ctx,
@@ -61,21 +58,11 @@
         // Chromium feeds WebAudio from remote WebRTC only while the track is played.
         var el = first && audioEl ? track.attach(audioEl) : track.attach();
         first = false;
-        ctx.createMediaStreamSource(new MediaStream([track.mediaStreamTrack])).connect(analyser);
+        ctx.createMediaStreamSource(new MediaStream([track.mediaStreamTrack])).connect(meter.analyser);
         return el;
       },
-      level: function () {
-        analyser.getFloatTimeDomainData(time);
-        var sum = 0;
-        for (var i = 0; i < time.length; i++) sum += time[i] * time[i];
-        return Math.sqrt(sum / time.length);
-      },
-      dominantHz: function () {
-        analyser.getFloatFrequencyData(freq);
-        var best = 1, bestDb = -Infinity;
-        for (var i = 1; i < freq.length; i++) if (freq[i] > bestDb) { bestDb = freq[i]; best = i; }
-        return best * ctx.sampleRate / analyser.fftSize;
-      },
+      level: meter.level,
+      dominantHz: meter.dominantHz,
     };
   }
 

@@ -22,25 +22,12 @@
     if (play && play.catch) play.catch(function () {});
     var ctx = new (window.AudioContext || window.webkitAudioContext)();
     var source = ctx.createMediaStreamSource(stream);
-    var analyser = ctx.createAnalyser();
-    analyser.fftSize = 4096;
-    source.connect(analyser);
-    var time = new Float32Array(analyser.fftSize);
-    var freq = new Float32Array(analyser.frequencyBinCount);
+    var meter = window.callcenterMeter(ctx);
+    source.connect(meter.analyser);
     return {
       context: ctx,
-      level: function () {
-        analyser.getFloatTimeDomainData(time);
-        var sum = 0;
-        for (var i = 0; i < time.length; i++) sum += time[i] * time[i];
-        return Math.sqrt(sum / time.length);
-      },
-      dominantHz: function () {
-        analyser.getFloatFrequencyData(freq);
-        var best = 1, bestDb = -Infinity;
-        for (var i = 1; i < freq.length; i++) if (freq[i] > bestDb) { bestDb = freq[i]; best = i; }
-        return best * ctx.sampleRate / analyser.fftSize;
-      },
+      level: meter.level,
+      dominantHz: meter.dominantHz,
     };
   }
 

@@ -170,6 +170,7 @@ def test_console_connects_through_livekit_client_with_its_own_room_token(
         # The production console page is not built yet (its queue needs a production
         # backend); the transport is a plain file any signed-in page can load.
         tab.goto("/")
+        tab.add_script_tag(url="/static/meter.js")
         tab.add_script_tag(url="/static/transport-livekit.js")
         tab.evaluate("""() => {
           window.lkStates = [];
