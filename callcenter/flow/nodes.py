@@ -225,7 +225,8 @@ class EscalateNode(NodeBase):
     on_timeout: Target | None = None
     on_no_supervisors: Target | None = Field(
         None, description="Where to go at once when nobody is staffed (default: on_timeout).")
-    position_every: Seconds = Field(
+    # 0 is allowed here (unlike other durations): it turns the announcements off.
+    position_every: Annotated[float, Field(ge=0, le=3600)] = Field(
         30.0, description="Tell a waiting caller their place in line this often (0: never).")
     next: Target | None = Field(None, description="Where to go when a supervisor hands back.")
 

@@ -154,3 +154,27 @@ def test_missing_field_and_duplicate_key_are_located() -> None:
 def test_keypad_only_text_question_is_reported() -> None:
     text = GOOD.replace("expect: digits", "expect: text\n    input: [dtmf]")
     assert [p[2] for p in _problems(text)] == ["expect: text cannot be answered on a keypad"]
+
+
+_ESCALATE = textwrap.dedent(
+    """\
+    name: wait
+    start: queue
+    nodes:
+      queue:
+        type: escalate
+        queue: support
+        position_every: {every}
+        on_timeout: bye
+        next: bye
+      bye:
+        type: hangup
+        say: Goodbye.
+    """
+)
+
+
+def test_position_every_zero_turns_announcements_off_and_negative_is_refused() -> None:
+    assert load_flow(_ESCALATE.format(every=0)).nodes["queue"].position_every == 0
+    problems = _problems(_ESCALATE.format(every=-5))
+    assert [(line, node) for line, node, _, _ in problems] == [(7, "queue")]
