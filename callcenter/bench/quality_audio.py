@@ -62,6 +62,15 @@ FRESH_VOICES = (
     Voice("piper-1.1", "piper", speed=1.1),
     Voice("espeak-rp-165", "espeak", "en-gb-x-rp", 165),
 )
+# Held-out v3 (the set's `heldout_v3`): accents and speeds used by no other part, and noise
+# levels of its own (`V3_SNRS`), so nothing tuned on the other parts saw its audio.
+V3_VOICES = (
+    Voice("espeak-nyc-m5-170", "espeak", "en-us-nyc+m5", 170),
+    Voice("piper-1.4", "piper", speed=1.4),
+    Voice("espeak-cwmd-f2-155", "espeak", "en-gb-x-gbcwmd+f2", 155),
+    Voice("espeak-clan-m1-185", "espeak", "en-gb-x-gbclan+m1", 185),
+)
+V3_SNRS: tuple[float | None, ...] = (15.0, None, 12.0)
 
 
 class Synth:

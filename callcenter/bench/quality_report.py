@@ -6,7 +6,9 @@ from typing import Any
 
 from rich.table import Table
 
-_SPLITS = (("tuned", "tuned %"), ("heldout", "held-out %"), ("fresh", "fresh held-out %"))
+# The first two held-out parts were tuned on once v3 was written: labelled as tuning now.
+_SPLITS = (("tuned", "tuned %"), ("heldout", "tuning 2 %"), ("fresh", "tuning 3 %"),
+           ("v3", "held-out v3 %"))
 
 
 def _f(v: Any) -> str:
