@@ -166,6 +166,15 @@ class Settings(BaseSettings):
     )
     log_format: LogFormat = LogFormat.CONSOLE
     log_level: str = "INFO"
+    scenarios_dir: Path | None = Field(
+        default=None,
+        description="Flows' scenario files (<dir>/<flow name>/*.yaml); default: the examples'",
+    )
+
+    @field_validator("scenarios_dir", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("database_url")
     @classmethod

@@ -1,8 +1,9 @@
 """A text channel: the caller types, the agent writes (`callcenter chat`, the admin's "try it").
 
 Same interpreter, same side effects as a voice call; only the medium differs. A line of
-keypad characters (`123#`) or `/dtmf 123#` is key presses, an empty line is silence
-(no-input), `/quit` or `/hangup` (or the end of input) is the caller hanging up.
+keypad characters (`123#`) or `/dtmf 123#` is key presses (`/say 123` is words), an empty
+line is silence (no-input), `/quit` or `/hangup` (or the end of input) is the caller hanging
+up.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def parse_line(line: str) -> Event | None:
         return None
     if line.startswith("/dtmf"):
         return DtmfReceived(digits=line.removeprefix("/dtmf").strip())
+    if line.startswith("/say "):  # words even when they look like keys ("482913" said aloud)
+        return UserSaid(text=line.removeprefix("/say ").strip())
     if _DTMF.match(line):
         return DtmfReceived(digits=line)
     if not line:

@@ -26,6 +26,8 @@ class TextTurn:
 
     said: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The timeline entries behind the notes, with their data (intent, webhook, ...).
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     ended: bool = False
 
 
@@ -37,6 +39,12 @@ class _Timeline(QuietJournal):
 
     async def event(self, type_: str, data: dict[str, Any]) -> None:
         self.session._turn.notes.append(type_)
+        self.session._turn.events.append((type_, data))
+
+    async def escalation(self, queue: str, priority: int, reason: str, status: str,
+                         supervisor: str | None = None) -> None:
+        self.session._turn.notes.append(f"escalation {status}: queue {queue}"
+                                        + (f" ({reason})" if reason else ""))
 
 
 class TextSession:
@@ -60,6 +68,10 @@ class TextSession:
     @property
     def state(self) -> RunnerState:
         return self.interpreter.state
+
+    @property
+    def ended(self) -> bool:
+        return self._task is not None and self._task.done()
 
     def _now(self) -> dt.datetime:
         return self._fixed or dt.datetime.now(dt.UTC)
