@@ -7,8 +7,9 @@ headers and problem-details errors. See admin/security/.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -20,6 +21,7 @@ from admin.routes import (
     api_calls,
     api_flows,
     api_numbers,
+    api_tryit,
     api_v1,
     auth,
     calls,
@@ -59,6 +61,15 @@ def _default_enqueue(settings: Settings, engine: Engine) -> PostcallEnqueue | No
     return enqueue
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # The production console (made on first use: Redis pools, its routing loop).
+    console = getattr(app.state, "console", None)
+    if console is not None:
+        await console.aclose()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -78,6 +89,7 @@ def create_app(
         # Served behind sign-in at /api/v1/openapi.json instead.
         openapi_url=None,
         dependencies=[Depends(guard)],
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -89,7 +101,8 @@ def create_app(
     # console before placeholders: its real page replaces the placeholder's /console.
     pages = (auth, home, account, phone, console, placeholders, flows, numbers, calls,
              dashboard, suggestions)
-    for module in (*pages, api_v1, api_flows, api_numbers, api_calls, livekit_token):
+    for module in (*pages, api_v1, api_flows, api_tryit, api_numbers, api_calls,
+                   livekit_token):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -19,6 +19,8 @@ from callcenter.flow.events import CallStarted
 from callcenter.flow.schema import Flow
 from callcenter.flow.state import RunnerState
 
+_SETTLE_TURNS = 10
+
 
 @dataclass
 class TextTurn:
@@ -84,7 +86,11 @@ class TextSession:
 
     async def _read(self) -> str | None:
         self._waiting.set()
-        return await self._lines.get()
+        try:
+            return await self._lines.get()
+        except asyncio.CancelledError:
+            self._waiting.clear()  # a read given up (the queue answered first) is no wait
+            raise
 
     async def _main(self) -> RunnerState:
         actions = await self.interpreter.start(self._first)
@@ -109,11 +115,19 @@ class TextSession:
 
     async def _until_waiting(self) -> TextTurn:
         assert self._task is not None
-        waiter = asyncio.ensure_future(self._waiting.wait())
-        try:
-            await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
+        while not self._task.done():
+            waiter = asyncio.ensure_future(self._waiting.wait())
+            try:
+                await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+            # While an escalation waits in the queue the caller is listened to as well; a
+            # scripted queue answers at once and that read is given up a few loop turns
+            # later. Only a read still open once the loop has settled is the caller's turn.
+            for _ in range(_SETTLE_TURNS):
+                await asyncio.sleep(0)
+            if self._waiting.is_set():
+                break
         if self._task.done():
             self._task.result()  # a bug in the flow run surfaces here, not silently
         turn, self._turn = self._turn, TextTurn()

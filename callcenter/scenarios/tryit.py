@@ -127,6 +127,14 @@ class TryItSessions:
     def count(self) -> int:
         return len(self._live)
 
+    def version_of(self, owner: int, session_id: str, flow_name: str) -> int:
+        """The flow version a session of `owner` talks to; 404 if not theirs or not that
+        flow's (a session id under another flow's URL is no session)."""
+        live = self._owned(owner, session_id)
+        if live.flow != flow_name:
+            raise TryItError(404, f"no such try-it conversation with {flow_name}")
+        return live.version
+
     # -- on the sessions' loop --------------------------------------------------------------
     async def _start(self, owner: int, flow: Flow, version: int, escalation: str,
                      transport: httpx.AsyncBaseTransport, at: dt.datetime | None) -> TryItReply:

@@ -1,0 +1,89 @@
+"""What the try-it and scenario routes share: the app's session registry, the flow version
+asked for, and where webhooks go (canned answers from the flow's scenario folder, or a
+refusal: try-it and scenarios never send a request off the server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from sqlmodel import Session
+
+from callcenter.callsession.effects import IntentService
+from callcenter.config import LLMProvider, Settings
+from callcenter.flow.schema import Flow
+from callcenter.flow.validate import load_flow
+from callcenter.flowstore import FlowStore, FlowStoreError
+from callcenter.models import FlowVersion
+from callcenter.scenarios.files import load_scenarios, scenarios_dir, webhooks_file
+from callcenter.scenarios.suite import SuiteReport, run_suite
+from callcenter.scenarios.tryit import TryItSessions
+from callcenter.speech import LLM
+
+
+def _llm(settings: Settings) -> LLM | None:
+    """As `callcenter chat`: OpenAI when configured with a key; else agent nodes use intents."""
+    if settings.llm_provider != LLMProvider.OPENAI:
+        return None
+    from callcenter.speech.factory import openai_llm
+
+    return openai_llm(settings)
+
+
+def sessions(app: FastAPI) -> TryItSessions:
+    """The app's try-it registry, made on first use (tests may set `app.state.tryit`)."""
+    registry = getattr(app.state, "tryit", None)
+    if registry is None:
+        settings: Settings = app.state.settings
+        registry = TryItSessions(intents=IntentService(prefer_minilm=True), llm=_llm(settings))
+        app.state.tryit = registry
+    assert isinstance(registry, TryItSessions)
+    return registry
+
+
+def flow_version(db: Session, name: str, version: int | None) -> tuple[Flow, FlowVersion]:
+    """The flow at `version` (default: the newest); FlowStoreError if there is none."""
+    store = FlowStore(db)
+    row = store.version(name, version) if version is not None else store.latest_version(name)
+    if row is None:
+        raise FlowStoreError(f"no flow named {name!r}")
+    return load_flow(row.yaml_text, name), row  # stored versions were validated when saved
+
+
+def transport(settings: Settings, flow_name: str) -> httpx.AsyncBaseTransport:
+    """Canned answers from `<SCENARIOS_DIR>/<flow>/webhooks.yaml`, else every webhook fails."""
+    canned = webhooks_file(scenarios_dir(settings), flow_name)
+    if canned is not None:
+        # The test kit's fixtures, imported only here and only when a flow has canned
+        # answers: the same seam `callcenter chat --webhooks` uses.
+        from callcenter.testing.webhook_fixtures import WebhookFixtures
+
+        return WebhookFixtures(canned)
+    message = (f"try-it and scenarios send no real webhooks; add canned answers in "
+               f"{flow_name}/webhooks.yaml of the scenarios folder")
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, json={"error": message})
+
+    return httpx.MockTransport(refuse)
+
+
+def scenario_count(settings: Settings, flow_name: str) -> int:
+    return len(load_scenarios(scenarios_dir(settings), flow_name))
+
+
+async def run_scenarios(app: FastAPI, flow: Flow) -> SuiteReport:
+    """Every scenario of `flow`, played on a loop of its own in a worker thread (CPU work)."""
+    settings: Settings = app.state.settings
+    files = load_scenarios(scenarios_dir(settings), flow.name)
+    registry = sessions(app)
+
+    def play() -> SuiteReport:
+        return asyncio.run(run_suite(flow, files, transport=lambda: transport(settings,
+                                                                              flow.name),
+                                     intents=registry.intents, llm=registry.llm))
+
+    return await run_in_threadpool(play)
