@@ -1,10 +1,11 @@
 """The supervisor console: presence, the live queue, offers, and the connected call.
 
-Thin over `callcenter.dev` (the supervisor desk, the dev server's calls and control bus).
-Live data goes out as server-sent events whose payloads are rendered partials, so the
-first page load and every update share one source of markup. The call's audio transport is
-named by the page (`data-transport`): aiortc WebRTC to the dev server here; in production
-the same page would use livekit-client with a room token (see static/transport-*.js).
+Thin over a `callcenter.console` backend: `callcenter dev`'s (the in-process desk, the dev
+calls and control bus, WebRTC audio) or, on `callcenter api` with REDIS_URL, the
+production one (the workers' Redis broker and call control, live calls from the database,
+LiveKit audio with a room token). Live data goes out as server-sent events whose payloads
+are rendered partials, so the first page load and every update share one source of
+markup. The page names its audio transport (`data-transport`, see static/transport-*.js).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from admin.deps import require_permission
 from admin.errors import problem
 from admin.templating import render, templates
 from callcenter.accounts import Permission
+from callcenter.console import ConsoleBackend, ConsoleCallError, FeedLine
 from callcenter.control.commands import Coach, HandBack, Hangup, JoinSupervisor
 from callcenter.control.errors import ControlError
-from callcenter.dev import DevCallError, DevServer, FeedEvent
+from callcenter.dev import DevCallError, DevServer
 from callcenter.dev.desk import HEARTBEAT_S
 from callcenter.escalation.presence import SupervisorStatus
 from callcenter.models import User
@@ -33,19 +35,46 @@ from callcenter.models import User
 router = APIRouter(prefix="/console")
 ConsoleUser = Depends(require_permission(Permission.CONSOLE))
 QUEUE_TICK_S = 1.0  # wait times on screen move by the second
+NO_BACKEND = ("this server has no escalation backend: set REDIS_URL to the Redis the "
+              "workers use (production), or run `callcenter dev`")
+
+
+def console_backend(request: Request) -> ConsoleBackend | None:
+    """The app's console backend, made on first use: the dev server's when `callcenter
+    dev` attached one, else the production one when REDIS_URL is set, else None."""
+    state = request.app.state
+    dev = getattr(state, "dev", None)
+    console: Any = getattr(state, "console", None)
+    if isinstance(dev, DevServer):
+        if console is None or getattr(console, "dev", None) is not dev:
+            from callcenter.console.dev import DevConsole
+
+            console = state.console = DevConsole(dev)
+    elif console is None and state.settings.redis_url:
+        from callcenter.console.production import ProductionConsole
+
+        console = state.console = ProductionConsole.from_settings(state.settings,
+                                                                  state.engine)
+        console.start()
+    return console  # type: ignore[no-any-return]
+
+
+def backend(request: Request) -> ConsoleBackend:
+    console = console_backend(request)
+    if console is None:
+        raise ConsoleCallError(NO_BACKEND)
+    return console
 
 
 def dev_server(request: Request) -> DevServer:
-    """The dev composition `callcenter dev` attached; a clear 503 when there is none."""
+    """The dev composition `callcenter dev` attached (its WebRTC routes need it); a clear
+    503 when there is none."""
     dev = getattr(request.app.state, "dev", None)
     if not isinstance(dev, DevServer):
-        raise DevCallError("this server runs no dev calls: start it with `callcenter dev`")
+        raise DevCallError("this server runs no dev calls: start it with `callcenter dev` "
+                           "(with LiveKit the console joins calls by "
+                           "/api/v1/calls/{id}/livekit-token)")
     return dev
-
-
-def transport_name(request: Request) -> str:
-    """Which audio transport the console page loads (the seam to production)."""
-    return "webrtc" if getattr(request.app.state, "dev", None) is not None else "livekit"
 
 
 def supervisor_id(user: User) -> str:
@@ -62,7 +91,7 @@ def _monitors_of(call: Any) -> list[str]:
     return [who for who in call.supervisors if who.startswith("monitor:")]
 
 
-def render_feed_event(request: Request, ev: FeedEvent) -> str:
+def render_feed_event(request: Request, ev: FeedLine) -> str:
     return partial("_console_feed_event.html", ev=ev)
 
 
@@ -102,12 +131,18 @@ class HandBackIn(BaseModel):
 
 
 @router.get("")
-def console_page(request: Request, user: User = ConsoleUser) -> Response:
-    dev = getattr(request.app.state, "dev", None)
-    status = dev.desk.status_of(supervisor_id(user)).value if isinstance(dev, DevServer) else ""
+async def console_page(request: Request, user: User = ConsoleUser) -> Response:
+    try:
+        console = console_backend(request)
+    except ConsoleCallError as exc:  # e.g. REDIS_URL malformed: say so on the page
+        console, why = None, str(exc)
+    else:
+        why = NO_BACKEND
+    status = console.desk.status_of(supervisor_id(user)).value if console else ""
     return render(request, "console.html", {
-        "section": "console", "dev": isinstance(dev, DevServer), "presence": status,
-        "transport": transport_name(request), "me": supervisor_id(user),
+        "section": "console", "backend": console is not None, "why": why,
+        "presence": status, "transport": console.transport if console else "",
+        "me": supervisor_id(user),
     })
 
 
@@ -115,10 +150,10 @@ def console_page(request: Request, user: User = ConsoleUser) -> Response:
 async def set_presence(request: Request, body: PresenceIn, user: User = ConsoleUser
                        ) -> Response:
     try:
-        dev = dev_server(request)
-    except DevCallError as exc:
+        console = backend(request)
+    except ConsoleCallError as exc:
         return problem(503, "No console backend", str(exc))
-    presence = await dev.desk.set_status(supervisor_id(user), body.status)
+    presence = await console.desk.set_status(supervisor_id(user), body.status)
     return JSONResponse({"status": presence.status.value})
 
 
@@ -127,8 +162,8 @@ async def desk_events(request: Request, user: User = ConsoleUser) -> Response:
     """The desk's stream: the queue (each second when it changes), offers, live calls; it
     also keeps the supervisor's presence alive while the page is open."""
     try:
-        dev = dev_server(request)
-    except DevCallError as exc:
+        console = backend(request)
+    except ConsoleCallError as exc:
         return problem(503, "No console backend", str(exc))
     me = supervisor_id(user)
 
@@ -137,17 +172,17 @@ async def desk_events(request: Request, user: User = ConsoleUser) -> Response:
         while True:
             now = time.monotonic()
             if now >= beat:
-                await dev.desk.heartbeat(me)
+                await console.desk.heartbeat(me)
                 beat = now + HEARTBEAT_S
-            queue = partial("_console_queue.html", rows=await dev.desk.queue())
+            queue = partial("_console_queue.html", rows=await console.desk.queue())
             if queue != last_queue:
                 last_queue = queue
                 yield "queue", queue
-            calls = partial("_console_calls.html", calls=dev.live_calls())
+            calls = partial("_console_calls.html", calls=await console.live_calls())
             if calls != last_calls:
                 last_calls = calls
                 yield "calls", calls
-            offer = await dev.desk.next_offer(me, timeout=QUEUE_TICK_S)
+            offer = await console.desk.next_offer(me, timeout=QUEUE_TICK_S)
             if offer is not None:
                 yield "offer", partial("_console_offer.html", offer=offer)
 
@@ -158,42 +193,42 @@ async def desk_events(request: Request, user: User = ConsoleUser) -> Response:
 async def accept_offer(request: Request, offer_id: str, user: User = ConsoleUser
                        ) -> Response:
     try:
-        dev = dev_server(request)
-    except DevCallError as exc:
+        console = backend(request)
+        ticket = await console.desk.accept(offer_id, supervisor_id(user))
+        if ticket is None:
+            return problem(409, "Offer gone", "the offer expired or someone else took the call")
+        return JSONResponse({"call_id": ticket.call_id,
+                             "panel": await _call_panel(console, ticket.call_id)})
+    except ConsoleCallError as exc:
         return problem(503, "No console backend", str(exc))
-    ticket = await dev.desk.accept(offer_id, supervisor_id(user))
-    if ticket is None:
-        return problem(409, "Offer gone", "the offer expired or someone else took the call")
-    return JSONResponse({"call_id": ticket.call_id,
-                         "panel": await _call_panel(dev, ticket.call_id)})
 
 
 @router.post("/offers/{offer_id}/decline")
 async def decline_offer(request: Request, offer_id: str, user: User = ConsoleUser
                         ) -> Response:
     try:
-        ok = await dev_server(request).desk.decline(offer_id, supervisor_id(user))
-    except DevCallError as exc:
+        ok = await backend(request).desk.decline(offer_id, supervisor_id(user))
+    except ConsoleCallError as exc:
         return problem(503, "No console backend", str(exc))
     return JSONResponse({"ok": ok})
 
 
-async def _call_panel(dev: DevServer, call_id: str, *, monitor: bool = False) -> str:
-    call = dev.call(call_id)
-    return partial("_console_call.html", call=call, nodes=await dev.flow_nodes(call_id),
+async def _call_panel(console: ConsoleBackend, call_id: str, *, monitor: bool = False
+                      ) -> str:
+    call = await console.call(call_id)
+    return partial("_console_call.html", call=call, nodes=await console.flow_nodes(call_id),
                    monitor=monitor)
 
 
 @router.post("/calls/{call_id}/listen")
 async def listen_panel(request: Request, call_id: str, user: User = ConsoleUser) -> Response:
-    """The monitor view of any live call (its audio joins by /monitor)."""
+    """The monitor view of any live call (its audio joins by /monitor, or a LiveKit
+    `?mode=monitor` token)."""
     try:
-        dev = dev_server(request)
-        dev.call(call_id)
-    except DevCallError as exc:
+        panel = await _call_panel(backend(request), call_id, monitor=True)
+    except ConsoleCallError as exc:
         return problem(404, "No such call", str(exc))
-    return JSONResponse({"call_id": call_id,
-                         "panel": await _call_panel(dev, call_id, monitor=True)})
+    return JSONResponse({"call_id": call_id, "panel": panel})
 
 
 @router.post("/calls/{call_id}/monitor")
@@ -214,12 +249,13 @@ async def take_call(request: Request, call_id: str, user: User = ConsoleUser) ->
     another supervisor has it)."""
     me = supervisor_id(user)
     try:
-        dev = dev_server(request)
-        if await dev.desk.take(call_id, me) is not None:
-            await _leave(request, call_id, f"monitor:{me}")
-            return JSONResponse({"call_id": call_id, "panel": await _call_panel(dev, call_id)})
-        await dev.command(call_id, JoinSupervisor(identity=me, issued_by=me))
-    except (ControlError, DevCallError) as exc:
+        console = backend(request)
+        if await console.desk.take(call_id, me) is not None:
+            await _leave(console, call_id, f"monitor:{me}")
+            return JSONResponse({"call_id": call_id,
+                                 "panel": await _call_panel(console, call_id)})
+        await console.command(call_id, JoinSupervisor(identity=me, issued_by=me))
+    except (ControlError, ConsoleCallError) as exc:
         return problem(409, "Cannot take the call", str(exc))
     return problem(409, "Cannot take the call", "another supervisor has this call")
 
@@ -240,12 +276,13 @@ async def call_events(request: Request, call_id: str, user: User = ConsoleUser) 
     """Everything about the call as it happens: transcript of every speaker, the brief,
     the AI's suggestions."""
     try:
-        call = dev_server(request).call(call_id)
-    except DevCallError as exc:
+        console = backend(request)
+        await console.call(call_id)
+    except ConsoleCallError as exc:
         return problem(404, "No such call", str(exc))
 
     async def events() -> AsyncIterator[tuple[str, str]]:
-        async for ev in call.feed.follow():
+        async for ev in console.follow(call_id):
             if ev is None:
                 yield "ping", ""
             elif ev.kind == "brief":
@@ -260,8 +297,8 @@ async def call_events(request: Request, call_id: str, user: User = ConsoleUser) 
 
 async def _command(request: Request, call_id: str, command: Any) -> Response:
     try:
-        result = await dev_server(request).command(call_id, command)
-    except (ControlError, DevCallError) as exc:
+        result = await backend(request).command(call_id, command)
+    except (ControlError, ConsoleCallError) as exc:
         return problem(409, "Command refused", str(exc))
     return JSONResponse({"ok": result.ok, **result.data})
 
@@ -279,7 +316,7 @@ async def hand_back(request: Request, call_id: str, body: HandBackIn,
     me = supervisor_id(user)
     response = await _command(request, call_id, HandBack(node=body.node or None, issued_by=me))
     if response.status_code == 200:
-        await _leave(request, call_id, me)
+        await _leave(backend(request), call_id, me)
     return response
 
 
@@ -288,10 +325,10 @@ async def end_call(request: Request, call_id: str, user: User = ConsoleUser) -> 
     me = supervisor_id(user)
     response = await _command(request, call_id, Hangup(issued_by=me))
     if response.status_code == 200:
-        await _leave(request, call_id, me)
+        await _leave(backend(request), call_id, me)
     return response
 
 
-async def _leave(request: Request, call_id: str, me: str) -> None:
+async def _leave(console: ConsoleBackend, call_id: str, me: str) -> None:
     # The supervisor's audio leaves the room once the AI has the call back (or it ended).
-    await asyncio.shield(dev_server(request).leave_supervisor(call_id, me))
+    await asyncio.shield(console.leave(call_id, me))

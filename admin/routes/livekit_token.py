@@ -17,8 +17,9 @@ from starlette.responses import Response
 
 from admin.deps import DbSession, require_permission
 from admin.errors import ApiProblem
-from admin.routes.console import supervisor_id
+from admin.routes.console import console_backend, supervisor_id
 from callcenter.accounts import Permission
+from callcenter.console import ConsoleCallError
 from callcenter.escalation.broker import EscalationBroker
 from callcenter.escalation.console_token import (
     TokenRefused,
@@ -41,16 +42,15 @@ class LiveKitToken(BaseModel):
 
 
 def escalation_broker(request: Request) -> EscalationBroker:
-    """The broker the console reads: one set on the app, the dev server's, or Redis."""
-    state = request.app.state
-    broker: Any = getattr(state, "escalation_broker", None)
-    if broker is None and getattr(state, "dev", None) is not None:
-        broker = state.dev.broker
-    if broker is None and state.settings.redis_url:
-        from callcenter.escalation.redis_broker import RedisEscalationBroker
-
-        broker = state.escalation_broker = RedisEscalationBroker.from_url(
-            state.settings.redis_url)
+    """The broker the console reads: one set on the app, else the console backend's (the
+    dev server's, or the workers' Redis broker under REDIS_KEY_PREFIX)."""
+    broker: Any = getattr(request.app.state, "escalation_broker", None)
+    if broker is None:
+        try:
+            console = console_backend(request)
+        except ConsoleCallError as exc:
+            raise ApiProblem(503, str(exc)) from None
+        broker = console.desk.broker if console is not None else None
     if broker is None:
         raise ApiProblem(503, "no escalation broker: set REDIS_URL (the one the workers use)")
     result: EscalationBroker = broker
