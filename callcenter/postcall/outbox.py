@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -91,19 +91,78 @@ def start(engine: Engine, call_id: str) -> bool:
         job.status = PostcallStatus.RUNNING
         job.attempts += 1
         job.started_at = now
+        # The stale clock restarts with the attempt (a retry may arrive long after its send).
+        if job.last_sent_at is None or _aware(job.last_sent_at) < now:
+            job.last_sent_at = now
         session.add(job)
     return True
 
 
-def note_error(engine: Engine, call_id: str, error: str, *, permanent: bool) -> None:
-    """Record why an attempt failed; a permanent failure stops further attempts."""
+def note_error(
+    engine: Engine, call_id: str, error: str, *, permanent: bool, retry_in_s: float = 0.0
+) -> None:
+    """Record why an attempt failed; a permanent failure stops further attempts.
+
+    `retry_in_s`: the task's own retry is due then. The row counts as sent at that time,
+    so the sweeper re-sends only if the retry never arrives (no second copy meanwhile).
+    """
     values: dict[str, object] = {"last_error": error[:1000]}
     if permanent:
         values["status"] = PostcallStatus.FAILED
+    if retry_in_s > 0:
+        values["last_sent_at"] = utcnow() + timedelta(seconds=retry_in_s)
     with engine.begin() as conn:
         conn.execute(
             sa.update(PostcallJob).where(col(PostcallJob.call_id) == call_id).values(**values)
         )
+
+
+class Holding:
+    """While an attempt runs, keep its row's `last_sent_at` fresh (a lease on the job).
+
+    A long attempt (a slow LLM summary) is then never taken for a lost message and sent a
+    second time by the sweeper; if the worker dies the touches stop and the sweeper
+    re-sends `stale_after_s` later, as before.
+    """
+
+    def __init__(self, engine: Engine, call_id: str, *, every_s: float) -> None:
+        self._engine, self._call_id, self._every_s = engine, call_id, max(0.05, every_s)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="postcall-holding", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every_s):
+            try:
+                touch_running(self._engine, self._call_id)
+            except Exception as exc:  # the database blipped: the next touch may work
+                log.warning("postcall %s: could not refresh the job's lease: %s",
+                            self._call_id, exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def touch_running(engine: Engine, call_id: str) -> None:
+    """Stamp a running job as sent now; never moves the stamp back (a retry's due time)."""
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(PostcallJob)
+            .where(
+                col(PostcallJob.call_id) == call_id,
+                col(PostcallJob.status) == PostcallStatus.RUNNING,
+                sa.or_(col(PostcallJob.last_sent_at).is_(None),
+                       col(PostcallJob.last_sent_at) < now),
+            )
+            .values(last_sent_at=now)
+        )
+
+
+def _aware(ts: datetime) -> datetime:
+    # SQLite hands back naive datetimes even for timezone-aware columns.
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def stale_jobs(engine: Engine, stale_after_s: float, limit: int = 200) -> list[str]:

@@ -71,8 +71,11 @@ def store_record(
     now: datetime,
     webhook_url: str | None,
     redeliver_webhook: bool = False,
+    note: str = "",
 ) -> None:
-    """Write the record, mark the call processed and the job done, owe the CRM a webhook."""
+    """Write the record, mark the call processed and the job done, owe the CRM a webhook.
+
+    `note` stays on the done job's `last_error` (e.g. why the LLM summary was not used)."""
     with Session(engine) as session, session.begin():
         upsert(
             session,
@@ -119,5 +122,5 @@ def store_record(
         session.execute(
             sa.update(PostcallJob)
             .where(col(PostcallJob.call_id) == record.call_id)
-            .values(status=PostcallStatus.DONE, completed_at=now, last_error="")
+            .values(status=PostcallStatus.DONE, completed_at=now, last_error=note[:1000])
         )

@@ -47,18 +47,22 @@ def process(app: PostcallCelery, task: Any, call_id: str, reprocess: bool = Fals
         return "failed"
     if not outbox.start(engine, call_id):
         return "skipped"
+    # While this attempt runs the sweeper must not send a second copy of the job.
+    held = outbox.Holding(engine, call_id, every_s=app.settings.postcall_stale_after_s / 3)
+    note = ""
     try:
         try:
             # Summaries use OpenAI whenever its key is set, even if calls run offline.
             record, source = pipeline.build_record(data, settings, llm=openai_llm(settings))
         except SpeechError as exc:
-            if exc.retryable and task.request.retries < task.max_retries:
-                outbox.note_error(engine, call_id, str(exc), permanent=False)
-                raise task.retry(exc=exc, countdown=backoff(app, task.request.retries)) from None
-            # Out of retries (or a permanent provider error): the offline summary still
-            # gives the call a complete record.
+            if exc.retryable and not exc.permanent and task.request.retries < task.max_retries:
+                raise _retry(app, task, engine, call_id, exc, str(exc)) from None
+            # Out of retries, or an error no retry can fix (a rejected key, an unknown
+            # model): the offline summary still gives the call a complete record.
             log.warning("postcall %s: LLM failed (%s); offline summary", call_id, exc)
             record, source = pipeline.build_record(data, settings, llm=None)
+            why = "not retried" if exc.permanent else "out of retries"
+            note = f"LLM summary failed ({why}): {exc}"
             record.metrics["summary_source"] = f"offline (LLM failed: {exc})"[:300]
         store_record(
             engine,
@@ -66,21 +70,33 @@ def process(app: PostcallCelery, task: Any, call_id: str, reprocess: bool = Fals
             now=utcnow(),
             webhook_url=settings.crm_webhook_url,
             redeliver_webhook=reprocess,
+            note=note,
         )
     except _TRANSIENT as exc:
-        outbox.note_error(engine, call_id, f"{type(exc).__name__}: {exc}", permanent=False)
-        raise task.retry(exc=exc, countdown=backoff(app, task.request.retries)) from None
+        raise _retry(app, task, engine, call_id, exc, f"{type(exc).__name__}: {exc}") from None
     except (ValueError, LookupError) as exc:
         # Bad stored data: retrying reads the same rows. Visible on the outbox row.
         log.error("postcall %s failed permanently: %s", call_id, exc)
         outbox.note_error(engine, call_id, f"{type(exc).__name__}: {exc}", permanent=True)
         return "failed"
+    finally:
+        held.stop()
     log.info("postcall %s stored (%s, summary %s)", call_id, record.disposition, source)
     if learning_task.wanted(data.escalations, data.events):
         learning_task.send(app, call_id)  # what the people who took the call can teach
     if settings.crm_webhook_url:
         send_webhook(app, call_id)
     return "done"
+
+
+def _retry(app: PostcallCelery, task: Any, engine: Any, call_id: str, exc: Exception,
+           error: str) -> Exception:
+    """The task's retry, with the outbox row told when it is due (so the sweeper waits
+    for it instead of sending a second copy)."""
+    countdown = backoff(app, task.request.retries)
+    outbox.note_error(engine, call_id, error, permanent=False, retry_in_s=countdown)
+    retry: Exception = task.retry(exc=exc, countdown=countdown)
+    return retry
 
 
 def send_webhook(app: PostcallCelery, call_id: str) -> None:

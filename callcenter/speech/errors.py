@@ -20,7 +20,14 @@ from typing import Any
 
 
 class SpeechError(Exception):
-    """A provider failed. `provider` names it; `retryable` says whether a fallback should try."""
+    """A provider failed. `provider` names it; `retryable` says whether a fallback should try.
+
+    `permanent`: sending the same request to the same provider again cannot succeed until
+    someone changes its configuration (a rejected key, an unknown model or voice), so
+    nobody retries it: not post-call's task retries, not the fallback's last resort.
+    """
+
+    permanent = False
 
     def __init__(self, provider: str, message: str, *, retryable: bool = True) -> None:
         super().__init__(f"{provider}: {message}")
@@ -29,7 +36,7 @@ class SpeechError(Exception):
 
 
 class FailureReason(StrEnum):
-    AUTH = "auth"  # 401/403: the key is wrong; retrying soon will not help
+    AUTH = "auth"  # 401/403: the key is wrong; retrying will not help
     RATE_LIMITED = "rate_limited"  # 429: wait for Retry-After
     SERVER = "server"  # 5xx
     BAD_REQUEST = "bad_request"  # 4xx other than the above: our request is wrong
@@ -56,6 +63,8 @@ class ProviderError(SpeechError):
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
+        # 401/403: the key; 404: the model, voice or endpoint named in the settings.
+        self.permanent = reason is FailureReason.AUTH or status == 404
 
 
 # An auth header/field followed by a key-like run (long enough not to eat ordinary words).

@@ -57,13 +57,14 @@ class ProviderPool(Generic[P]):
 
     def candidates(self, after: int = -1) -> list[int]:
         """Indexes to try, in order: healthy first, then (as a last resort) unhealthy ones
-        that are neither rate-limited nor rejecting our key. `after` skips those tried."""
+        that are neither rate-limited nor failing permanently (a rejected key, an unknown
+        model: 401/403/404). `after` skips those tried."""
         order = range(after + 1, len(self.providers))
         healthy = [i for i in order if self.health[i].healthy]
         last = [
             i for i in order
             if not self.health[i].healthy and not self.health[i].rate_limited
-            and self.health[i].last_reason is not FailureReason.AUTH
+            and not self.health[i].last_permanent
         ]
         return healthy + last
 

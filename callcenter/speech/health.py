@@ -2,7 +2,8 @@
 
 A provider that failed is left alone for a while so the next call does not pay the same
 stall again: `base_backoff * 2**(failures-1)` seconds (capped), or exactly the server's
-Retry-After for a 429, or `max_backoff` for a rejected key (it will not heal by itself).
+Retry-After for a 429, or `max_backoff` for a permanent error (a rejected key, an unknown
+model or voice: it will not heal by itself).
 When the wait is over, a cheap probe (e.g. list models) runs in the background; only when it
 succeeds does the provider take traffic again. Without a probe the provider becomes
 available when the wait ends and the next real request is the probe.
@@ -45,6 +46,7 @@ class ProviderHealth:
         self.failures = 0
         self.unhealthy_until = 0.0
         self.last_reason: FailureReason | None = None
+        self.last_permanent = False  # the last failure cannot heal by retrying (401/403/404)
         self.last_error = ""
         self._recovering = False
         self._task: asyncio.Task[None] | None = None
@@ -61,22 +63,24 @@ class ProviderHealth:
 
     def backoff_for(self, error: SpeechError) -> float:
         """How long to leave the provider alone after `error`."""
-        if isinstance(error, ProviderError):
-            if error.reason is FailureReason.RATE_LIMITED and error.retry_after is not None:
-                return error.retry_after
-            if error.reason is FailureReason.AUTH:
-                return self.max_backoff
+        if (isinstance(error, ProviderError) and error.reason is FailureReason.RATE_LIMITED
+                and error.retry_after is not None):
+            return error.retry_after
+        if error.permanent:
+            return self.max_backoff
         return float(min(self.max_backoff, self.base_backoff * 2 ** max(0, self.failures - 1)))
 
     def mark_ok(self) -> None:
         self.failures = 0
         self.unhealthy_until = 0.0
         self.last_reason = None
+        self.last_permanent = False
 
     def mark_failed(self, error: SpeechError) -> None:
         """Record a failure and schedule recovery."""
         self.failures += 1
         self.last_reason = error.reason if isinstance(error, ProviderError) else None
+        self.last_permanent = error.permanent
         self.last_error = str(error)
         delay = self.backoff_for(error)
         self.unhealthy_until = self._clock() + delay
