@@ -67,7 +67,8 @@ class Channel(Protocol):
         ...
 
     async def send_data(self, topic: str, payload: dict[str, Any]) -> None:
-        """A data message for the people in the call other than the caller (the brief)."""
+        """A supervisor-only data message (the brief, suggestions): to the supervisors and
+        monitors in the call now, never to the caller; the journal keeps it for later ones."""
         ...
 
     async def caller_gone(self, on_line: LineHook | None = None) -> None:

@@ -14,7 +14,7 @@ from callcenter.callsession.channel import LineHook, Spoken, TextSource
 from callcenter.callsession.listen import listen
 from callcenter.flow.actions import Listen
 from callcenter.flow.events import Event
-from callcenter.rooms.base import Room
+from callcenter.rooms.base import Room, is_staff
 from callcenter.speech.stt.expect import Expectation
 from callcenter.voice import CallEnded, ParticipantGone, UserTurn, VoiceSession
 
@@ -84,7 +84,17 @@ class VoiceChannel:
             raise
 
     async def send_data(self, topic: str, payload: dict[str, Any]) -> None:
-        await self.room.send_text(json.dumps(payload, default=str), topic=topic)
+        # Supervisor-only (the brief, suggestions): addressed to the staff in the room now,
+        # never to everyone, since a caller on a browser could read a room-wide message.
+        # Nobody here yet is fine: the call's record keeps it, and a console that joins
+        # later reads it there (escalation.handoff_log).
+        await self.room.send_text(json.dumps(payload, default=str), topic=topic,
+                                  to=self.staff())
+
+    def staff(self) -> list[str]:
+        """Who in the room may read supervisor-only data (see `rooms.base.is_staff`)."""
+        return [p.identity for p in self.room.participants()
+                if is_staff(p) and not self.is_caller(p.identity)]
 
     async def caller_gone(self, on_line: LineHook | None = None) -> None:
         # While a person has the call nobody else reads the session's events; what they say

@@ -3,8 +3,10 @@
 The feed is what the browser phone and the console stream (server-sent events): transcript
 lines of every speaker, the hand-off brief, supervisors coming and going, the end. Lines
 come from the call's record as each utterance finishes (the agent's as the caller heard
-it); the brief and the comings and goings from the room, so a call from the SIP endpoint
-and one from the browser look the same.
+it); the brief, the suggestions and the comings and goings from the room itself (its
+text tap sees every message whoever it is addressed to, as the server hosting the room,
+not as one of its participants), so a call from the SIP endpoint and one from the browser
+look the same, and supervisor-only data never has to pass through the caller's side.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ class DevCall:
     def __post_init__(self) -> None:
         self.kinds[self.room.local_identity] = ParticipantKind.AGENT
         self.room.on_event(self._on_event)
+        self.room.tap_text(self.on_text)
 
     def add_utterance(self, u: Utterance) -> None:
         """A finished utterance from the call's record (see dev.handler.TappedRecorder)."""
@@ -107,8 +110,9 @@ class DevCall:
             self.feed.add("transcript", {"speaker": u.identity, "role": u.role, "text": u.text,
                                          "interrupted": u.interrupted})
 
-    def on_text(self, sender: str, topic: str, text: str) -> None:
-        """`on_text` of the caller-side participant: the room's messages to everyone."""
+    def on_text(self, sender: str, topic: str, text: str,
+                to: tuple[str, ...] | None = None) -> None:
+        """The room's text tap: every message sent in the room, whoever it is for."""
         if topic == BRIEF_TOPIC:
             try:
                 brief = json.loads(text)

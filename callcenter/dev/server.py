@@ -36,7 +36,7 @@ from callcenter.dispatch.local import LocalDispatcher, NoCapacity
 from callcenter.dispatch.runner import CallRunner, JobOutcome
 from callcenter.escalation import InProcessEscalationBroker, QueueEscalation, run_routing
 from callcenter.flowstore import NumberMapping, normalize_number
-from callcenter.rooms.base import ParticipantKind
+from callcenter.rooms.base import ROLE_ATTRIBUTE, ParticipantKind
 from callcenter.rooms.clock import RealClock
 from callcenter.rooms.local import LocalRoom
 from callcenter.rooms.sip.endpoint import SipEndpoint
@@ -223,7 +223,6 @@ class DevServer:
             call.room, f"caller-{call.call_id[-6:]}", ParticipantKind.CALLER,
             attributes={"sip.phoneNumber": caller_id, "sip.trunkPhoneNumber": dialed,
                         "sip.callStatus": "active"},
-            on_text=call.on_text,
         )
         call.caller = peer
         try:
@@ -259,7 +258,7 @@ class DevServer:
         dialed = sip_room.caller.attributes.get("sip.trunkPhoneNumber", "")
         call = self._new_call(dialed, "sip")
         call.sip = sip_room
-        SipBridge(sip_room, call.room, on_text=call.on_text)
+        SipBridge(sip_room, call.room)
         self._spawn(self._dispatch(call))
 
     async def _dispatch(self, call: DevCall) -> None:
@@ -300,6 +299,7 @@ class DevServer:
         if old is not None:
             await old.aclose()
         peer = BrowserPeer(call.room, identity, ParticipantKind.OTHER,
+                           attributes={ROLE_ATTRIBUTE: "monitor"},
                            on_closed=lambda p: _forget(call, p))
         answer = await peer.answer(offer_sdp)
         if peer.participant is not None:

@@ -14,7 +14,7 @@ from collections import deque
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.rooms.base import DtmfReceived, ParticipantLeft, RoomClosed, RoomEvent
-from callcenter.rooms.local import LocalParticipant, LocalRoom, TextCallback
+from callcenter.rooms.local import LocalParticipant, LocalRoom
 from callcenter.rooms.sip.room import SipRoom
 
 RATE = 8000  # G.711: the phone line's rate, in and out
@@ -23,15 +23,14 @@ RATE = 8000  # G.711: the phone line's rate, in and out
 class SipBridge:
     """Joins `sip.caller` to `room` and moves its media both ways until either side ends."""
 
-    def __init__(self, sip: SipRoom, room: LocalRoom, *, on_text: TextCallback | None = None
-                 ) -> None:
+    def __init__(self, sip: SipRoom, room: LocalRoom) -> None:
         self.sip, self.room = sip, room
         self._out: deque[AudioFrame] = deque()
         self._out_ready = asyncio.Event()
         self.participant: LocalParticipant = room.join(
             sip.caller.identity, sip.caller.kind, sample_rate=RATE,
-            attributes=dict(sip.caller.attributes), on_audio=self._mix, on_text=on_text,
-        )
+            attributes=dict(sip.caller.attributes), on_audio=self._mix,
+        )  # no text: a phone line has no data channel (the call feed taps the room)
         sip.on_event(self._on_sip_event)
         room.on_event(self._on_room_event)
         self._tasks = [asyncio.ensure_future(self._pump_in()),

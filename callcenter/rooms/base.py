@@ -22,6 +22,14 @@ class ParticipantKind(StrEnum):
     OTHER = "other"
 
 
+# The role our own tokens and dial-outs put on the people we bring into a call (a browser
+# joins LiveKit as a standard participant, so its kind alone does not say who it is).
+ROLE_ATTRIBUTE = "callcenter.role"
+# Roles that may read supervisor-only data (the brief, suggestions): the supervisor who has
+# the call and silent monitors. Anyone else (a caller, however they joined) may not.
+STAFF_ROLES = frozenset({"supervisor", "monitor"})
+
+
 @dataclass(slots=True)
 class Participant:
     identity: str
@@ -76,6 +84,11 @@ class TransferFailed(Exception):
     def __init__(self, target: str, message: str, sip_status: int | None = None) -> None:
         self.target, self.sip_status = target, sip_status
         super().__init__(f"transfer to {target} failed: {message}")
+
+
+def is_staff(p: Participant) -> bool:
+    """May `p` read supervisor-only data? Only a supervisor or a monitor we let in."""
+    return p.kind == ParticipantKind.SUPERVISOR or p.attributes.get(ROLE_ATTRIBUTE) in STAFF_ROLES
 
 
 RoomEvent = ParticipantJoined | ParticipantLeft | DtmfReceived | DataReceived | RoomClosed
@@ -143,7 +156,9 @@ class Room(abc.ABC):
     @abc.abstractmethod
     async def send_text(
         self, text: str, *, topic: str = "lk.chat", to: list[str] | None = None
-    ) -> None: ...
+    ) -> None:
+        """A text message on `topic`: to everyone when `to` is None, else only to the
+        identities in `to` (an empty list reaches nobody; never 'everyone')."""
 
     @abc.abstractmethod
     async def publish_transcript(self, identity: str, text: str, *, final: bool) -> None:

@@ -94,6 +94,9 @@ class LiveKitRoom(Room):
     async def send_text(
         self, text: str, *, topic: str = "lk.chat", to: list[str] | None = None
     ) -> None:
+        if to is not None and not to:
+            # LiveKit sends a message with no destinations to EVERYONE: nobody means nobody.
+            return
         await self.rtc.local_participant.send_text(text, topic=topic, destination_identities=to)
 
     async def publish_transcript(self, identity: str, text: str, *, final: bool) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from livekit import rtc
 
+from callcenter.rooms.base import ROLE_ATTRIBUTE as ROLE_ATTRIBUTE  # set on our tokens
 from callcenter.rooms.base import Participant, ParticipantKind
 
 SIP_CALLER_NUMBER = "sip.phoneNumber"
@@ -16,8 +17,6 @@ SIP_CALL_ID = "sip.callID"
 SIP_TRUNK_ID = "sip.trunkID"
 SIP_RULE_ID = "sip.ruleID"
 SIP_CALL_STATUS = "sip.callStatus"
-# Set on the tokens the console mints for supervisors (a browser joins as a standard participant).
-ROLE_ATTRIBUTE = "callcenter.role"
 
 
 def kind_of(p: rtc.Participant) -> ParticipantKind:

@@ -44,6 +44,8 @@ from callcenter.rooms.local_audio import (
 FRAME_MS = 20.0
 MixCallback = Callable[[AudioFrame, tuple[str, ...]], None]
 TextCallback = Callable[[str, str, str], None]  # (sender identity, topic, text)
+# (sender identity, topic, text, recipients: None = everyone): every message sent in the room.
+TextTap = Callable[[str, str, str, tuple[str, ...] | None], None]
 
 
 class _FrameChannel:
@@ -148,6 +150,7 @@ class LocalParticipant:
             self.room._emit(DtmfReceived(self.identity, d))
 
     def send_text(self, text: str, *, topic: str = "lk.chat") -> None:
+        self.room._tap(self.identity, topic, text, None)
         self.room._emit(DataReceived(self.identity, topic, text.encode()))
 
     def leave(self) -> None:
@@ -174,6 +177,7 @@ class LocalRoom(Room):
         self._participants: dict[str, LocalParticipant] = {}
         self._subs: dict[str, list[_Subscription]] = {}
         self._callbacks: list[Callable[[RoomEvent], None]] = []
+        self._taps: list[TextTap] = []
         self.messages: list[tuple[str, str, str, tuple[str, ...] | None]] = []
         self.closed = False
         self._tick_ms = 0.0  # media time of the last tick: the current frame starts here
@@ -264,10 +268,24 @@ class LocalRoom(Room):
     async def send_text(
         self, text: str, *, topic: str = "lk.chat", to: list[str] | None = None
     ) -> None:
-        self.messages.append((self.local_identity, topic, text, tuple(to) if to else None))
+        dest = None if to is None else tuple(to)  # () reaches nobody, as on LiveKit here
+        self.messages.append((self.local_identity, topic, text, dest))
+        self._tap(self.local_identity, topic, text, dest)
         for p in list(self._participants.values()):
-            if p.on_text is not None and (to is None or p.identity in to):
+            if p.on_text is not None and (dest is None or p.identity in dest):
                 p.on_text(self.local_identity, topic, text)
+
+    def tap_text(self, tap: TextTap) -> None:
+        """See every text message sent in the room, whoever it is addressed to.
+
+        For the process that hosts the room (the dev server's call feed), not for a
+        participant: what a participant receives is only what `on_text` gets.
+        """
+        self._taps.append(tap)
+
+    def _tap(self, sender: str, topic: str, text: str, to: tuple[str, ...] | None) -> None:
+        for tap in list(self._taps):
+            tap(sender, topic, text, to)
 
     async def publish_transcript(self, identity: str, text: str, *, final: bool) -> None:
         if final:
@@ -394,4 +412,4 @@ def _mix_for(
     return AudioFrame(np.clip(acc, -32768, 32767).astype(np.int16), p.sample_rate, ts), tuple(who)
 
 
-__all__ = ["FRAME_MS", "LocalAudioOutput", "LocalParticipant", "LocalRoom"]
+__all__ = ["FRAME_MS", "LocalAudioOutput", "LocalParticipant", "LocalRoom", "TextTap"]

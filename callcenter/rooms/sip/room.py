@@ -72,7 +72,7 @@ class SipRoom(Room):
     async def send_text(
         self, text: str, *, topic: str = "lk.chat", to: list[str] | None = None
     ) -> None:
-        dest = tuple(to) if to else None
+        dest = None if to is None else tuple(to)  # () reaches nobody
         self.messages.append((topic, text, dest))
         if self.on_text is not None:
             self.on_text(topic, text, dest)
