@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from admin import tryit
 from admin.deps import DbSession, require_permission
 from admin.diagram import Diagram, build_diagram
 from admin.templating import render
@@ -20,6 +21,7 @@ from callcenter.flow.validate import load_flow
 from callcenter.flowstore import FlowStore, FlowStoreError, diff_versions
 from callcenter.models import FlowStatus, FlowVersion, User
 from callcenter.records.traffic import node_traffic
+from callcenter.scenarios.suite import SuiteReport
 
 router = APIRouter()
 Viewer = Annotated[User, Depends(require_permission(Permission.FLOWS_VIEW))]
@@ -101,6 +103,7 @@ def _editor(
     error: str | None = None,
     status_code: int = 200,
     period: str = "7d",
+    scenario_report: SuiteReport | None = None,
 ) -> Response:
     """The editor page for flow `name` (None: a new flow), at version `opened` or the newest."""
     versions, current, published = [], None, None
@@ -132,6 +135,8 @@ def _editor(
         "traffic_version": traffic_version,
         "period": period,
         "periods": {k: label for k, (label, _) in PERIODS.items()},
+        "scenario_count": tryit.scenario_count(request.app.state.settings, name) if name else 0,
+        "report": scenario_report,
     }
     return render(request, "flow_edit.html", context, status_code=status_code)
 
@@ -212,6 +217,23 @@ def publish(request: Request, db: DbSession, user: Publisher, name: str,
 def rollback(request: Request, db: DbSession, user: Publisher, name: str,
              version: int) -> Response:
     return _go_live(request, db, user, name, version, rollback=True)
+
+
+@router.post("/flows/{name}/versions/{version}/scenarios")
+async def run_scenarios(request: Request, db: DbSession, user: Editor, name: str,
+                        version: int) -> Response:
+    """Play the flow's scenarios against this version: the results panel (htmx), or the
+    editor with the results on it (a plain form post)."""
+    try:
+        flow, _row = tryit.flow_version(db, name, version)
+    except FlowStoreError as exc:
+        return render(request, "error.html", {"status": 404, "title": "Not Found",
+                                              "detail": str(exc)}, status_code=404)
+    report = await tryit.run_scenarios(request.app, flow)
+    if request.headers.get("hx-request") == "true":
+        return render(request, "_scenario_results.html", {"report": report, "name": name,
+                                                          "version": version})
+    return _editor(request, FlowStore(db), name, opened=version, scenario_report=report)
 
 
 @router.get("/flows/{name}/diff")

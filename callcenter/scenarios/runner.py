@@ -8,6 +8,7 @@ A call still going after the last turn is hung up, as a caller would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,10 +116,8 @@ async def run_scenario(flow: Flow, scenario: Scenario, *, http: httpx.AsyncClien
 
 
 async def _abandon(session: TextSession) -> None:
-    try:
+    with contextlib.suppress(TimeoutError, RuntimeError):
         await session.aclose()
-    except (TimeoutError, RuntimeError):
-        pass
 
 
 def _judge(scenario: Scenario, result: ScenarioResult, unplayed: int) -> list[Check]:
