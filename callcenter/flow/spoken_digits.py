@@ -15,8 +15,12 @@ _UNITS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five"
           "six": "6", "seven": "7", "eight": "8", "nine": "9", "oh": "0", "o": "0"}
 # Heard for digits by the recognizer, but ordinary words too: digits only inside a run.
 # "free"/"tree": Whisper tiny.en's usual spelling of a "three" on 8 kHz phone audio.
+# "heaven": its spelling of a "seven" said first ("Heaven 3 2, no wait").
 _WEAK = {"oh": "0", "o": "0", "to": "2", "too": "2", "for": "4", "won": "1", "ate": "8",
-         "free": "3", "tree": "3"}
+         "free": "3", "tree": "3", "heaven": "7"}
+# Digits only right after another digit of the run: "for a 2 9 1 3" is "four eight two
+# nine one three" (tiny.en's "a" for an "eight"), but "it's a four ..." starts with a word.
+_AFTER_DIGIT = {"a": "8"}
 _TEENS = {"ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
           "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18",
           "nineteen": "19"}
@@ -83,6 +87,9 @@ def _runs(tokens: list[str]) -> list[_Run]:
             piece = _UNITS[w]
         elif w in _WEAK:
             piece, strong = _WEAK[w], False
+        elif w in _AFTER_DIGIT and run.digits and (
+                nxt.isdigit() or nxt in _UNITS or nxt in _WEAK):
+            piece, strong = _AFTER_DIGIT[w], False
         if piece is None:
             close()
             repeat = 1

@@ -26,6 +26,9 @@ TUESDAY = dt.date(2026, 11, 24)
     ("three eight two nine, sorry, three eight two one nine four", "382194"),
     ("six two nine four, uh, zero eight", "629408"),
     ("4.8 to 9.1 free.", "482913"),  # tiny.en on eSpeak phone audio: "free" for three
+    ("for a two nine one three.", "482913"),  # its "a" for an eight after a digit
+    ("482 No. for a 391 tree.", "483913"),
+    ("Heaven 3 2, no wait. Heaven 3 3 1 8 8.", "733188"),  # "heaven" for a first seven
 ])
 def test_digits_are_found_in_what_callers_say(said: str, digits: str) -> None:
     assert spoken_digits(said, min_length=6, max_length=6 if len(digits) == 6 else None) == (
@@ -35,6 +38,10 @@ def test_digits_are_found_in_what_callers_say(said: str, digits: str) -> None:
 def test_words_that_sound_like_digits_are_words_outside_a_number() -> None:
     assert spoken_digits("I want to talk to someone for help") is None
     assert spoken_digits("is the delivery free") is None
+    assert spoken_digits("heaven knows") is None
+    # "a" is an eight only between digits: the article before a number stays a word.
+    assert spoken_digits("it's a four eight two nine one three", min_length=6) == "482913"
+    assert spoken_digits("give me a second") is None
 
 
 def test_a_restarted_number_keeps_the_part_that_fits_the_length() -> None:

@@ -10,7 +10,7 @@ from offline_speech_audio import espeak_phone, frames_of, needs_espeak_cli, with
 
 from callcenter.audio.frame import PCM16, AudioFrame
 from callcenter.speech.stt.base import Transcript, TranscriptKind
-from callcenter.speech.stt.expect import Expectation, second_opinion
+from callcenter.speech.stt.expect import Expectation, collapse_loops, is_loop, second_opinion
 from callcenter.speech.stt.utterance import UtteranceSTTStream
 
 DIGITS = Expectation(digits=6)
@@ -53,10 +53,24 @@ def test_digits_the_grammar_wins_only_where_whisper_misheard(heard: str, grammar
     ("Yeah.", "no", "Yeah."),            # Whisper's yes/no word stands
     ("I want a manager", "no", "I want a manager"),  # a sentence is never replaced
     ("not really", "yes", "not really"),
+    ("Uh-huh.", "no", "Uh-huh."),        # a yes in Whisper's words the grammar cannot take
+    ("Sounds good.", "no", "Sounds good."),
 ])
 def test_yes_no_the_grammar_wins_only_for_a_short_answer_without_one(
         heard: str, grammar: str, want: str) -> None:
     assert second_opinion(heard, grammar, 0.9, YES_NO) == want
+
+
+@pytest.mark.parametrize(("heard", "loop", "once"), [
+    ("No. No. No. No. No. No. No.", True, "No."),
+    ("A person please. please. please. please.", True, "A person please."),
+    ("no no", False, "no no"),           # a caller's "no no" is an answer
+    ("It is what it is.", False, "It is what it is."),
+    ("7, 7, 7.", False, "7, 7, 7."),
+])
+def test_a_repetition_loop_is_seen_and_said_once(heard: str, loop: bool, once: str) -> None:
+    assert is_loop(heard) is loop
+    assert collapse_loops(heard) == once
 
 
 def test_an_unsure_grammar_or_an_open_question_changes_nothing() -> None:
@@ -107,3 +121,40 @@ async def test_whisper_told_what_to_expect_hears_phone_digits_and_a_no() -> None
     assert spoken_digits(digits, min_length=6, max_length=6) == "482913"
     assert words(answer)[:1] == ["no"]
 
+
+
+class _LoopingModel:
+    """Stands in for tiny.en's decoder where it loops: only when it is given a prompt."""
+
+    def __init__(self, plain: str) -> None:
+        self.plain = plain
+        self.prompts: list[str | None] = []
+
+    def transcribe(self, audio: object, **kw: object) -> tuple[list[object], None]:
+        from types import SimpleNamespace
+
+        prompt = kw.get("initial_prompt")
+        self.prompts.append(prompt if isinstance(prompt, str) else None)
+        text = " No." * 40 if prompt else self.plain
+        return [SimpleNamespace(text=text, avg_logprob=-0.2, words=[])], None
+
+
+@pytest.mark.parametrize(("plain", "want"), [
+    (" That's it.", "That's it."),         # the plain decode stands
+    (" No. No. No. No. No.", "No."),       # it loops too: said once
+])
+def test_a_prompted_decode_that_loops_is_decoded_again_without_the_prompt(
+        monkeypatch: pytest.MonkeyPatch, plain: str, want: str) -> None:
+    from callcenter.speech.offline import whisper
+    from callcenter.speech.offline.whisper import WhisperOptions, WhisperSTT
+
+    model = _LoopingModel(plain)
+    monkeypatch.setattr(whisper, "load_whisper_model", lambda: model)
+    stt = WhisperSTT(WhisperOptions(second_opinion=False))
+    got = stt.transcribe(np.zeros(8000, np.int16), 0.0, expect=YES_NO)
+    assert got.text == want
+    assert model.prompts == [YES_NO.prompt(), None]
+    # Without a prompt a repeat is left alone: "one one one one" can be an order number.
+    model.prompts.clear()
+    assert stt.transcribe(np.zeros(8000, np.int16), 0.0).text == plain.strip()
+    assert model.prompts == [None]

@@ -28,7 +28,12 @@ from callcenter.speech.errors import SpeechError
 from callcenter.speech.offline.executor import BoundedExecutor
 from callcenter.speech.offline.loader import LazyModel
 from callcenter.speech.stt.base import STT, Transcript, TranscriptKind
-from callcenter.speech.stt.expect import Expectation, second_opinion
+from callcenter.speech.stt.expect import (
+    Expectation,
+    collapse_loops,
+    is_loop,
+    second_opinion,
+)
 from callcenter.speech.stt.utterance import UtteranceSTTStream
 from callcenter.speech.types import Word
 
@@ -84,6 +89,8 @@ class WhisperOptions:
     prompt_phrases: bool = False
     # Off until measured on the bench: date/time prompts (they helped on a few test lines).
     prompt_kinds: bool = False
+    # A prompted decode that loops is decoded again without the prompt (see `transcribe`).
+    loop_guard: bool = True
 
 
 class WhisperSTT(STT):
@@ -135,7 +142,37 @@ class WhisperSTT(STT):
                 phrases=expect.phrases if opts.prompt_phrases else (),
                 kind=expect.kind if opts.prompt_kinds else None)
         audio = samples.astype(np.float32) / 32768.0
-        hotwords = [*keywords, *(expect.phrases if expect else ())]
+        hotwords = ", ".join([*keywords, *(expect.phrases if expect else ())]) or None
+        prompt = (expect.prompt() or None) if expect else None
+        text, words, logprobs = self._decode(audio, start_ms, hotwords, prompt)
+        if opts.loop_guard and (prompt or hotwords) and is_loop(text):
+            # The prompt led greedy decoding into a loop ("No. No. No. ..." for "that's
+            # it"): the plain decode is the better guess; a loop in that too is said once.
+            log.debug("whisper looped with a prompt (%d chars): decoded again", len(text))
+            text, words, logprobs = self._decode(audio, start_ms, None, None)
+            if is_loop(text):
+                text, words = collapse_loops(text), []
+        end_ms = start_ms + 1000.0 * len(samples) / self.sample_rate
+        if expect is not None and opts.second_opinion and not opts.digits_second_opinion:
+            expect = Expectation(yes_no=expect.yes_no) if expect.yes_no else None
+        if expect is not None and opts.second_opinion and (expect.digits or expect.yes_no):
+            checked = _grammar_check(text, samples, start_ms, expect)
+            if checked != text:
+                text, words = checked, []  # Whisper's word times belong to other words
+        return Transcript(
+            TranscriptKind.FINAL,
+            text,
+            start_ms,
+            end_ms,
+            words,
+            confidence=math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0,
+            produced_at=time.monotonic(),
+        )
+
+    def _decode(self, audio: Any, start_ms: float, hotwords: str | None,
+                prompt: str | None) -> tuple[str, list[Word], list[float]]:
+        """One greedy decode: the text, its words with times, each segment's log-prob."""
+        opts = self.options
         segments, _ = load_whisper_model().transcribe(
             audio,
             language="en",
@@ -147,8 +184,8 @@ class WhisperSTT(STT):
             word_timestamps=opts.word_timestamps,
             without_timestamps=not opts.word_timestamps,
             no_speech_threshold=opts.no_speech_threshold,
-            hotwords=", ".join(hotwords) or None,
-            initial_prompt=(expect.prompt() or None) if expect else None,
+            hotwords=hotwords,
+            initial_prompt=prompt,
         )
         words: list[Word] = []
         texts: list[str] = []
@@ -165,23 +202,7 @@ class WhisperSTT(STT):
                         float(w.probability),
                     )
                 )
-        end_ms = start_ms + 1000.0 * len(samples) / self.sample_rate
-        text = " ".join(t for t in texts if t)
-        if expect is not None and opts.second_opinion and not opts.digits_second_opinion:
-            expect = Expectation(yes_no=expect.yes_no) if expect.yes_no else None
-        if expect is not None and opts.second_opinion and (expect.digits or expect.yes_no):
-            checked = _grammar_check(text, samples, start_ms, expect)
-            if checked != text:
-                text, words = checked, []  # Whisper's word times belong to other words
-        return Transcript(
-            TranscriptKind.FINAL,
-            text,
-            start_ms,
-            end_ms,
-            words,
-            confidence=math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0,
-            produced_at=time.monotonic(),
-        )
+        return " ".join(t for t in texts if t), words, logprobs
 
     async def aclose(self) -> None:
         self._executor.shutdown()

@@ -27,8 +27,17 @@ _MAX_PHRASES = 12  # the prompt is at most ~220 tokens; a long menu keeps its fi
 _WORD = re.compile(r"[a-z']+|\d")
 _DIGIT_WORDS = {"zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight",
                 "nine"}
+# Words that carry a yes or a no in Whisper's own text: where one is heard the grammar
+# (which always answers "yes" or "no", even to "uh huh") is not asked. The bench's tuning
+# parts had "Uh-huh." and "Sounds good." replaced by the grammar's "no".
 _YES_NO_WORDS = {"yes", "yeah", "yep", "yup", "no", "nope", "nah", "correct", "right", "sure",
-                 "okay", "ok", "not", "absolutely", "definitely", "wrong", "negative"}
+                 "okay", "ok", "not", "absolutely", "definitely", "wrong", "negative",
+                 "uh", "huh", "mm", "hmm", "mhm", "sounds", "good", "fine", "course", "indeed",
+                 "exactly", "perfect", "affirmative", "incorrect", "never", "don't", "isn't",
+                 "thanks", "that's", "works", "go"}
+# A phrase said again and again: greedy tiny.en's failure mode when a prompt misleads it
+# ("No. No. No. ..." for "that's it"). Four times in a row is never a caller's answer.
+_LOOP = re.compile(r"(\b.{1,40}?)(?:[\s,.!?]+\1\b){3,}", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +67,16 @@ class Expectation:
         if self.kind:
             parts.append(_KIND_PROMPTS[self.kind])
         return " ".join(parts)
+
+
+def is_loop(text: str) -> bool:
+    """Whisper repeating itself: the same phrase four or more times in a row."""
+    return bool(_LOOP.search(text))
+
+
+def collapse_loops(text: str) -> str:
+    """The text with each run of a repeated phrase said once ("No. No. No." -> "No.")."""
+    return _LOOP.sub(r"\1", text)
 
 
 def words(text: str) -> list[str]:
