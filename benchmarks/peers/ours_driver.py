@@ -1,0 +1,119 @@
+"""callcenter density step on the peers' workload: N bench calls in one process (manual bench).
+
+Run in callcenter's venv by `benchmarks/peers/run`:
+    .venv/bin/python benchmarks/peers/ours_driver.py --workload DIR --sessions N --seconds S
+
+Each session is `callcenter.bench.harness.BenchCall` (a production `CallSession` on a
+`LocalRoom`, our VAD, FakeSTT/FakeLLM/FakeTTS with the workload's delays) as in
+`callcenter bench voice`'s density step, but its caller plays the peers' track: the same
+frames `common.Workload.frame` gives the peers, queued into the room at once and sent by
+the room's one 20 ms ticker, each line noted on the call's SpeechBoard for FakeSTT. Late
+frames are the voice session's own count (the rule common.LateCounter copies), turns are
+measured by `harness.measure` from the caller's side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import FRAME_MS, WARMUP_S, Workload, load_workload, step_result  # noqa: E402
+
+from callcenter.bench.harness import (  # noqa: E402
+    BenchCall,
+    CallResult,
+    Latencies,
+    measure,
+    rss_mb,
+    script_for,
+)
+from callcenter.rooms.clock import RealClock  # noqa: E402
+from callcenter.testing.caller import SaidLine  # noqa: E402
+from callcenter.testing.voices import CallerVoice  # noqa: E402
+from callcenter.voice.runtime import settle_gc  # noqa: E402
+
+GC_SETTLE_S = 1.0  # as the density step: a worker settles the GC after admitting calls
+
+
+def queue_track(call: BenchCall, w: Workload, index: int, frames: int) -> float:
+    """Queue session `index`'s caller frames into the room; note its lines; return start."""
+    pcm = b"".join(w.frame(index, k) for k in range(frames))
+    samples = np.frombuffer(pcm, dtype=np.int16).copy()
+    caller = call.caller
+    start = caller.participant.push_audio(samples)
+    for text, s0, s1 in w.lines_until(index, frames * FRAME_MS):
+        call.board.said(caller.script.identity, text, start + s0, start + s1)
+        caller.report.said.append(SaidLine(text, start + s0, start + s0, start + s1))
+    return start
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    w = load_workload(Path(args.workload))
+    lat = Latencies(stt_final=w.stt_final_s, llm_ttft=w.llm_ttft_s, tts_ttfb=w.tts_ttfb_s)
+    voice = CallerVoice("espeak", "phone")  # unused: the track is queued, not spoken
+    settle_gc()
+    rss0 = rss_mb()
+    clock = RealClock()
+    calls = [BenchCall(clock, voice, script_for(1, 0, seed=i, pause=(0.3, 1.5)), latencies=lat)
+             for i in range(args.sessions)]
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(c.call.run()) for c in calls]
+    await asyncio.sleep(0.1)  # every call session listening before its caller speaks
+    frames = int((WARMUP_S + args.seconds + 1.0) * 1000 / FRAME_MS)
+    starts = [queue_track(c, w, i, frames) for i, c in enumerate(calls)]
+    await asyncio.sleep(GC_SETTLE_S)
+    settle_gc()
+    await asyncio.sleep(WARMUP_S - GC_SETTLE_S)
+    counted_from = [c.room.next_frame_ms() for c in calls]
+    for c in calls:
+        c.session.frames_seen = c.session.late_frames = 0
+    t0, c0 = time.monotonic(), time.process_time()
+    await asyncio.sleep(args.seconds)
+    wall, cpu = time.monotonic() - t0, time.process_time() - c0
+    rss1 = rss_mb()
+    ends = [c.room.next_frame_ms() for c in calls]
+    results: list[CallResult | BaseException] = []
+    for c, frm, end in zip(calls, counted_from, ends, strict=True):
+        report = c.caller.report
+        report.said = [x for x in report.said if x.speech_end_ms < end - 1000.0]
+        results.append(CallResult(
+            report, c.session.frames_seen, c.session.late_frames,
+            lead_ms=1000.0 * lat.after_commit, turns=list(c.session.metrics),
+            counted_from_ms=frm))
+    for t in tasks:
+        t.cancel()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    errors = [repr(o) for o in outcomes
+              if isinstance(o, BaseException) and not isinstance(o, asyncio.CancelledError)]
+    for c in calls:
+        c.room.close()
+        await c.http.aclose()
+    m = measure(results)
+    del starts
+    return step_result(
+        framework="callcenter", version=version("callcenter"), sessions=args.sessions,
+        wall_s=wall, cpu_s=cpu, frames=m.frames, late=m.late_frames,
+        overheads=m.turn_overhead_ms, rss0_mb=rss0, rss1_mb=rss1, errors=errors,
+        notes={"endpointing": f"min_delay {w.endpointing_ms:g} ms after the VAD speech end"},
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--workload", required=True)
+    p.add_argument("--sessions", type=int, required=True)
+    p.add_argument("--seconds", type=float, required=True)
+    args = p.parse_args()
+    print(json.dumps(asyncio.run(main_async(args))))
+
+
+if __name__ == "__main__":
+    main()
