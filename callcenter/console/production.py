@@ -27,6 +27,7 @@ from callcenter.control.commands import Command, CommandResult
 from callcenter.dev.desk import SupervisorDesk
 from callcenter.escalation.broker import EscalationBroker
 from callcenter.escalation.loop import run_routing
+from callcenter.escalation.presence import Presence, SupervisorStatus
 from callcenter.escalation.tickets import TicketState
 from callcenter.flowstore import FlowStore
 from callcenter.records.live import FeedCursor, LiveCallRow, live_call, live_calls, read_feed
@@ -34,6 +35,23 @@ from callcenter.records.live import FeedCursor, LiveCallRow, live_call, live_cal
 POLL_S = 0.5  # how often a followed call's new lines are read from the database
 IDLE_PINGS_S = 15.0
 T = TypeVar("T")
+
+
+class SharedDesk(SupervisorDesk):
+    """The desk when several API processes serve one supervisor (`api --workers N`): the
+    presence switch and the page's stream may land on different processes, so the status
+    a heartbeat keeps is the broker's, not one process's memory (a page whose heartbeats
+    lapsed comes back away, as routing already saw it)."""
+
+    async def set_status(self, supervisor_id: str, status: SupervisorStatus | str
+                         ) -> Presence:
+        self._status[supervisor_id] = SupervisorStatus(status)
+        return await super().heartbeat(supervisor_id)
+
+    async def heartbeat(self, supervisor_id: str) -> Presence:
+        known = {p.supervisor_id: p.status for p in await self.broker.supervisors()}
+        self._status[supervisor_id] = known.get(supervisor_id, SupervisorStatus.AWAY)
+        return await super().heartbeat(supervisor_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +82,7 @@ class ProductionConsole:
         self.broker = broker
         self.bus = bus
         self.engine = engine
-        self.desk = SupervisorDesk(broker)
+        self.desk: SupervisorDesk = SharedDesk(broker)
         self._poll_s = poll_s
         self._stop = asyncio.Event()
         self._routing: asyncio.Task[None] | None = None

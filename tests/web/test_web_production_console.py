@@ -11,6 +11,7 @@ brief and suggestion of the call, coaching and hand-back reaching the worker, mo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -21,8 +22,10 @@ from sqlmodel import Session
 
 from callcenter.accounts import create_user
 from callcenter.callsession.recorder import CallInfo
+from callcenter.console.production import ProductionConsole
 from callcenter.control import Coach, HandBack
 from callcenter.dev.seed import seed_flows
+from callcenter.escalation.presence import SupervisorStatus
 from tests.redis_db import redis11_url, redis_prefix  # noqa: F401  (fixtures)
 from tests.web.browser import live_server
 from tests.web.conftest import SUPERVISOR, seed_users
@@ -163,3 +166,30 @@ def test_without_redis_the_console_page_says_what_to_set(
         assert "console-unavailable" in page and "REDIS_URL" in page
         r = sup.post("/console/presence", json={"status": "available"}, headers=csrf)
         assert r.status_code == 503 and "REDIS_URL" in r.json()["detail"]
+
+
+def test_presence_set_on_one_api_process_is_kept_by_another_ones_heartbeats(
+    engine: Engine, redis11_url: str, redis_prefix: str,  # noqa: F811
+) -> None:
+    from callcenter.control.redis_bus import RedisControlBus
+    from callcenter.escalation.redis_broker import RedisEscalationBroker
+
+    def console() -> ProductionConsole:
+        return ProductionConsole(RedisEscalationBroker.from_url(redis11_url, prefix=redis_prefix),
+                                 RedisControlBus.from_url(redis11_url, prefix=redis_prefix),
+                                 engine, routing=False)
+
+    async def go() -> list[str]:
+        a, b = console(), console()  # two `api --workers` processes
+        try:
+            await a.desk.set_status(SUPERVISOR, SupervisorStatus.AVAILABLE)
+            await b.desk.heartbeat(SUPERVISOR)  # b's stream never saw the switch
+            seen = [p.status.value for p in await b.broker.supervisors()]
+            await b.desk.set_status(SUPERVISOR, SupervisorStatus.AWAY)
+            await a.desk.heartbeat(SUPERVISOR)
+            return seen + [p.status.value for p in await a.broker.supervisors()]
+        finally:
+            await a.aclose()
+            await b.aclose()
+
+    assert asyncio.run(go()) == ["available", "away"]
