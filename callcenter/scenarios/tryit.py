@@ -72,7 +72,9 @@ class _Live:
 
 
 def _notes(turn: TextTurn) -> list[str]:
-    lines = [n for n in turn.notes if " " in n]  # the channel's sentences, not bare types
+    # The channel's sentences, not bare timeline types; "listening for ..." tells a terminal
+    # user how to type keys, which the page says once and shows as "waiting for".
+    lines = [n for n in turn.notes if " " in n and not n.startswith("listening")]
     for type_, data in turn.events:
         if type_ == "intent":
             lines.append(f"intent: {data.get('intent')} "
