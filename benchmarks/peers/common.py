@@ -46,8 +46,8 @@ class Workload:
     """The caller track (one cycle, repeated), the fixed reply and the fake delays."""
 
     rate: int
-    caller: array.array  # int16 samples, one cycle
-    reply: array.array  # int16 samples at `rate`
+    caller: array.array[int]  # int16 samples, one cycle
+    reply: array.array[int]  # int16 samples at `rate`
     reply_text: str
     lines: list[Line]
     stt_final_s: float
@@ -96,7 +96,7 @@ class Workload:
         return chunk.tobytes()
 
 
-def read_wav(path: Path) -> tuple[int, array.array]:
+def read_wav(path: Path) -> tuple[int, array.array[int]]:
     with wave.open(str(path), "rb") as w:
         if w.getsampwidth() != 2 or w.getnchannels() != 1:
             raise ValueError(f"{path}: need 16-bit mono PCM")
@@ -105,7 +105,7 @@ def read_wav(path: Path) -> tuple[int, array.array]:
         return w.getframerate(), data
 
 
-def write_wav(path: Path, rate: int, samples: array.array) -> None:
+def write_wav(path: Path, rate: int, samples: array.array[int]) -> None:
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
@@ -156,7 +156,7 @@ class Heard:
     _last_loud_ms: float = -1e9
     gap_ms: float = 400.0
 
-    def frame(self, ts_ms: float, samples: array.array, rate: int) -> None:
+    def frame(self, ts_ms: float, samples: array.array[int], rate: int) -> None:
         loud = [i for i, s in enumerate(samples) if abs(s) > LOUD]
         if not loud:
             return

@@ -26,15 +26,14 @@ from importlib.metadata import version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
-from common import FRAME_MS, Workload, load_workload, rss_mb, step_result, turn_overheads  # noqa: E402
-
-from livekit import rtc  # noqa: E402
-from livekit.agents import Agent, AgentSession, llm, stt, tts, vad  # noqa: E402
-from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions  # noqa: E402
-from livekit.agents.utils import aio  # noqa: E402
-from livekit.agents.voice import io  # noqa: E402
-from livekit.plugins import silero  # noqa: E402
+import common
+from common import FRAME_MS, Workload, load_workload, rss_mb, step_result, turn_overheads
+from livekit import rtc
+from livekit.agents import Agent, AgentSession, llm, stt, tts, vad
+from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
+from livekit.agents.utils import aio
+from livekit.agents.voice import io
+from livekit.plugins import silero
 
 logging.basicConfig(level=logging.ERROR)
 # Silero's end of speech after 0.2 s of silence, the turn committed 0.4 s after the voice
@@ -141,7 +140,9 @@ class FakeSTT(stt.STT):
     async def _recognize_impl(self, buffer, *, language=None, conn_options=None):  # type: ignore[no-untyped-def, override]
         raise NotImplementedError("the bench STT streams")
 
-    def stream(self, *, language=None, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS):  # type: ignore[no-untyped-def, override]
+    def stream(  # type: ignore[no-untyped-def, override]
+        self, *, language=None, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ):
         return FakeRecognizeStream(self._s, stt=self, conn_options=conn_options)
 
 
@@ -192,7 +193,9 @@ class FakeTTS(tts.TTS):
                          sample_rate=w.rate, num_channels=1)
         self.w = w
 
-    def synthesize(self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS):  # type: ignore[override]
+    def synthesize(  # type: ignore[override]
+        self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> FakeChunkedStream:
         return FakeChunkedStream(tts=self, input_text=text, conn_options=conn_options)
 
 

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import FRAME_MS, WARMUP_S, Workload, load_workload, step_result  # noqa: E402
+from common import FRAME_MS, WARMUP_S, Workload, load_workload, step_result
 
-from callcenter.bench.harness import (  # noqa: E402
+from callcenter.bench.harness import (
     BenchCall,
     CallResult,
     Latencies,
@@ -35,10 +35,10 @@ from callcenter.bench.harness import (  # noqa: E402
     rss_mb,
     script_for,
 )
-from callcenter.rooms.clock import RealClock  # noqa: E402
-from callcenter.testing.caller import SaidLine  # noqa: E402
-from callcenter.testing.voices import CallerVoice  # noqa: E402
-from callcenter.voice.runtime import settle_gc  # noqa: E402
+from callcenter.rooms.clock import RealClock
+from callcenter.testing.caller import SaidLine
+from callcenter.testing.voices import CallerVoice
+from callcenter.voice.runtime import settle_gc
 
 GC_SETTLE_S = 1.0  # as the density step: a worker settles the GC after admitting calls
 

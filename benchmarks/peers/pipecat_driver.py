@@ -25,8 +25,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
-from common import (  # noqa: E402
+import common
+from common import (
     FRAME_MS,
     Workload,
     load_workload,
@@ -34,8 +34,7 @@ from common import (  # noqa: E402
     step_result,
     turn_overheads,
 )
-
-from loguru import logger  # noqa: E402
+from loguru import logger
 
 logger.remove()
 logger.add(sys.stderr, level="ERROR")

@@ -45,7 +45,7 @@ def log(msg: str) -> None:
 def ensure_venv(name: str) -> Path:
     """The peer's interpreter, its virtualenv made and its pins installed if missing."""
     spec = PEERS[name]
-    venv = VENVS / spec["venv"]
+    venv = VENVS / str(spec["venv"])
     python = venv / "bin" / "python"
     pins: list[str] = spec["pins"]
     stamp = venv / ".pins"
@@ -65,7 +65,8 @@ def ensure_venv(name: str) -> Path:
 def make_workload(folder: Path) -> Path:
     import workload  # callcenter's venv: this process
 
-    return workload.make(folder)
+    made: Path = workload.make(folder)
+    return made
 
 
 def run_step(python: Path, driver: str, folder: Path, n: int, seconds: float) -> dict[str, Any]:

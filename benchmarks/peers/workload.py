@@ -37,8 +37,9 @@ async def _reply_audio(text: str, rate: int) -> np.ndarray:
 
 def make(folder: Path) -> Path:
     """Write caller.wav, reply.wav and workload.json into `folder` (idempotent)."""
-    from common import write_wav  # benchmarks/peers is on sys.path (run puts it there)
     import array
+
+    from common import write_wav  # benchmarks/peers is on sys.path (run puts it there)
 
     folder.mkdir(parents=True, exist_ok=True)
     voice = CallerVoice("espeak", "phone")
