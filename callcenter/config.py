@@ -147,6 +147,10 @@ class Settings(BaseSettings):
         default="card,ssn,email,phone,digits",
         description="Comma list of PII rules: card, ssn, email, phone, digits",
     )
+    watch_phrases: str = Field(
+        default="cancel my account,lawyer,attorney",
+        description="Comma list of phrases that flag a live call on the supervisor console",
+    )
     redaction_min_digits: int = Field(
         default=5, ge=3, description="The `digits` rule redacts digit runs at least this long"
     )
@@ -241,6 +245,13 @@ class Settings(BaseSettings):
             )
         return ",".join(rules)
 
+    @field_validator("watch_phrases")
+    @classmethod
+    def _check_watch_phrases(cls, value: str) -> str:
+        from callcenter.escalation.alerts import parse_phrases  # WatchPhraseError says why
+
+        return ",".join(parse_phrases(value))
+
     @field_validator("log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:
@@ -257,6 +268,11 @@ class Settings(BaseSettings):
                 "set both (from your LiveKit project) or unset LIVEKIT_URL for local mode"
             )
         return self
+
+    @property
+    def watch_phrase_list(self) -> tuple[str, ...]:
+        """WATCH_PHRASES as phrases (checked and normalised by its validator)."""
+        return tuple(p for p in self.watch_phrases.split(",") if p)
 
     @property
     def secret_key_is_default(self) -> bool:

@@ -101,6 +101,14 @@
       transcript.scrollTop = transcript.scrollHeight;
     }
     ["transcript", "keys", "joined", "left"].forEach(function (k) { events.addEventListener(k, line); });
+    // A watched phrase or a mood drop: a line in the transcript, and the panel is flagged.
+    events.addEventListener("alert", function (e) {
+      line(e);
+      var head = callBox.querySelector(".call-head");
+      if (head && !head.querySelector(".pill-alert")) {
+        head.insertAdjacentHTML("beforeend", '<span class="pill pill-alert" id="call-alert">&#9873; flagged</span>');
+      }
+    });
     events.addEventListener("brief", function (e) {
       document.getElementById("call-brief").innerHTML = e.data;
     });

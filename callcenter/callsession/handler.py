@@ -161,6 +161,7 @@ async def run_call(ctx: JobContext, escalations: CallEscalation,
         batched_vad=True, checkpoint=ctx.save_checkpoint, resume=resume,
         on_turn_latency=ctx.record_turn_latency, apology=await process_apology(),
         serve_commands=ctx.serve_commands, escalations=escalations,
+        watch_phrases=get_settings().watch_phrase_list,
     ))
     try:
         await session.run()

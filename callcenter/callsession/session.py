@@ -28,6 +28,7 @@ from callcenter.callsession.recorder import CallInfo, CallRecorder
 from callcenter.callsession.voice_channel import VoiceChannel
 from callcenter.control.bus import CommandHandler, ServeHandle
 from callcenter.control.commands import Command
+from callcenter.escalation.alerts import ALERT_EVENT, AlertWatcher
 from callcenter.escalation.port import CallEscalation, NoSupervisors
 from callcenter.flow.actions import Action
 from callcenter.flow.events import CallStarted
@@ -84,6 +85,9 @@ class CallSetup:
     # Serves call-control commands (a supervisor's console, the API) for this call while
     # it runs: the worker's `JobContext.serve_commands`. None: the call takes no commands.
     serve_commands: Callable[[CommandHandler], Awaitable[ServeHandle]] | None = None
+    # Phrases that flag the live call on the console (the WATCH_PHRASES setting); the
+    # flow's own `watch_phrases` are added to them.
+    watch_phrases: tuple[str, ...] = ()
 
 
 @dataclass
@@ -113,6 +117,7 @@ class CallSession:
         self._turns_reported: set[int] = set()  # voice.metrics indexes sent to on_turn_latency
         self._callers: set[str] = set()
         self._pending: list[Action] = []  # what the last checkpoint said the call waits for
+        self._alerts = AlertWatcher([*setup.watch_phrases, *setup.flow.watch_phrases])
         self.usage = UsageRecorder()
         self._own_http = setup.http is None
         self.http = setup.http or httpx.AsyncClient()
@@ -223,6 +228,14 @@ class CallSession:
         task = asyncio.get_running_loop().create_task(self.s.recorder.utterance(seq, shifted))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
+        if u.role == ParticipantKind.CALLER:
+            # A watched phrase or a mood drop flags the call on the console (an `alert`
+            # event, which both consoles' feeds read).
+            for alert in self._alerts.on_caller_line(u.text):
+                write = asyncio.get_running_loop().create_task(
+                    self._record(ALERT_EVENT, alert.as_dict()))
+                self._writes.add(write)
+                write.add_done_callback(self._writes.discard)
 
     async def _record(self, type_: str, data: dict[str, Any]) -> None:
         seq = self._event_seq

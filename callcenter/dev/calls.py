@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from callcenter.escalation.alerts import ALERT_EVENT
 from callcenter.escalation.suggestions import SUGGESTION_TOPIC
 from callcenter.rooms.base import (
     ParticipantJoined,
@@ -38,7 +39,7 @@ FEED_LIMIT = 2000  # events kept per call (a dev call is minutes long, not hours
 
 @dataclass(frozen=True, slots=True)
 class FeedEvent:
-    """`kind`: transcript | keys | brief | suggestion | joined | left | ended."""
+    """`kind`: transcript | keys | brief | suggestion | alert | joined | left | ended."""
 
     seq: int
     kind: str
@@ -98,6 +99,7 @@ class DevCall:
     supervisors: dict[str, BrowserPeer] = field(default_factory=dict)
     kinds: dict[str, ParticipantKind] = field(default_factory=dict)
     ended: bool = False
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # the live list's badge
 
     def __post_init__(self) -> None:
         self.kinds[self.room.local_identity] = ParticipantKind.AGENT
@@ -109,6 +111,12 @@ class DevCall:
         if u.text.strip():
             self.feed.add("transcript", {"speaker": u.identity, "role": u.role, "text": u.text,
                                          "interrupted": u.interrupted})
+
+    def add_event(self, type_: str, data: dict[str, Any]) -> None:
+        """A call event from the call's record: a console alert goes on the feed."""
+        if type_ == ALERT_EVENT:
+            self.alerts.append(data)
+            self.feed.add("alert", data)
 
     def on_text(self, sender: str, topic: str, text: str,
                 to: tuple[str, ...] | None = None) -> None:

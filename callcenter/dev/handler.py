@@ -4,7 +4,8 @@
 production.
 
 The pages' live transcript comes from the call's record: the recorder is wrapped so each
-finished utterance (caller, agent as heard, supervisor) is also handed to `on_utterance`.
+finished utterance (caller, agent as heard, supervisor) is also handed to `on_utterance`,
+and each call event (a console alert, ...) to `on_event`.
 The same wrapper adds the phone edge's media figures (`media_stats`: RTP received, lost,
 late, pacing) to the call's metrics as the record closes, in the same write, so a call
 from the SIP endpoint keeps how good its line was.
@@ -26,15 +27,17 @@ log = logging.getLogger(__name__)
 
 OnUtterance = Callable[[str, Utterance], None]  # (call id, utterance)
 MediaStats = Callable[[str], dict[str, Any] | None]  # call id -> figures, None: no phone edge
+OnEvent = Callable[[str, str, dict[str, Any]], None]  # (call id, event type, data)
 
 
 class TappedRecorder:
     """A `CallRecorder` that also reports each utterance as it is recorded."""
 
     def __init__(self, inner: CallRecorder, call_id: str, tap: OnUtterance,
-                 media_stats: MediaStats | None = None) -> None:
+                 media_stats: MediaStats | None = None, on_event: OnEvent | None = None
+                 ) -> None:
         self.inner, self.call_id, self.tap = inner, call_id, tap
-        self.media_stats = media_stats
+        self.media_stats, self.on_event = media_stats, on_event
 
     async def call_started(self, info: CallInfo, *, resumed: bool) -> None:
         await self.inner.call_started(info, resumed=resumed)
@@ -44,6 +47,8 @@ class TappedRecorder:
         await self.inner.utterance(seq, u)
 
     async def event(self, seq: int, type_: str, offset_ms: int, data: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(self.call_id, type_, data)
         await self.inner.event(seq, type_, offset_ms, data)
 
     async def escalation(self, queue: str, priority: int, reason: str, status: str,
@@ -59,10 +64,11 @@ class TappedRecorder:
 
 
 def dev_call_handler(escalations: CallEscalation, on_utterance: OnUtterance | None = None,
-                     media_stats: MediaStats | None = None) -> JobHandler:
-    """THE production handler, with the dev broker's queue, the live transcript tap and
-    the phone edge's media figures."""
-    if on_utterance is None and media_stats is None:
+                     media_stats: MediaStats | None = None, on_event: OnEvent | None = None
+                     ) -> JobHandler:
+    """THE production handler, with the dev broker's queue, the live transcript and event
+    taps and the phone edge's media figures."""
+    if on_utterance is None and media_stats is None and on_event is None:
         return production.call_handler(escalations)
 
     def tap(call_id: str, u: Utterance) -> None:
@@ -70,4 +76,5 @@ def dev_call_handler(escalations: CallEscalation, on_utterance: OnUtterance | No
             on_utterance(call_id, u)
 
     return production.call_handler(
-        escalations, lambda inner, call_id: TappedRecorder(inner, call_id, tap, media_stats))
+        escalations,
+        lambda inner, call_id: TappedRecorder(inner, call_id, tap, media_stats, on_event))

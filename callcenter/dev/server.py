@@ -111,7 +111,7 @@ class DevServer:
         notes: list[str] = []
         self._spawn(run_routing(self.broker, interval_s=0.1, stop=self._stop_routing))
         handler = self.options.handler or dev_call_handler(
-            self.escalations, self._on_utterance, self._media_stats)
+            self.escalations, self._on_utterance, self._media_stats, self._on_call_event)
         # One process and no other worker to hand a call to: a busy CPU (model loading,
         # a test suite next door) must not refuse a call, so only the slots count.
         admission = Admission(max_calls=self.options.max_calls,
@@ -185,6 +185,11 @@ class DevServer:
         call = self.calls.get(call_id)
         if call is not None:
             call.add_utterance(u)
+
+    def _on_call_event(self, call_id: str, type_: str, data: dict[str, Any]) -> None:
+        call = self.calls.get(call_id)
+        if call is not None:
+            call.add_event(type_, data)
 
     async def _end(self, call: DevCall, reason: str) -> None:
         peers = [call.caller, *call.supervisors.values()]

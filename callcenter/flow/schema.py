@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from callcenter.flow.nodes import NAME_PATTERN, Node, Seconds, SlotName, Strict, Target, Text
 
@@ -78,6 +79,14 @@ class WebhookTool(Strict):
     retries: int = Field(1, ge=0, le=5)
 
 
+def _has_words(phrase: str) -> str:
+    # A watched phrase matches on word boundaries: it needs a word to match.
+    if not re.search(r"\w", phrase):
+        raise ValueError(f"watched phrase {phrase!r} has no words: give words the caller "
+                         "might say, e.g. 'cancel my account'")
+    return phrase
+
+
 class Flow(Strict):
     """A validated call flow."""
 
@@ -91,6 +100,11 @@ class Flow(Strict):
     )
     tools: dict[str, WebhookTool] = Field(default_factory=dict)
     handlers: Handlers = Field(default_factory=Handlers)
+    watch_phrases: list[Annotated[Text, AfterValidator(_has_words)]] = Field(
+        default_factory=list,
+        description="Phrases that flag a live call on the supervisor console when the "
+                    "caller says one (with the WATCH_PHRASES setting's).",
+    )
     nodes: dict[str, Node] = Field(min_length=1)
 
     def node(self, name: str) -> Node:
