@@ -75,6 +75,15 @@ class TextSession:
     def ended(self) -> bool:
         return self._task is not None and self._task.done()
 
+    @property
+    def outcome(self) -> tuple[str | None, str | None]:
+        """(outcome, reason) of the call; one the caller left before the flow ended it is
+        a hang-up, as a voice call's record says (`caller_hangup`)."""
+        state = self.state
+        if state.outcome is None and self.ended:
+            return "hangup", "caller hung up"
+        return state.outcome, state.end_reason
+
     def _now(self) -> dt.datetime:
         return self._fixed or dt.datetime.now(dt.UTC)
 

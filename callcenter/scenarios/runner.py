@@ -108,7 +108,7 @@ async def run_scenario(flow: Flow, scenario: Scenario, *, http: httpx.AsyncClien
         if not session.ended:
             await _abandon(session)
     state = session.state
-    result.outcome, result.reason = state.outcome, state.end_reason
+    result.outcome, result.reason = session.outcome
     result.slots, result.path = dict(state.slots), list(state.path)
     result.checks = _judge(scenario, result, unplayed)
     result.passed = result.error is None and all(c.ok for c in result.checks)

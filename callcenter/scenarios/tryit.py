@@ -184,9 +184,9 @@ class TryItSessions:
             raise TryItError(500, f"the conversation failed: {type(exc).__name__}: {exc}") \
                 from None
         state = live.session.state
+        outcome, reason = live.session.outcome
         reply = TryItReply(session_id, turn.said, _notes(turn), state.node, state.waiting_for,
-                           dict(state.slots), list(state.path), turn.ended, state.outcome,
-                           state.end_reason)
+                           dict(state.slots), list(state.path), turn.ended, outcome, reason)
         if turn.ended:
             await self._drop(session_id)  # nothing more to say: free the slot now
         return reply
