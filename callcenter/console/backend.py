@@ -15,7 +15,7 @@ class ConsoleCallError(Exception):
 
 class FeedLine(Protocol):
     """One item of a call's live feed (`kind`: transcript, keys, brief, suggestion,
-    joined, left, ended), rendered by the console's feed partials."""
+    alert, joined, left, ended), rendered by the console's feed partials."""
 
     @property
     def kind(self) -> str: ...
@@ -38,6 +38,11 @@ class ConsoleCall(Protocol):
 
     @property
     def supervisors(self) -> Sequence[str] | dict[str, Any]: ...
+
+    @property
+    def alerts(self) -> Sequence[dict[str, Any]]:
+        """Console alerts raised on the call so far (escalation.alerts), oldest first."""
+        ...
 
 
 class ConsoleBackend(Protocol):

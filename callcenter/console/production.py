@@ -73,6 +73,10 @@ class ProductionCall:
     def via(self) -> str:
         return self.row.via
 
+    @property
+    def alerts(self) -> tuple[dict[str, Any], ...]:
+        return self.row.alerts
+
 
 class ProductionConsole:
     transport = "livekit"

@@ -9,7 +9,7 @@ the cursor the caller holds. The call's audio goes through LiveKit, not through 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -18,7 +18,7 @@ from callcenter.models import Call, CallEvent, Utterance, utcnow
 
 # A call no worker ended and no webhook closed is not shown as live forever.
 LIVE_FOR = dt.timedelta(hours=12)
-FEED_KINDS = {"handoff_brief": "brief", "suggestion": "suggestion"}
+FEED_KINDS = {"handoff_brief": "brief", "suggestion": "suggestion", "alert": "alert"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,7 @@ class LiveCallRow:
     room: str
     via: str = "phone"
     ended: bool = False
+    alerts: tuple[dict[str, Any], ...] = ()  # the call's console alerts, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +62,25 @@ def live_calls(db: Session, *, limit: int = 100) -> list[LiveCallRow]:
     rows = db.exec(select(Call).where(col(Call.ended_at).is_(None),
                                       col(Call.started_at) >= since)
                    .order_by(col(Call.started_at).desc()).limit(limit)).all()
-    return [_row(c) for c in rows]
+    return _with_alerts(db, [_row(c) for c in rows])
+
+
+def _with_alerts(db: Session, rows: list[LiveCallRow]) -> list[LiveCallRow]:
+    """The rows with their console alerts (escalation.alerts), in one query."""
+    if not rows:
+        return rows
+    found: dict[str, list[dict[str, Any]]] = {}
+    events = db.exec(select(CallEvent).where(
+        col(CallEvent.call_id).in_([r.call_id for r in rows]), CallEvent.type == "alert",
+    ).order_by(col(CallEvent.seq))).all()
+    for ev in events:
+        found.setdefault(ev.call_id, []).append(dict(ev.data or {}))
+    return [replace(r, alerts=tuple(found.get(r.call_id, ()))) for r in rows]
 
 
 def live_call(db: Session, call_id: str) -> LiveCallRow | None:
     call = db.get(Call, call_id)
-    return None if call is None else _row(call)
+    return None if call is None else _with_alerts(db, [_row(call)])[0]
 
 
 def read_feed(db: Session, call_id: str, cursor: FeedCursor) -> list[FeedItem]:

@@ -82,3 +82,27 @@ nodes:
     assert p.line == 3 and "has no words" in p.message
     flow, problems = check_flow_text(text.replace(', "--"', ""), "x.yaml")
     assert flow is not None and flow.watch_phrases == ["speak to a manager"]
+
+
+def test_the_production_console_lists_and_follows_a_calls_stored_alerts(sqlite_engine):
+    from sqlmodel import Session
+
+    from admin.routes.console import partial
+    from callcenter.console.production import ProductionCall
+    from callcenter.models import Call, CallEvent
+    from callcenter.records.live import FeedCursor, live_calls, read_feed
+
+    alert = AlertWatcher(["lawyer"]).on_caller_line("I will call my lawyer")[0].as_dict()
+    with Session(sqlite_engine) as db:
+        db.add(Call(id="c-flagged", room_name="call-1", dialed_number="+15550001000"))
+        db.add(Call(id="c-calm", room_name="call-2", dialed_number="+15550001000"))
+        db.commit()
+        db.add(CallEvent(call_id="c-flagged", seq=0, type="alert", data=alert))
+        db.add(CallEvent(call_id="c-calm", seq=0, type="node_entered", data={"node": "a"}))
+        db.commit()
+        rows = {r.call_id: r for r in live_calls(db)}
+        feed = read_feed(db, "c-flagged", FeedCursor())
+    assert rows["c-flagged"].alerts == (alert,) and rows["c-calm"].alerts == ()
+    assert [(i.kind, i.data) for i in feed] == [("alert", alert)]
+    listed = partial("_console_calls.html", calls=[ProductionCall(r) for r in rows.values()])
+    assert listed.count('class="pill pill-alert"') == 1 and "Caller said" in listed
