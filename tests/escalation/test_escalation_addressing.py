@@ -18,7 +18,7 @@ from livekit.rtc._ffi_client import FfiClient
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 from livekit.rtc._proto import participant_pb2 as pp
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from callcenter.callsession import CallSession, CallSetup, SqlRecorder
 from callcenter.callsession.effects import IntentService
@@ -30,7 +30,7 @@ from callcenter.control.memory_bus import InProcessControlBus
 from callcenter.dispatch.store import Lease
 from callcenter.escalation import InProcessEscalationBroker, Presence, QueueEscalation, run_routing
 from callcenter.escalation.suggestions import SUGGESTION_TOPIC
-from callcenter.models import CallEvent
+from callcenter.records.live import FeedCursor, read_feed
 from callcenter.rooms.base import ROLE_ATTRIBUTE, ParticipantKind
 from callcenter.rooms.clock import VirtualClock
 from callcenter.rooms.livekit import LiveKitRoom
@@ -258,10 +258,13 @@ async def test_an_escalated_call_keeps_brief_suggestions_and_coaching_from_the_c
     # The supervisor joined late: no brief in the room for it, but what came after it.
     assert BRIEF_TOPIC not in sup_inbox.topics()
     assert SUGGESTION_TOPIC in sup_inbox.topics(), "the 'fact' suggestion after it joined"
-    # ... and its console reads the brief from the call's stored events.
+    # ... and its console reads the brief from the call's stored events, as the
+    # production console follows a call (records.live.read_feed from the start).
     with Session(sqlite_engine) as s:
-        stored = {e.type: e.data for e in s.exec(select(CallEvent).where(
-            CallEvent.call_id == CALL_ID))}
-    assert stored["handoff_brief"]["slots"] == {"account_number": "4821"}
-    assert stored["handoff_brief"]["supervisor"] == "sup-ada"
+        feed = read_feed(s, CALL_ID, FeedCursor())
+    [brief] = [i.data for i in feed if i.kind == "brief"]
+    assert brief["slots"] == {"account_number": "4821"} and brief["supervisor"] == "sup-ada"
+    assert [i.data["kind"] for i in feed if i.kind == "suggestion"] == [
+        json.loads(text)["kind"] for _w, topic, text, _to in room.messages
+        if topic == SUGGESTION_TOPIC], "every suggestion, also those sent before it joined"
     room.close()
