@@ -1,6 +1,6 @@
 """What the try-it and scenario routes share: the app's session registry, the flow version
-asked for, and where webhooks go (canned answers from the flow's scenario folder, or a
-refusal: try-it and scenarios never send a request off the server).
+asked for, and where webhooks go (callcenter/scenarios/webhooks.py: canned answers from the
+flow's scenario folder, or a refusal; try-it never sends a request off the server).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from callcenter.flow.schema import Flow
 from callcenter.flow.validate import load_flow
 from callcenter.flowstore import FlowStore, FlowStoreError
 from callcenter.models import FlowVersion
-from callcenter.scenarios.files import load_scenarios, scenarios_dir, webhooks_file
+from callcenter.scenarios.files import load_scenarios, scenarios_dir
 from callcenter.scenarios.suite import SuiteReport, run_suite
 from callcenter.scenarios.tryit import TryItSessions
+from callcenter.scenarios.webhooks import canned_transport
 from callcenter.speech import LLM
 
 
@@ -54,21 +55,7 @@ def flow_version(db: Session, name: str, version: int | None) -> tuple[Flow, Flo
 
 
 def transport(settings: Settings, flow_name: str) -> httpx.AsyncBaseTransport:
-    """Canned answers from `<SCENARIOS_DIR>/<flow>/webhooks.yaml`, else every webhook fails."""
-    canned = webhooks_file(scenarios_dir(settings), flow_name)
-    if canned is not None:
-        # The test kit's fixtures, imported only here and only when a flow has canned
-        # answers: the same seam `callcenter chat --webhooks` uses.
-        from callcenter.testing.webhook_fixtures import WebhookFixtures
-
-        return WebhookFixtures(canned)
-    message = (f"try-it and scenarios send no real webhooks; add canned answers in "
-               f"{flow_name}/webhooks.yaml of the scenarios folder")
-
-    def refuse(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(502, json={"error": message})
-
-    return httpx.MockTransport(refuse)
+    return canned_transport(scenarios_dir(settings), flow_name)
 
 
 def scenario_count(settings: Settings, flow_name: str) -> int:

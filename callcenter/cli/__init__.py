@@ -168,6 +168,10 @@ from callcenter.cli import flows as _flows  # noqa: E402
 app.add_typer(_flows.app, name="flows")
 app.command(name="chat")(_chat.chat)
 
+from callcenter.cli import flow_test as _flow_test  # noqa: E402
+
+_flows.app.command(name="test")(_flow_test.test)
+
 from callcenter.cli import call as _call  # noqa: E402
 
 app.command(name="call")(_call.call)
