@@ -6,6 +6,7 @@ flow's scenario folder, or a refusal; try-it never sends a request off the serve
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import httpx
 from fastapi import FastAPI
@@ -20,7 +21,7 @@ from callcenter.flowstore import FlowStore, FlowStoreError
 from callcenter.models import FlowVersion
 from callcenter.scenarios.files import load_scenarios, scenarios_dir
 from callcenter.scenarios.suite import SuiteReport, run_suite
-from callcenter.scenarios.tryit import TryItSessions
+from callcenter.scenarios.tryit import TryItError, TryItSessions
 from callcenter.scenarios.webhooks import canned_transport
 from callcenter.speech import LLM
 
@@ -62,15 +63,26 @@ def scenario_count(settings: Settings, flow_name: str) -> int:
     return len(load_scenarios(scenarios_dir(settings), flow_name))
 
 
+# Scenario runs are CPU work (intent embeddings) on the web server: a few at a time.
+MAX_RUNS = 2
+_runs = threading.BoundedSemaphore(MAX_RUNS)
+
+
 async def run_scenarios(app: FastAPI, flow: Flow) -> SuiteReport:
-    """Every scenario of `flow`, played on a loop of its own in a worker thread (CPU work)."""
+    """Every scenario of `flow`, played on a loop of its own in a worker thread; TryItError
+    (429) while MAX_RUNS other runs are going."""
     settings: Settings = app.state.settings
     files = load_scenarios(scenarios_dir(settings), flow.name)
     registry = sessions(app)
+    if not _runs.acquire(blocking=False):
+        raise TryItError(429, f"{MAX_RUNS} scenario runs are going already; try again when "
+                         "they have finished")
 
     def play() -> SuiteReport:
-        return asyncio.run(run_suite(flow, files, transport=lambda: transport(settings,
-                                                                              flow.name),
-                                     intents=registry.intents, llm=registry.llm))
+        try:
+            return asyncio.run(run_suite(flow, files, transport=lambda: transport(
+                settings, flow.name), intents=registry.intents, llm=registry.llm))
+        finally:
+            _runs.release()
 
     return await run_in_threadpool(play)

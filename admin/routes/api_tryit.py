@@ -93,5 +93,8 @@ async def run_scenarios(request: Request, db: DbSession, user: Editor, name: str
         flow, row = tryit.flow_version(db, name, version)
     except FlowStoreError as exc:
         raise ApiProblem(404, str(exc)) from None
-    report = await tryit.run_scenarios(request.app, flow)
+    try:
+        report = await tryit.run_scenarios(request.app, flow)
+    except TryItError as exc:
+        raise _problem(exc) from None
     return SuiteOut.of(report, row.version, now_utc())

@@ -22,6 +22,7 @@ from callcenter.flowstore import FlowStore, FlowStoreError, diff_versions
 from callcenter.models import FlowStatus, FlowVersion, User
 from callcenter.records.traffic import node_traffic
 from callcenter.scenarios.suite import SuiteReport
+from callcenter.scenarios.tryit import TryItError
 
 router = APIRouter()
 Viewer = Annotated[User, Depends(require_permission(Permission.FLOWS_VIEW))]
@@ -229,7 +230,14 @@ async def run_scenarios(request: Request, db: DbSession, user: Editor, name: str
     except FlowStoreError as exc:
         return render(request, "error.html", {"status": 404, "title": "Not Found",
                                               "detail": str(exc)}, status_code=404)
-    report = await tryit.run_scenarios(request.app, flow)
+    try:
+        report = await tryit.run_scenarios(request.app, flow)
+    except TryItError as exc:
+        if request.headers.get("hx-request") == "true":  # htmx swaps 200s only: say it there
+            return render(request, "_scenario_results.html", {"report": None,
+                                                              "busy": exc.detail})
+        return render(request, "error.html", {"status": exc.status, "title": "Busy",
+                                              "detail": exc.detail}, status_code=exc.status)
     if request.headers.get("hx-request") == "true":
         return render(request, "_scenario_results.html", {"report": report, "name": name,
                                                           "version": version})

@@ -111,3 +111,24 @@ def test_the_page_button_shows_results_escaped(admin_client: TestClient,
     r = admin_client.post("/flows/customer_support/versions/2/scenarios",
                           data={"csrf_token": token})
     assert r.status_code == 200 and 'id="flow-text"' in r.text and "scenario-results" in r.text
+
+
+def test_runs_are_bounded_and_a_busy_server_says_so(admin_client: TestClient,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from admin import tryit
+
+    monkeypatch.setattr(tryit, "_runs", threading.BoundedSemaphore(1))
+    assert tryit._runs.acquire(blocking=False)  # another run is going
+    token = page_csrf(admin_client, "/")
+    r = admin_client.post("/api/v1/flows/customer_support/versions/1/scenarios/run",
+                          headers={"X-CSRF-Token": token})
+    assert r.status_code == 429 and "try again" in r.json()["detail"]
+    r = admin_client.post("/flows/customer_support/versions/1/scenarios",
+                          data={"csrf_token": token}, headers={"HX-Request": "true"})
+    assert r.status_code == 200 and "try again" in r.text
+    tryit._runs.release()
+    r = admin_client.post("/api/v1/flows/customer_support/versions/1/scenarios/run",
+                          headers={"X-CSRF-Token": token})
+    assert r.status_code == 200 and r.json()["counts"]["passed"] == 3
