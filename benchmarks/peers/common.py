@@ -216,16 +216,26 @@ async def pace(
     return window, total
 
 
+# A line counts as a turn of the step when its voice ends in the counted window at least
+# this long before the window closes: its reply (~0.9 s after the voice) is still heard.
+REPLY_SLACK_MS = 1500.0
+
+
+def counted_lines(w: Workload, session: int, from_ms: float, end_ms: float) -> list[float]:
+    """Voiced ends (media ms) of the lines that are turns of a window [from_ms, end_ms)."""
+    until = end_ms - REPLY_SLACK_MS
+    return [e for _t, _s, e in w.lines_until(session, until) if from_ms <= e < until]
+
+
 def turn_overheads(
-    w: Workload, session: int, heard: Heard, counted_from_ms: float, until_ms: float
+    w: Workload, session: int, heard: Heard, counted_from_ms: float, end_ms: float
 ) -> list[float]:
-    """Per answered caller line (voiced end in the counted window): overhead in ms."""
+    """Per answered counted line: its first reply sample after the voice, in overhead ms
+    (a line left unanswered has no figure; `step_result` reports answered vs expected)."""
     out: list[float] = []
-    for _text, _s0, end in w.lines_until(session, until_ms):
-        if end < counted_from_ms:
-            continue
+    for end in counted_lines(w, session, counted_from_ms, end_ms):
         first = next((s for s in heard.starts if s >= end), None)
-        if first is not None and first < until_ms:
+        if first is not None:
             out.append(first - end - w.endpointing_ms - w.provider_ms)
     return out
 
@@ -263,6 +273,7 @@ class Window:
 def step_result(
     *, framework: str, version: str, sessions: int, wall_s: float, cpu_s: float,
     frames: int, late: int, overheads: list[float], rss0_mb: float, rss1_mb: float,
+    expected_turns: int,
     errors: list[str] | None = None, notes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One density step, JSON-ready; every driver returns exactly these fields."""
@@ -277,7 +288,8 @@ def step_result(
         "cpu_pct": round(100.0 * cpu_s / wall_s, 1) if wall_s > 0 else None,
         "cpu_s_per_audio_s_per_session": round(cpu_s / audio_s, 5) if audio_s else None,
         "turn_overhead_ms": {"p50": percentile(overheads, 50),
-                             "p99": percentile(overheads, 99), "turns": len(overheads)},
+                             "p99": percentile(overheads, 99), "turns": len(overheads),
+                             "expected_turns": expected_turns},
         "rss_mb": rss1_mb,
         "rss_per_session_mb": round(max(0.0, rss1_mb - rss0_mb) / sessions, 3),
         "wall_s": round(wall_s, 2),

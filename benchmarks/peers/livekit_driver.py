@@ -27,7 +27,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
-from common import FRAME_MS, Workload, load_workload, rss_mb, step_result, turn_overheads
+from common import (
+    FRAME_MS,
+    Workload,
+    counted_lines,
+    load_workload,
+    rss_mb,
+    step_result,
+    turn_overheads,
+)
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, llm, stt, tts, vad
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
@@ -249,14 +257,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     for a in agents:
         await a.aclose()
     overheads: list[float] = []
+    expected = 0
     for s in sessions:
-        overheads += turn_overheads(w, s.index, s.heard, window.from_frame * FRAME_MS,
-                                    total * FRAME_MS - 1000.0)
+        span = (window.from_frame * FRAME_MS, total * FRAME_MS)
+        overheads += turn_overheads(w, s.index, s.heard, *span)
+        expected += len(counted_lines(w, s.index, *span))
     return step_result(
         framework="livekit-agents", version=version("livekit-agents"), sessions=args.sessions,
         wall_s=wall, cpu_s=cpu, frames=sum(s.late.frames for s in sessions),
         late=sum(s.late.late for s in sessions), overheads=overheads, rss0_mb=rss0,
-        rss1_mb=rss1,
+        rss1_mb=rss1, expected_turns=expected,
         notes={"endpointing": f"Silero min_silence {MIN_SILENCE_S} s, min_delay {MIN_DELAY_S} s "
                               "from the speech end"},
     )

@@ -29,6 +29,7 @@ import common
 from common import (
     FRAME_MS,
     Workload,
+    counted_lines,
     load_workload,
     rss_mb,
     step_result,
@@ -247,14 +248,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     await runner.cancel()
     await asyncio.wait([running], timeout=5.0)
     overheads: list[float] = []
+    expected = 0
     for s in sessions:
-        overheads += turn_overheads(w, s.index, s.heard, window.from_frame * FRAME_MS,
-                                    total * FRAME_MS - 1000.0)
+        span = (window.from_frame * FRAME_MS, total * FRAME_MS)
+        overheads += turn_overheads(w, s.index, s.heard, *span)
+        expected += len(counted_lines(w, s.index, *span))
     return step_result(
         framework="pipecat", version=version("pipecat-ai"), sessions=args.sessions,
         wall_s=wall, cpu_s=cpu, frames=sum(s.late.frames for s in sessions),
         late=sum(s.late.late for s in sessions), overheads=overheads, rss0_mb=rss0,
-        rss1_mb=rss1, errors=errors,
+        rss1_mb=rss1, expected_turns=expected, errors=errors,
         notes={"endpointing": f"VAD stop {VAD_STOP_S} s + speech timeout {SPEECH_TIMEOUT_S} s"},
     )
 

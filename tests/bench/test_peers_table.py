@@ -128,21 +128,28 @@ def test_turn_overhead_subtracts_endpointing_and_provider_delays() -> None:
         ts = 20.0 * k
         heard.frame(ts, reply if 1880.0 <= ts < 2600.0 else quiet, rate)
     assert heard.starts == [1881.25]
-    got = common.turn_overheads(w, 0, heard, counted_from_ms=0.0, until_ms=6000.0)
+    got = common.turn_overheads(w, 0, heard, counted_from_ms=0.0, end_ms=6000.0)
     assert got == [1881.25 - 1000.0 - 400.0 - 470.0]
-    # A line whose voice ended before the counted window is not a turn of this step.
-    assert common.turn_overheads(w, 0, heard, counted_from_ms=1500.0, until_ms=6000.0) == []
+    # A line whose voice ended before the counted window is not a turn of this step...
+    assert common.turn_overheads(w, 0, heard, counted_from_ms=1500.0, end_ms=6000.0) == []
+    # ...nor one that ends too close to the window's end for its reply to be heard.
+    assert common.counted_lines(w, 0, 0.0, 6500.0) == [1000.0]
+    assert common.counted_lines(w, 0, 0.0, 6501.0) == [1000.0, 5000.0]
+    # The second line is expected but unanswered: it gets no figure (and shows as
+    # turns < expected_turns in the step).
+    assert common.turn_overheads(w, 0, heard, counted_from_ms=0.0, end_ms=9000.0) == [got[0]]
 
 
 def test_step_result_per_session_figures() -> None:
     r = common.step_result(
         framework="x", version="1", sessions=10, wall_s=10.0, cpu_s=5.0, frames=5000,
-        late=10, overheads=[1.0, 2.0, 30.0], rss0_mb=100.0, rss1_mb=150.0)
+        late=10, overheads=[1.0, 2.0, 30.0], rss0_mb=100.0, rss1_mb=150.0,
+        expected_turns=4)
     # 5000 frames = 100 s of caller audio over 10 sessions; 5 CPU-s over it
     assert r["cpu_s_per_audio_s_per_session"] == 0.05
     assert r["late_frame_pct"] == 0.2 and r["cpu_pct"] == 50.0
     assert r["rss_per_session_mb"] == 5.0
-    assert r["turn_overhead_ms"] == {"p50": 2.0, "p99": 30.0, "turns": 3}
+    assert r["turn_overhead_ms"] == {"p50": 2.0, "p99": 30.0, "turns": 3, "expected_turns": 4}
 
 
 # ------------------------------------------------------------------ the table
