@@ -261,7 +261,7 @@ class RedisEscalationBroker(RedisConsoleReads):
             tx = self.tx_for(t, after)
             if not own:
                 tx.spare(self.k("s", supervisor_id))
-            if await tx.run(self._apply, self.batch):
+            if await self.txs.run(tx):
                 return after
             if (await self.load_one_presence(supervisor_id) or p).load >= p.capacity and not own:
                 return None
@@ -300,6 +300,7 @@ class RedisEscalationBroker(RedisConsoleReads):
 
     async def aclose(self) -> None:
         await self._ring.aclose()
+        await self.txs.aclose()
         await self.batch.aclose()
         if self._owns:
             await self._r.aclose()

@@ -21,7 +21,7 @@ from callcenter.escalation.redis_codec import (
     ticket_to_hash,
 )
 from callcenter.escalation.redis_snapshot import parse_snapshot, register_snapshot, snapshot_args
-from callcenter.escalation.redis_tx import Tx, register
+from callcenter.escalation.redis_tx import Tx, TxQueue, register
 from callcenter.escalation.tickets import Ticket, TicketState
 
 _INBOX_KEPT = 100
@@ -72,6 +72,8 @@ class RedisTickets:
         self._pop_ring = client.register_script(_POP_RING)
         # Single reads and moves go through one batch: a burst shares a pipeline.
         self.batch = CommandBatch(client)
+        # Moves go through one queue: the moves of a burst share one script call.
+        self.txs = TxQueue(self.batch, self._apply)
 
     def k(self, kind: str, name: str = "") -> str:
         return f"{self._p}esc:{kind}:{name}" if name else f"{self._p}esc:{kind}"
@@ -200,12 +202,12 @@ class RedisTickets:
     async def commit(
         self, before: Ticket | None, after: Ticket, expect: str | None = None
     ) -> bool:
-        return await self.tx_for(before, after, expect).run(self._apply, self.batch)
+        return await self.txs.run(self.tx_for(before, after, expect))
 
     async def make_offers(
         self, plan: list[routing.Assignment], *, now: float, min_heartbeat: float
     ) -> list[Offer]:
-        """Apply a routing plan through the batch (one pipeline); each offer is guarded on
+        """Apply a routing plan in one script call (TxQueue); each offer is guarded on
         its own. Not redis-py's pipeline with scripts: that asks SCRIPT EXISTS first on
         every pass, a round trip between the calls' arrival and their supervisors' ring."""
         if not plan:
@@ -223,7 +225,7 @@ class RedisTickets:
             tx.eq(sk, "status", SupervisorStatus.AVAILABLE.value)
             txs.append(tx)
             made.append(Offer.of(after))  # type: ignore[arg-type]
-        results = await asyncio.gather(*(tx.run(self._apply, self.batch) for tx in txs))
+        results = await asyncio.gather(*(self.txs.run(tx) for tx in txs))
         return [o for o, ok in zip(made, results, strict=True) if ok]
 
     async def poke(self) -> None:
