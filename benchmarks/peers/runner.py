@@ -38,6 +38,17 @@ FULL_STEPS = (5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200, 300)
 QUICK_STEPS = (5, 10, 20, 40, 80)
 
 
+def cpu_model() -> str:
+    """The host's CPU (figures move with it: an idle Xeon and EPYC of one kind differ)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
 def log(msg: str) -> None:
     print(f"[peers {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -145,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = table.build(results)
     doc.update({"mode": "quick" if args.quick else "full", "seconds_per_step": seconds,
                 "steps_requested": list(steps), "cpus": os.cpu_count(),
+                "cpu_model": cpu_model(),
                 "load_avg_at_end": os.getloadavg(), "elapsed_s": round(time.monotonic() - t0, 1)})
     print(doc["table"])
     if args.json:

@@ -204,3 +204,22 @@ def test_runner_refuses_bad_flags_before_doing_anything() -> None:
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 2, (args, done.stderr)
         assert words in done.stderr, (args, done.stderr)
+
+
+def test_run_end_to_end_for_ours_writes_the_table(tmp_path: Path) -> None:
+    """The runner itself (workload made with our eSpeak voice, a step in a fresh process,
+    the JSON) on callcenter only: the peers' virtualenvs are not needed for this."""
+    out = tmp_path / "peers.json"
+    done = subprocess.run(
+        [str(PEERS / "run"), "--frameworks", "callcenter", "--sessions", "2", "--seconds", "6",
+         "--json", str(out)], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(out.read_text())
+    (row,) = doc["rows"]
+    (st,) = row["steps"]
+    assert row["framework"] == "callcenter" and st["sessions"] == 2 and not st["errors"]
+    # Which caller lines are turns of the window follows from the workload alone.
+    assert st["turn_overhead_ms"]["expected_turns"] == 2
+    assert st["turn_overhead_ms"]["turns"] >= 1  # the calls answered (not a timing figure)
+    assert st["frames"] > 0 and st["cpu_s_per_audio_s_per_session"] > 0
+    assert doc["table"].splitlines()[2].startswith("| callcenter |")
