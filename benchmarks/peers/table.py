@@ -35,6 +35,17 @@ def _at(steps: list[dict[str, Any]], n: int) -> dict[str, Any] | None:
     return next((s for s in steps if s["sessions"] == n), None)
 
 
+def marginal_rss_mb(steps: list[dict[str, Any]]) -> float | None:
+    """RSS per added session between the smallest and largest step that ran (each step is
+    a fresh process, so imports, models loaded once and allocator slack cancel out)."""
+    ran = sorted((s for s in steps if not s.get("errors") and s.get("rss_mb") is not None),
+                 key=lambda s: s["sessions"])
+    if len(ran) < 2:
+        return None
+    lo, hi = ran[0], ran[-1]
+    return round(float(hi["rss_mb"] - lo["rss_mb"]) / (hi["sessions"] - lo["sessions"]), 3)
+
+
 def summarize(framework: str, version: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
     """One table row (before ratios) from a framework's steps."""
     at = _at(steps, AT)
@@ -47,6 +58,7 @@ def summarize(framework: str, version: str, steps: list[dict[str, Any]]) -> dict
         "turn_overhead_p50_ms": overhead.get("p50"),
         "turn_overhead_p99_ms": overhead.get("p99"),
         "rss_per_session_mb": at and at.get("rss_per_session_mb"),
+        "rss_marginal_mb_per_session": marginal_rss_mb(steps),
         "steps": sorted(steps, key=lambda s: s["sessions"]),
     }
 
@@ -83,7 +95,8 @@ def _times(v: float | None) -> str:
 
 
 HEADER = ("framework", "version", "max sessions/process", f"CPU-s/audio-s/session @{AT}",
-          f"turn overhead p50/p99 ms @{AT}", f"RSS MB/session @{AT}", "ours/theirs sessions",
+          f"turn overhead p50/p99 ms @{AT}", f"RSS MB/session @{AT} (marginal)",
+          "ours/theirs sessions",
           "theirs/ours CPU")
 
 
@@ -96,7 +109,8 @@ def render(rows: list[dict[str, Any]]) -> str:
             r["framework"], r["version"], _fmt(r["max_sessions"]),
             _fmt(r["cpu_s_per_audio_s_per_session"], ".4f"),
             f'{_fmt(r["turn_overhead_p50_ms"], ".1f")} / {_fmt(r["turn_overhead_p99_ms"], ".1f")}',
-            _fmt(r["rss_per_session_mb"], ".2f"),
+            f'{_fmt(r["rss_per_session_mb"], ".2f")} '
+            f'({_fmt(r["rss_marginal_mb_per_session"], ".2f")})',
             _times(r.get("sessions_ours_over_theirs")),
             _times(r.get("cpu_theirs_over_ours")),
         ]
