@@ -68,6 +68,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     console = getattr(app.state, "console", None)
     if console is not None:
         await console.aclose()
+    tryit = getattr(app.state, "tryit", None)  # try-it conversations (admin/tryit.py)
+    if tryit is not None:
+        await tryit.aclose()
 
 
 def create_app(

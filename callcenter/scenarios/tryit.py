@@ -129,6 +129,19 @@ class TryItSessions:
     def count(self) -> int:
         return len(self._live)
 
+    async def aclose(self) -> None:
+        """Hang up every conversation and stop the sessions' loop (the app is stopping)."""
+        loop = self._loop
+        if loop is None:
+            return
+        await self._run(self._drop_all())
+        loop.call_soon_threadsafe(loop.stop)
+        self._loop = None
+
+    async def _drop_all(self) -> None:
+        for session_id in list(self._live):
+            await self._drop(session_id)
+
     def version_of(self, owner: int, session_id: str, flow_name: str) -> int:
         """The flow version a session of `owner` talks to; 404 if not theirs or not that
         flow's (a session id under another flow's URL is no session)."""

@@ -185,3 +185,12 @@ def test_csrf_and_roles(app: FastAPI, admin_client: TestClient,
     assert r.status_code == 403 and "flows.edit" in r.json()["detail"]
     r = supervisor_client.post(f"{BASE}/versions/1/scenarios/run", headers=h)
     assert r.status_code == 403
+
+
+def test_stopping_the_app_hangs_up_every_conversation(app: FastAPI) -> None:
+    with TestClient(app) as client:  # runs the app's lifespan: startup, then shutdown
+        assert login(client, "other@example.com").status_code == 303
+        _start(client)
+        assert app.state.tryit.count() == 1
+    assert app.state.tryit.count() == 0
+    assert app.state.tryit._loop is None
