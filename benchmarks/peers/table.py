@@ -43,7 +43,8 @@ def marginal_rss_mb(steps: list[dict[str, Any]]) -> float | None:
     if len(ran) < 2:
         return None
     lo, hi = ran[0], ran[-1]
-    return round(float(hi["rss_mb"] - lo["rss_mb"]) / (hi["sessions"] - lo["sessions"]), 3)
+    grown, added = float(hi["rss_mb"] - lo["rss_mb"]), int(hi["sessions"] - lo["sessions"])
+    return round(grown / added, 3)
 
 
 def summarize(framework: str, version: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
