@@ -36,6 +36,12 @@ class Clock:
 
 
 @pytest.fixture
+def engine(any_engine: Engine) -> Engine:
+    """SQLite and PostgreSQL: the version talked to is read from the flow store."""
+    return any_engine
+
+
+@pytest.fixture
 def clock() -> Clock:
     return Clock()
 
