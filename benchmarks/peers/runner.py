@@ -142,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"--frameworks: unknown {unknown}; choose from {', '.join(FRAMEWORKS)}")
 
+    load0 = os.getloadavg()
+    if load0[0] > 0.5 * (os.cpu_count() or 1):
+        log(f"the machine is loaded (load average {load0[0]:.1f} on {os.cpu_count()} CPUs): "
+            "late frames and CPU shares measure the other load too; compare on an idle host")
     t0 = time.monotonic()
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="peers-workload-") as tmp:
@@ -157,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     doc.update({"mode": "quick" if args.quick else "full", "seconds_per_step": seconds,
                 "steps_requested": list(steps), "cpus": os.cpu_count(),
                 "cpu_model": cpu_model(),
-                "load_avg_at_end": os.getloadavg(), "elapsed_s": round(time.monotonic() - t0, 1)})
+                "load_avg_at_start": load0, "load_avg_at_end": os.getloadavg(), "elapsed_s": round(time.monotonic() - t0, 1)})
     print(doc["table"])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
