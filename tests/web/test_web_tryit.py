@@ -200,3 +200,16 @@ def test_stopping_the_app_hangs_up_every_conversation(app: FastAPI) -> None:
         assert app.state.tryit.count() == 1
     assert app.state.tryit.count() == 0
     assert app.state.tryit._loop is None
+
+
+def test_without_canned_answers_no_webhook_leaves_the_server(
+    admin_client: TestClient, app: FastAPI
+) -> None:
+    folder = app.state.settings.scenarios_dir / "customer_support"
+    (folder / "webhooks.yaml").unlink()
+    session = _start(admin_client)["session"]
+    _say(admin_client, session, "order status")
+    reply = _say(admin_client, session, "482913#")
+    # The lookup fails (answered here, 502), so the flow takes its failure route.
+    assert "lookup_failed" in reply["path"], reply["path"]
+    assert any("no real webhooks" in n or "502" in n for n in reply["notes"]), reply["notes"]
