@@ -12,13 +12,16 @@ back to the coroutine that asked).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 _MAX_BATCH = 1000  # a bigger burst goes out as several pipelines
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class CommandBatch:
@@ -98,5 +101,62 @@ class CommandBatch:
 
     async def aclose(self) -> None:
         """Let pipelines already sent finish (their callers are waiting on them)."""
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+
+
+class TurnGather(Generic[T, R]):
+    """Requests made in the same event-loop turn, handed to `send` as one list.
+
+    For work that one script call can do for many callers at once (the moves of a burst,
+    the inbox pops of every supervisor rung together): `send` gets the items in order and
+    answers one result per item; each caller gets its own (or the error, if `send` fails).
+    """
+
+    def __init__(self, send: Callable[[list[T]], Awaitable[list[R]]], *,
+                 max_items: int = 200) -> None:
+        self._send_fn, self._max = send, max_items
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._scheduled = False
+        self._sending: set[asyncio.Task[None]] = set()
+        self.sends = 0  # how many times `send` ran (tests and the bench read it)
+
+    async def run(self, item: T) -> R:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[R] = loop.create_future()
+        self._pending.append((item, fut))
+        if not self._scheduled:
+            # After every callback already queued: the rest of the burst joins this send.
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return await fut
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        while self._pending:
+            group, self._pending = self._pending[: self._max], self._pending[self._max :]
+            task = asyncio.get_running_loop().create_task(self._send(group))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, group: list[tuple[T, asyncio.Future[R]]]) -> None:
+        self.sends += 1
+        try:
+            results = await self._send_fn([item for item, _ in group])
+        except asyncio.CancelledError:
+            for _, fut in group:
+                fut.cancel()
+            raise
+        except Exception as exc:  # the connection failed: every caller hears it
+            for _, fut in group:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for (_, fut), result in zip(group, results, strict=True):
+            if not fut.done():  # its caller was cancelled meanwhile; the work still ran
+                fut.set_result(result)
+
+    async def aclose(self) -> None:
+        """Let sends already under way finish (their callers are waiting on them)."""
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)

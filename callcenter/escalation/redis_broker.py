@@ -301,6 +301,7 @@ class RedisEscalationBroker(RedisConsoleReads):
     async def aclose(self) -> None:
         await self._ring.aclose()
         await self.txs.aclose()
+        await self.pops.aclose()
         await self.batch.aclose()
         if self._owns:
             await self._r.aclose()

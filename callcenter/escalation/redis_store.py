@@ -13,7 +13,7 @@ from callcenter.escalation import routing
 from callcenter.escalation.load import load_changes, newly_answered
 from callcenter.escalation.offers import Offer
 from callcenter.escalation.presence import Presence, SupervisorStatus
-from callcenter.escalation.redis_batch import CommandBatch
+from callcenter.escalation.redis_batch import CommandBatch, TurnGather
 from callcenter.escalation.redis_codec import (
     TICKET_FIELDS,
     presence_from_hash,
@@ -28,14 +28,25 @@ _INBOX_KEPT = 100
 _OFFER_KEY_GRACE_S = 60.0  # the offer key outlives the offer so a late accept reads "gone"
 
 
-# Pop one ring ("<offer id> <call id>") and read its ticket's fields in the same step.
-_POP_RING = """
-local ring = redis.call('LPOP', KEYS[1])
-if not ring then return false end
-local call = string.match(ring, ' (.+)$')
-if not call then return {ring} end
-local h = redis.call('HMGET', ARGV[1] .. call, 'version', 'state', 'data')
-return {ring, h[1], h[2], h[3]}
+# Pop one ring ("<offer id> <call id>") from each inbox and read its ticket's fields in
+# the same step: every supervisor rung at once looks at their inbox in one call.
+_POP_RINGS = """
+local out = {}
+for i, inbox in ipairs(KEYS) do
+  local ring = redis.call('LPOP', inbox)
+  if not ring then
+    out[i] = false
+  else
+    local call = string.match(ring, ' (.+)$')
+    if not call then
+      out[i] = {ring}
+    else
+      local h = redis.call('HMGET', ARGV[1] .. call, 'version', 'state', 'data')
+      out[i] = {ring, h[1], h[2], h[3]}
+    end
+  end
+end
+return out
 """
 
 
@@ -69,11 +80,12 @@ class RedisTickets:
         self._answers_kept = answers_kept
         self._apply = register(client)
         self._snapshot_script = register_snapshot(client)
-        self._pop_ring = client.register_script(_POP_RING)
+        self._pop_rings = client.register_script(_POP_RINGS)
         # Single reads and moves go through one batch: a burst shares a pipeline.
         self.batch = CommandBatch(client)
         # Moves go through one queue: the moves of a burst share one script call.
         self.txs = TxQueue(self.batch, self._apply)
+        self.pops: TurnGather[str, list[Any] | None] = TurnGather(self._pop_many)
 
     def k(self, kind: str, name: str = "") -> str:
         return f"{self._p}esc:{kind}:{name}" if name else f"{self._p}esc:{kind}"
@@ -130,10 +142,10 @@ class RedisTickets:
     async def pop_open_offer(self, supervisor_id: str) -> Offer | None:
         """The first still-open offer in the supervisor's inbox; stale rings (withdrawn,
         taken) are dropped on the way. Each ring is popped and its ticket read in one
-        script: one command per ring instead of two."""
-        inbox, tickets = self.k("inbox", supervisor_id), self.k("t", "") + ":"
+        script, shared by every supervisor looking at the same moment."""
+        inbox = self.k("inbox", supervisor_id)
         while True:
-            reply = await self.batch.script(self._pop_ring, [inbox], [tickets])
+            reply = await self.pops.run(inbox)
             if reply is None:
                 return None
             ring, *values = reply
@@ -142,6 +154,10 @@ class RedisTickets:
             offer = _still_open(ticket_from_hash(raw), offer_id, supervisor_id)
             if offer is not None:
                 return offer
+
+    async def _pop_many(self, inboxes: list[str]) -> list[list[Any] | None]:
+        replies = await self.batch.script(self._pop_rings, inboxes, [self.k("t", "") + ":"])
+        return [r if r else None for r in replies]
 
     async def recent_answers(self, queues: Iterable[str]) -> dict[str, list[float]]:
         names = sorted(set(queues))

@@ -16,14 +16,13 @@ a time), which changes nothing for the Txs that share it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
-from callcenter.escalation.redis_batch import CommandBatch
+from callcenter.escalation.redis_batch import CommandBatch, TurnGather
 
 _APPLY = """
 local function num(v) return tonumber(v) or 0 end
@@ -145,54 +144,26 @@ class TxQueue:
     """Txs asked for in the same event-loop turn go out as one script call (see above)."""
 
     def __init__(self, batch: CommandBatch, script: AsyncScript, *, max_txs: int = 200) -> None:
-        self._batch, self._script, self._max = batch, script, max_txs
-        self._pending: list[tuple[Tx, asyncio.Future[bool]]] = []
-        self._scheduled = False
-        self._sending: set[asyncio.Task[None]] = set()
-        self.calls = 0  # script calls sent (a test and the bench read it)
+        self._batch, self._script = batch, script
+        self._gather: TurnGather[Tx, bool] = TurnGather(self._send, max_items=max_txs)
+
+    @property
+    def calls(self) -> int:
+        """Script calls sent so far."""
+        return self._gather.sends
 
     async def run(self, tx: Tx) -> bool:
         """True when every guard of `tx` held and its writes were made."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[bool] = loop.create_future()
-        self._pending.append((tx, fut))
-        if not self._scheduled:
-            # After every callback already queued: the rest of the burst joins this call.
-            self._scheduled = True
-            loop.call_soon(self._flush)
-        return await fut
+        return await self._gather.run(tx)
 
-    def _flush(self) -> None:
-        self._scheduled = False
-        while self._pending:
-            group, self._pending = self._pending[: self._max], self._pending[self._max :]
-            task = asyncio.get_running_loop().create_task(self._send(group))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-
-    async def _send(self, group: list[tuple[Tx, asyncio.Future[bool]]]) -> None:
+    async def _send(self, txs: list[Tx]) -> list[bool]:
         keys: list[str] = []
         specs: list[dict[str, Any]] = []
-        for tx, _ in group:
+        for tx in txs:
             specs.append(tx.spec(len(keys)))
             keys.extend(tx.keys)
-        self.calls += 1
-        try:
-            reply = await self._batch.script(self._script, keys, [json.dumps(specs)])
-        except asyncio.CancelledError:
-            for _, fut in group:
-                fut.cancel()
-            raise
-        except Exception as exc:  # the connection failed: every mover hears it
-            for _, fut in group:
-                if not fut.done():
-                    fut.set_exception(exc)
-            return
-        for (_, fut), ok in zip(group, reply, strict=True):
-            if not fut.done():  # its caller was cancelled meanwhile; the move still ran
-                fut.set_result(int(ok) == 1)
+        reply = await self._batch.script(self._script, keys, [json.dumps(specs)])
+        return [int(ok) == 1 for ok in reply]
 
     async def aclose(self) -> None:
-        """Let calls already sent finish (their movers are waiting on them)."""
-        if self._sending:
-            await asyncio.gather(*self._sending, return_exceptions=True)
+        await self._gather.aclose()
