@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     doc.update({"mode": "quick" if args.quick else "full", "seconds_per_step": seconds,
                 "steps_requested": list(steps), "cpus": os.cpu_count(),
                 "cpu_model": cpu_model(),
-                "load_avg_at_start": load0, "load_avg_at_end": os.getloadavg(), "elapsed_s": round(time.monotonic() - t0, 1)})
+                "load_avg_at_start": load0, "load_avg_at_end": os.getloadavg(),
+                "elapsed_s": round(time.monotonic() - t0, 1)})
     print(doc["table"])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
