@@ -206,6 +206,9 @@ class VADStream:
         self._last_speech_end_ms = 0.0
         self.windows_scored = 0
         self.windows_gated = 0
+        # Media time up to which audio has been judged (the last scored window's end): a
+        # batched scorer answers later than the audio arrived.
+        self.heard_ms = 0.0
         self._pending: deque[VADEvent] = deque()
 
     # ------------------------------------------------------------------ input
@@ -249,6 +252,7 @@ class VADStream:
 
     def on_probability(self, p: float, end_ms: float) -> None:
         """One scored window ending at media time `end_ms` (called by the scorer, in order)."""
+        self.heard_ms = end_ms
         self._update(p, end_ms)
         if self.on_window is not None:
             self.on_window(self, end_ms)
@@ -313,6 +317,11 @@ class VADStream:
     @property
     def speech_start_ms(self) -> float:
         return self._speech_start_ms
+
+    @property
+    def window_ms(self) -> float:
+        """Length of one scored window (32 ms)."""
+        return self._window_ms
 
     def _emit(self, event: VADEvent) -> None:
         if self._on_event is not None:
@@ -380,8 +389,9 @@ class BatchedSileroVAD:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"vad{sample_rate}")
-        self.batches = 0
-        self.windows = 0
+        self.batches = 0  # model runs
+        self.windows = 0  # windows scored by the model
+        self.trips = 0  # jobs sent to the worker thread
 
     @classmethod
     def shared(cls, sample_rate: int) -> BatchedSileroVAD:
@@ -441,48 +451,93 @@ class BatchedSileroVAD:
         try:
             await asyncio.sleep(0)  # let every stream that is ready this iteration submit
             while self._queue:
-                batch: list[tuple[int, VADStream, F32 | None, float]] = []
-                rest: deque[tuple[int, VADStream, F32 | None, float]] = deque()
-                seen: set[int] = set()
-                for item in self._queue:
-                    # One window per stream per batch: the recurrent state is sequential.
-                    if item[0] in seen or len(batch) >= self._max_batch:
-                        rest.append(item)
-                    else:
-                        seen.add(item[0])
-                        batch.append(item)
-                self._queue = rest
-                model = [it for it in batch if it[2] is not None]
-                probs: dict[int, float] = {}
-                if model:
-                    slots = np.fromiter((it[0] for it in model), dtype=np.intp, count=len(model))
-                    x = np.empty((len(model), self._ctx_len + self.window_size_samples), np.float32)
-                    x[:, : self._ctx_len] = self._ctx[slots]
-                    for row, it in enumerate(model):
-                        x[row, self._ctx_len :] = it[2]
-                    state = np.ascontiguousarray(self._state[:, slots])
-                    out, new_state = await loop.run_in_executor(
-                        self._executor, self._run, x, state
-                    )
-                    self._state[:, slots] = new_state
-                    self._ctx[slots] = x[:, -self._ctx_len :]
-                    self.batches += 1
-                    self.windows += len(model)
-                    for row, it in enumerate(model):
-                        probs[id(it)] = float(out[row, 0])
-                for it in batch:
-                    if it[0] in self._inflight:
-                        self._inflight[it[0]] -= 1
-                    if it[2] is None:
-                        self._ctx[it[0]] = 0.0
-                    if id(it[1]) in self._slots:  # skip streams closed meanwhile
-                        it[1].on_probability(probs.get(id(it), 0.0), it[3])
+                items, self._queue = list(self._queue), deque()
+                await self._score_all(loop, items)
         finally:
             self._running = False
 
-    def _run(self, x: F32, state: F32) -> tuple[F32, F32]:
-        out, new_state = self._session.run(None, {"input": x, "state": state, "sr": self._sr})
-        return out, new_state
+    async def _score_all(
+        self, loop: asyncio.AbstractEventLoop, items: list[tuple[int, VADStream, F32 | None, float]]
+    ) -> None:
+        """Score every queued window in one trip to the worker thread.
+
+        A stream's windows must run in order (the model's state is recurrent), so they are
+        laid out in rounds: round r holds the r-th scored window of every stream that has
+        one, and the thread runs the rounds one after another. A stream that fell behind
+        (frames that arrived late in a burst, after a stall) catches up in this one trip,
+        instead of one window per trip while new windows keep coming.
+        """
+        ctx_len = self._ctx_len
+        # Model inputs per slot: the context is the tail of the stream's previous window
+        # (zeros after a silent one), known before any model output.
+        per_slot: dict[int, list[F32]] = {}
+        ctx_now: dict[int, F32 | None] = {}
+        for slot, _stream, window, _end in items:
+            if window is None:
+                ctx_now[slot] = None  # a silent window resets the context
+                continue
+            prev = ctx_now[slot] if slot in ctx_now else self._ctx[slot]
+            row = np.empty(ctx_len + self.window_size_samples, np.float32)
+            row[:ctx_len] = 0.0 if prev is None else prev
+            row[ctx_len:] = window
+            per_slot.setdefault(slot, []).append(row)
+            ctx_now[slot] = row[-ctx_len:]
+        owners = {slot: stream for slot, stream, _w, _e in items}
+        probs: dict[int, list[float]] = {}
+        if per_slot:
+            slots = list(per_slot)
+            local = {slot: i for i, slot in enumerate(slots)}
+            rounds: list[tuple[npt.NDArray[np.intp], F32]] = []
+            for r in range(max(len(rows) for rows in per_slot.values())):
+                here = [slot for slot in slots if len(per_slot[slot]) > r]
+                idx = np.fromiter((local[slot] for slot in here), dtype=np.intp, count=len(here))
+                rounds.append((idx, np.stack([per_slot[slot][r] for slot in here])))
+            state = self._state[:, slots]  # fancy indexing: a copy the thread may own
+            self.trips += 1
+            outs, state = await loop.run_in_executor(self._executor, self._run_rounds,
+                                                     rounds, state)
+            for i, slot in enumerate(slots):
+                # A stream closed meanwhile may have handed its slot to a new one.
+                if self._slots.get(id(owners[slot])) == slot:
+                    self._state[:, slot] = state[:, i]
+            for (idx, _x), out in zip(rounds, outs, strict=True):
+                self.batches += 1
+                self.windows += len(idx)
+                for n, j in enumerate(idx.tolist()):
+                    probs.setdefault(slots[j], []).append(float(out[n, 0]))
+        for slot, last in ctx_now.items():
+            if self._slots.get(id(owners[slot])) == slot:
+                self._ctx[slot] = 0.0 if last is None else last
+        taken: dict[int, int] = {}
+        for slot, stream, window, end_ms in items:
+            if slot in self._inflight:
+                self._inflight[slot] -= 1
+            p = 0.0
+            if window is not None:
+                k = taken.get(slot, 0)
+                taken[slot] = k + 1
+                p = probs[slot][k]
+            if id(stream) in self._slots:  # skip streams closed meanwhile
+                stream.on_probability(p, end_ms)
+
+    def _run_rounds(
+        self, rounds: list[tuple[npt.NDArray[np.intp], F32]], state: F32
+    ) -> tuple[list[F32], F32]:
+        """The rounds in order (worker thread); `state` is updated in place and returned."""
+        outs: list[F32] = []
+        step = self._max_batch
+        for idx, x in rounds:
+            parts: list[F32] = []
+            for lo in range(0, len(idx), step):
+                rows = idx[lo : lo + step]
+                out, new_state = self._session.run(None, {
+                    "input": x[lo : lo + step],
+                    "state": np.ascontiguousarray(state[:, rows]), "sr": self._sr,
+                })
+                state[:, rows] = new_state
+                parts.append(out)
+            outs.append(parts[0] if len(parts) == 1 else np.concatenate(parts))
+        return outs, state
 
 __all__ = [
     "SUPPORTED_RATES",

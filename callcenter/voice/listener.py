@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -20,13 +20,22 @@ from callcenter.audio.frame import AudioFrame
 from callcenter.audio.resample import StreamResampler
 from callcenter.audio.vad import Scorer, VADEvent, VADEventKind, VADStream
 from callcenter.rooms.base import Participant
+from callcenter.rooms.clock import Clock
 from callcenter.speech import STT, STTStream, Transcript, TranscriptKind
 from callcenter.voice.settings import VoiceSettings
+from callcenter.voice.turns import wait_event
 
 # ~-40 dBFS: the level above which a sample counts as voice when refining VAD edges.
 _LEVEL = 300
 # Silero's probability decays slowly after the last word: look this far back for the end.
 _END_SEARCH_MS = 350.0
+# Longest frame a room delivers: on time, audio up to one frame before now has arrived.
+_FRAME_MS = 20.0
+# Waiting for late audio (`wait_caught_up`): checked every _CHECK_S of clock time, and
+# given up after _QUIET_CHECKS checks in a row without a new frame (a stream that stopped
+# sending). A stalled loop, however long the stall, costs one check.
+_CHECK_S = 0.1
+_QUIET_CHECKS = 5
 
 
 class TurnSink(Protocol):
@@ -46,6 +55,9 @@ class TurnSink(Protocol):
 
     def on_listener_ended(self, listener: ParticipantListener) -> None:
         """The participant's audio stream ended (they left)."""
+
+    def on_listener_failed(self, listener: ParticipantListener, exc: Exception) -> None:
+        """Hearing the participant broke (the recognizer or the audio stream raised)."""
 
 
 class ParticipantListener:
@@ -81,11 +93,21 @@ class ParticipantListener:
         self.speech_start_ms = 0.0
         self.frames = 0
         self.last_frame_end_ms = 0.0
+        self.ended = False  # the participant's audio stream is over
+        self._caught_up: tuple[float, asyncio.Event] | None = None
         loop = asyncio.get_running_loop()
         self._tasks = [
-            loop.create_task(self._audio_loop()),
-            loop.create_task(self._transcript_loop()),
+            loop.create_task(self._reporting(self._audio_loop())),
+            loop.create_task(self._reporting(self._transcript_loop())),
         ]
+
+    async def _reporting(self, loop: Coroutine[Any, Any, None]) -> None:
+        # A loop that dies silently leaves a deaf agent on the line until the caller gives
+        # up: the sink is told, and the call ends with the failure on its record.
+        try:
+            await loop
+        except Exception as exc:
+            self.sink.on_listener_failed(self, exc)
 
     async def _audio_loop(self) -> None:
         sink = self.sink
@@ -102,7 +124,40 @@ class ParticipantListener:
             if vad.speaking:
                 # Barge-in is checked per 20 ms frame, not per 32 ms VAD window.
                 sink.on_speaking(self, frame.end_ms - self.speech_start_ms)
+        self.ended = True
+        if self._caught_up is not None:
+            self._caught_up[1].set()
         sink.on_listener_ended(self)
+
+    def caught_up(self, media_ms: float) -> bool:
+        """True when the VAD has judged what audio arriving on time would have given it by
+        media time `media_ms` (up to one frame and one window before it)."""
+        return self.ended or self.vad.heard_ms >= media_ms - _FRAME_MS - self.vad.window_ms
+
+    async def wait_caught_up(self, media_ms: float, clock: Clock) -> None:
+        """Wait until `caught_up(media_ms)`: decisions about what the caller did by then
+        (kept silent long enough to end the turn) must not run ahead of their audio.
+
+        The session's clock runs on while audio is late: after a stalled event loop (a long
+        garbage collection, a loaded host) or a network burst, frames arrive behind time,
+        all at once. A stream that stops sending is not waited for (see `_QUIET_CHECKS`).
+        """
+        quiet = 0
+        while not self.caught_up(media_ms) and quiet < _QUIET_CHECKS:
+            frames = self.frames
+            event = asyncio.Event()
+            self._caught_up = (media_ms, event)
+            self.vad.on_window = self._window_judged  # only while someone waits
+            try:
+                await wait_event(clock, event, _CHECK_S)
+            finally:
+                self._caught_up = None
+                self.vad.on_window = None
+            quiet = 0 if self.frames != frames else quiet + 1
+
+    def _window_judged(self, _vad: VADStream, _end_ms: float) -> None:
+        if self._caught_up is not None and self.caught_up(self._caught_up[0]):
+            self._caught_up[1].set()
 
     def _stt_push(self, frame: AudioFrame) -> None:
         if self._rate == self._stt_rate:

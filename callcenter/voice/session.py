@@ -116,6 +116,8 @@ class VoiceSession:
         # ran left the STT stream and its transcript task pending, holding the whole call).
         self._closing: set[asyncio.Task[None]] = set()
         self.closed = False
+        # Set when hearing a participant broke (see on_listener_failed): the call cannot go on.
+        self.failure: Exception | None = None
         self.frames_seen = 0
         self.late_frames = 0
 
@@ -266,6 +268,14 @@ class VoiceSession:
     def _turn(self, listener: ParticipantListener) -> TurnState:
         return self._turns.setdefault(listener.identity, TurnState())
 
+    def on_listener_failed(self, listener: ParticipantListener, exc: Exception) -> None:
+        """The agent can no longer hear `listener`: the call ends (its owner records why)."""
+        if self.failure is None:
+            self.failure = exc
+            log.error("hearing %s failed (%s: %s): ending the call", listener.identity,
+                      type(exc).__name__, exc)
+        self.push_event(CallEnded("error"))
+
     def on_listener_ended(self, listener: ParticipantListener) -> None:
         """The participant's audio ended (they left): forget them, so a rejoin is heard."""
         if self.listeners.get(listener.identity) is listener:
@@ -336,9 +346,14 @@ class VoiceSession:
             return
         delay = endpoint_delay(text, s, expected_digits=self.expected_digits,
                                yes_no=self.expect_yes_no)
-        wait_ms = turn.speech_end_ms + 1000.0 * delay - self.media_now()
+        deadline_ms = turn.speech_end_ms + 1000.0 * delay
+        wait_ms = deadline_ms - self.media_now()
         if wait_ms > 0:
             await self.clock.sleep(wait_ms / 1000.0)
+        # The clock says the pause is long enough, but was it heard? Audio that arrives
+        # late (after a loop stall) may hold the caller going on: its speech start
+        # cancels this task, as it would have on time.
+        await listener.wait_caught_up(deadline_ms, self.clock)
         turn.endpoint = None
         self._commit(listener, turn)
 

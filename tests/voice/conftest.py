@@ -119,8 +119,11 @@ async def vclock() -> AsyncIterator[VirtualClock]:
 async def make_call(vclock: VirtualClock) -> AsyncIterator[Callable[..., Call]]:
     made: list[Call] = []
 
-    def make(*, settings: VoiceSettings | None = None, stt_latency: float = 0.0) -> Call:
-        room = LocalRoom(clock=vclock, output_rate=16000)
+    def make(
+        *, settings: VoiceSettings | None = None, stt_latency: float = 0.0,
+        room: LocalRoom | None = None,
+    ) -> Call:
+        room = room or LocalRoom(clock=vclock, output_rate=16000)
         board = SpeechBoard()
         tts = FakeTTS(clock=vclock)
         session = VoiceSession(

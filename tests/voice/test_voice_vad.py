@@ -106,3 +106,36 @@ async def test_batched_scorer_matches_per_stream_scorer() -> None:
             (e.kind, e.timestamp_ms) for e in lite_events
         ]
     assert batcher.batches < batcher.windows  # windows really were batched
+
+
+async def test_batched_scorer_catches_up_a_late_burst_in_one_trip() -> None:
+    # After a stall, a second of audio arrives at once: the windows queued behind each
+    # other are scored in one trip to the worker thread (in order per stream), not one
+    # window per trip while new audio keeps coming (the VAD fell seconds behind the call,
+    # and the STT was sent audio after the words).
+    pytest.importorskip("onnxruntime")
+    rate = 8000
+    speech = _speech("one two three four", rate)
+    noise = (np.random.default_rng(2).normal(0, 30, rate // 2)).astype(np.int16)
+    audio = np.concatenate([noise, speech, noise])
+    lite_events: list[VADEvent] = []
+    lite = VADStream(rate, on_event=lite_events.append)
+    batcher = BatchedSileroVAD(rate)
+    got: list[list[VADEvent]] = [[] for _ in range(3)]
+    streams = [VADStream(rate, scorer=batcher, on_event=got[i].append) for i in range(3)]
+    frames = _frames(audio, rate)
+    for f in frames:  # the burst: no await between frames
+        lite.push_frame(f)
+        for s in streams:
+            s.push_frame(f)
+    for _ in range(200):
+        await asyncio.sleep(0.005)
+        if all(s.heard_ms == lite.heard_ms for s in streams):
+            break
+    assert lite_events, "speech must be detected"
+    assert batcher.trips == 1
+    for s, evs in zip(streams, got, strict=True):
+        assert s.heard_ms == lite.heard_ms
+        assert [(e.kind, e.timestamp_ms) for e in evs] == [
+            (e.kind, e.timestamp_ms) for e in lite_events
+        ]
