@@ -19,7 +19,7 @@ from callcenter.flow.schema import Flow
 from callcenter.flow.validate import load_flow
 from callcenter.flowstore import FlowStore, FlowStoreError
 from callcenter.models import FlowVersion
-from callcenter.scenarios.files import load_scenarios, scenarios_dir
+from callcenter.scenarios.files import count_scenarios, load_scenarios, scenarios_dir
 from callcenter.scenarios.suite import SuiteReport, run_suite
 from callcenter.scenarios.tryit import TryItError, TryItSessions
 from callcenter.scenarios.webhooks import canned_transport
@@ -60,7 +60,7 @@ def transport(settings: Settings, flow_name: str) -> httpx.AsyncBaseTransport:
 
 
 def scenario_count(settings: Settings, flow_name: str) -> int:
-    return len(load_scenarios(scenarios_dir(settings), flow_name))
+    return count_scenarios(scenarios_dir(settings), flow_name)
 
 
 # Scenario runs are CPU work (intent embeddings) on the web server: a few at a time.

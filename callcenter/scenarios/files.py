@@ -49,15 +49,23 @@ def webhooks_file(root: Path, flow_name: str) -> Path | None:
     return path if path is not None and path.is_file() else None
 
 
-def load_scenarios(root: Path, flow_name: str) -> list[ScenarioFile]:
-    """Every scenario file of `flow_name`, sorted by name; unreadable ones carry problems."""
+def _paths(root: Path, flow_name: str) -> list[Path]:
     folder = flow_folder(root, flow_name)
     if folder is None or not folder.is_dir():
         return []
+    return [p for p in sorted(folder.glob("*.yaml"))[:MAX_FILES]
+            if p.name != WEBHOOKS_FILE and p.is_file()]
+
+
+def count_scenarios(root: Path, flow_name: str) -> int:
+    """How many scenario files `flow_name` has (without reading them: the flow page)."""
+    return len(_paths(root, flow_name))
+
+
+def load_scenarios(root: Path, flow_name: str) -> list[ScenarioFile]:
+    """Every scenario file of `flow_name`, sorted by name; unreadable ones carry problems."""
     found = []
-    for path in sorted(folder.glob("*.yaml"))[:MAX_FILES]:
-        if path.name == WEBHOOKS_FILE or not path.is_file():
-            continue
+    for path in _paths(root, flow_name):
         shown = f"{flow_name}/{path.name}"
         try:
             text = path.read_text(encoding="utf-8")
