@@ -97,6 +97,7 @@ class TryItSessions:
         self.max_turns, self.turn_timeout_s, self.clock = max_turns, turn_timeout_s, clock
         self._live: dict[str, _Live] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sweeper: concurrent.futures.Future[None] | None = None
         self._started = threading.Lock()
 
     # -- the sessions' own loop ---------------------------------------------------------
@@ -106,6 +107,7 @@ class TryItSessions:
                 loop = asyncio.new_event_loop()
                 threading.Thread(target=loop.run_forever, name="try-it", daemon=True).start()
                 self._loop = loop
+                self._sweeper = asyncio.run_coroutine_threadsafe(self._sweep_forever(), loop)
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     async def _run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -139,8 +141,16 @@ class TryItSessions:
         self._loop = None
 
     async def _drop_all(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for session_id in list(self._live):
             await self._drop(session_id)
+
+    async def _sweep_forever(self) -> None:
+        """Expire idle sessions even when nobody starts a new one (a closed tab's)."""
+        while True:
+            await asyncio.sleep(min(60.0, self.idle_s))
+            await self._sweep()
 
     def version_of(self, owner: int, session_id: str, flow_name: str) -> int:
         """The flow version a session of `owner` talks to; 404 if not theirs or not that
@@ -173,6 +183,7 @@ class TryItSessions:
             return await self._turn(session_id, live, session.start())
 
     async def _say(self, owner: int, session_id: str, text: str) -> TryItReply:
+        await self._sweep()  # an expired conversation is gone, even between two sweeps
         live = self._owned(owner, session_id)
         async with live.lock:
             live.used = self.clock()

@@ -171,6 +171,12 @@ def test_sessions_are_owned_bounded_and_expire(app: FastAPI, admin_client: TestC
     r = admin_client.post(f"{BASE}/try/{third}/say", json={"text": "hi"},
                           headers=_headers(admin_client))
     assert r.status_code == 404
+    # A conversation idle too long is gone when next spoken to, even with no start between.
+    late = _start(admin_client)["session"]
+    clock.now += 601
+    r = admin_client.post(f"{BASE}/try/{late}/say", json={"text": "hi"},
+                          headers=_headers(admin_client))
+    assert r.status_code == 404 and "expired" in r.json()["detail"]
     # DELETE ends a conversation.
     session = _start(admin_client)["session"]
     r = admin_client.delete(f"{BASE}/try/{session}", headers=_headers(admin_client))
