@@ -91,8 +91,10 @@ def _monitors_of(call: Any) -> list[str]:
     return [who for who in call.supervisors if who.startswith("monitor:")]
 
 
-def render_feed_event(request: Request, ev: FeedLine) -> str:
-    return partial("_console_feed_event.html", ev=ev)
+def render_feed_event(request: Request, ev: FeedLine, *, staff: bool = False) -> str:
+    """A feed line; `staff` pages (the console) also see which supervisor spoke, the
+    caller's (the browser phone) only that a supervisor did."""
+    return partial("_console_feed_event.html", ev=ev, staff=staff)
 
 
 def _sse(event: str, data: str) -> str:
@@ -290,7 +292,7 @@ async def call_events(request: Request, call_id: str, user: User = ConsoleUser) 
             elif ev.kind == "suggestion":
                 yield "suggestion", partial("_console_suggestion.html", s=ev.data)
             else:
-                yield ev.kind, render_feed_event(request, ev)
+                yield ev.kind, render_feed_event(request, ev, staff=True)
 
     return event_stream(request, events())
 

@@ -113,6 +113,8 @@ def test_a_call_escalated_on_redis_is_queued_offered_accepted_and_joined_from_th
                                                "ask_order_number", "confidence": 0.8}))
         worker.run(worker.say("supervisor", SUPERVISOR, "Hi, this is Sam, how can I help"))
         worker.run(worker.say("agent", "agent", "Sam has joined the call"))
+        worker.run(worker.event("alert", {"kind": "phrase", "message": "watched phrase: "
+                                          "lawyer", "said": "or I call my lawyer"}))
         with stream(sup, f"/console/calls/{CALL.call_id}/events") as feed:
             got = read_until(feed, _has("transcript", "Sam has joined"), 20)
             r = sup.post(f"/console/calls/{CALL.call_id}/coach",
@@ -124,7 +126,8 @@ def test_a_call_escalated_on_redis_is_queued_offered_accepted_and_joined_from_th
             worker.run(worker.end())
             got += read_until(feed, lambda s: any(n == "ended" for n, _ in s), 20)
         kinds = [n for n, _ in got]
-        assert {"transcript", "brief", "suggestion", "ended"} <= set(kinds), got
+        assert {"transcript", "brief", "suggestion", "alert", "ended"} <= set(kinds), got
+        assert "my lawyer" in next(d for n, d in got if n == "alert")
         lines = " ".join(d for n, d in got if n == "transcript")
         for role in ("caller", "supervisor", "agent"):
             assert f'data-role="{role}"' in lines, lines
@@ -138,8 +141,12 @@ def test_a_call_escalated_on_redis_is_queued_offered_accepted_and_joined_from_th
 def test_monitor_gives_a_listen_panel_and_a_hidden_token_for_a_live_call(
     prod_app: FastAPI, worker: TestWorker,
 ) -> None:
+    worker.run(worker.event("alert", {"kind": "sentiment", "message": "sentiment dropped"}))
     with live_server(prod_app) as base:
         other, csrf = sign_in(base, OTHER, PASSWORD)
+        with stream(other, "/console/events") as desk:  # the live list, flagged
+            seen = read_until(desk, _has("calls", "pill-alert"), 20)
+        assert "sentiment dropped" in next(d for n, d in seen if n == "calls")
         r = other.post(f"/console/calls/{CALL.call_id}/listen", headers=csrf)
         assert r.status_code == 200 and "Listening to" in r.json()["panel"], r.text
         r = other.post(f"/api/v1/calls/{CALL.call_id}/livekit-token?mode=monitor",
