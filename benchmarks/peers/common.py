@@ -175,6 +175,16 @@ class Session:
         self.late = LateCounter()
         self.heard = Heard()
         self.playout = array.array("h")  # reply audio waiting to be played, at w.rate
+        self.last_tick = time.monotonic()  # when the clock last played a frame
+
+    def queue_reply(self, samples: array.array[int]) -> None:
+        """Reply audio from the framework. Audio that arrives while nothing plays starts at
+        that moment within the frame being filled, not at the next 20 ms boundary (as our
+        LocalRoom places it: callcenter.rooms.local_audio._Timeline)."""
+        if not self.playout:
+            since_ms = min(FRAME_MS, 1000.0 * (time.monotonic() - self.last_tick))
+            self.playout.extend([0] * round(since_ms * self.w.rate / 1000.0))
+        self.playout.extend(samples)
 
     def vad_took_frame(self) -> None:
         """The framework's VAD stage took the oldest frame in flight: note its lag."""
@@ -211,6 +221,7 @@ async def pace(
             await feed(s, k, w.frame(s.index, k))
             chunk, s.playout = s.playout[:n], s.playout[n:]
             s.heard.frame(k * FRAME_MS, chunk, w.rate)
+            s.last_tick = time.monotonic()
             played(s)
     assert window is not None
     return window, total

@@ -86,7 +86,7 @@ class PlayoutOutput(io.AudioOutput):
             self.on_playback_started(created_at=time.time())
         buf = array.array("h")
         buf.frombytes(bytes(frame.data))
-        self._s.playout.extend(buf)
+        self._s.queue_reply(buf)
         dur = len(buf) / frame.sample_rate
         self._segment_s += dur
         now = time.monotonic()

@@ -124,7 +124,7 @@ class FakeOutput(BaseOutputTransport):
     async def write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
         buf = array.array("h")
         buf.frombytes(frame.audio)
-        self._session.playout.extend(buf)
+        self._session.queue_reply(buf)
         # Pace like a real-time sink (Pipecat's websocket transport does the same sleep).
         now = time.monotonic()
         self._next_send = max(self._next_send, now) + len(buf) / frame.sample_rate

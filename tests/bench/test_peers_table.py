@@ -92,6 +92,21 @@ def test_session_lag_is_taken_in_order_of_due_times(monkeypatch: pytest.MonkeyPa
     assert s.late.frames == 2 and s.late.late == 1  # 1 ms, then 30 ms: 29 over the floor
 
 
+def test_reply_starts_when_it_arrives_within_the_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as _time
+
+    s = common.Session(0, _workload())
+    s.last_tick = 50.0
+    monkeypatch.setattr(_time, "monotonic", lambda: 50.0125)  # 12.5 ms after the last tick
+    s.queue_reply(array.array("h", [900] * 160))
+    s.queue_reply(array.array("h", [700] * 160))  # queued behind: no second gap
+    assert list(s.playout[:100]) == [0] * 100 and s.playout[100] == 900
+    assert len(s.playout) == 100 + 320
+    heard = common.Heard()
+    heard.frame(40.0, s.playout[:160], 8000)
+    assert heard.starts == [52.5]
+
+
 # ------------------------------------------------------------------ workload and turns
 
 def _workload(lead_step: float = 173.0) -> Any:
