@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.callsession.text_channel import parse_line
+from callcenter.flow.events import DtmfReceived, NoInput, UserSaid
 from callcenter.flow.validate import load_flow_file
 from callcenter.scenarios.files import flow_folder, load_scenarios, webhooks_file
 from callcenter.scenarios.format import ScenarioTurn, check_against_flow, parse_scenario
@@ -40,8 +42,11 @@ def test_a_good_scenario_parses() -> None:
     assert scenario.escalation == "timeout"
     assert scenario.expect.slots == {"order_number": "482913"}
     # Said digits stay words; keys are keys; silence is an empty line; hangup ends input.
-    assert [caller_line(t) for t in scenario.turns] == ["/say 482913", "/dtmf 0#", "/dtmf 7",
-                                                        "", None]
+    lines = [caller_line(t) for t in scenario.turns]
+    assert lines == ["/say 482913", "/dtmf 0#", "/dtmf 7", "", None]
+    # ... which the text channel reads as the caller's events, as in `callcenter chat`.
+    assert [parse_line(x) for x in lines if x is not None] == [
+        UserSaid(text="482913"), DtmfReceived(digits="0#"), DtmfReceived(digits="7"), NoInput()]
 
 
 @pytest.mark.parametrize(("text", "line", "column", "message", "hint"), [
