@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from callcenter.config import check_secret_key, get_settings
+from callcenter.config import Settings, check_secret_key, get_settings
 from callcenter.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ def api(
             "them. Never expose this server; set SECRET_KEY for real use."
         )
     _check_schema(settings.effective_database_url)
+    _console_note(settings)
 
     import uvicorn
 
@@ -57,6 +58,20 @@ def api(
         server_header=False,
         log_config=None,  # keep configure_logging's handlers (secrets masked)
     )
+
+
+def _console_note(settings: Settings) -> None:
+    """Say at start what the supervisor console will have behind it (it needs the workers'
+    Redis for the queue and call control, LiveKit for the call's audio)."""
+    if not settings.redis_url:
+        log.warning("supervisor console: no escalation backend (set REDIS_URL to the Redis "
+                    "the workers use); /console says so to supervisors")
+    elif not (settings.livekit_url and settings.livekit_api_key):
+        log.warning("supervisor console: queue and offers on Redis, but no call audio "
+                    "(set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET)")
+    else:
+        log.info("supervisor console: Redis queue (key prefix %s), audio through LiveKit",
+                 settings.redis_key_prefix)
 
 
 def _check_schema(url: str) -> None:

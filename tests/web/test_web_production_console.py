@@ -200,3 +200,20 @@ def test_presence_set_on_one_api_process_is_kept_by_another_ones_heartbeats(
             await b.aclose()
 
     assert asyncio.run(go()) == ["available", "away"]
+
+
+def test_callcenter_api_says_at_start_what_the_console_has_behind_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from callcenter.cli.api import _console_note
+    from callcenter.config import load_settings
+
+    caplog.set_level("INFO", logger="callcenter.cli.api")
+    _console_note(load_settings())
+    _console_note(load_settings(redis_url="redis://127.0.0.1:6379/11"))
+    _console_note(load_settings(redis_url="redis://127.0.0.1:6379/11", redis_key_prefix="x:",
+                                livekit_url="wss://lk.example.test", livekit_api_key=KEY,
+                                livekit_api_secret=SECRET))
+    said = [r.getMessage() for r in caplog.records]
+    assert "set REDIS_URL" in said[0] and "set LIVEKIT_URL" in said[1], said
+    assert "key prefix x:" in said[2] and "LiveKit" in said[2], said
