@@ -118,7 +118,7 @@ class ProductionConsole:
         return await asyncio.to_thread(run)
 
     async def _with_supervisors(self, rows: Sequence[LiveCallRow]) -> list[ProductionCall]:
-        # Redis batches these reads into one round trip (redis_batch).
+        # Status reads asked for at the same moment share one script call (redis_status).
         states = await asyncio.gather(*(self.broker.status(r.call_id) for r in rows))
         return [ProductionCall(r, (st.supervisor,) if st is not None and st.supervisor
                                and st.state is TicketState.CONNECTED else ())
