@@ -47,6 +47,19 @@ def marginal_rss_mb(steps: list[dict[str, Any]]) -> float | None:
     return round(grown / added, 3)
 
 
+def marginal_cpu(steps: list[dict[str, Any]]) -> float | None:
+    """CPU-s per audio-s per added session between the smallest and largest passing step
+    (a process's fixed per-tick work cancels; a failing step's CPU share is capped by
+    whatever starved it, so only passing steps count)."""
+    ok = sorted((s for s in steps if passes(s) and s.get("cpu_pct") is not None),
+                key=lambda s: s["sessions"])
+    if len(ok) < 2:
+        return None
+    lo, hi = ok[0], ok[-1]
+    grown = float(hi["cpu_pct"] - lo["cpu_pct"]) / 100.0  # of a core = CPU-s per second
+    return round(grown / int(hi["sessions"] - lo["sessions"]), 5)
+
+
 def summarize(framework: str, version: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
     """One table row (before ratios) from a framework's steps."""
     at = _at(steps, AT)
@@ -58,6 +71,7 @@ def summarize(framework: str, version: str, steps: list[dict[str, Any]]) -> dict
         "cpu_s_per_audio_s_per_session": at and at.get("cpu_s_per_audio_s_per_session"),
         "turn_overhead_p50_ms": overhead.get("p50"),
         "turn_overhead_p99_ms": overhead.get("p99"),
+        "cpu_marginal_s_per_audio_s_per_session": marginal_cpu(steps),
         "rss_per_session_mb": at and at.get("rss_per_session_mb"),
         "rss_marginal_mb_per_session": marginal_rss_mb(steps),
         "steps": sorted(steps, key=lambda s: s["sessions"]),
@@ -95,7 +109,8 @@ def _times(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}x"
 
 
-HEADER = ("framework", "version", "max sessions/process", f"CPU-s/audio-s/session @{AT}",
+HEADER = ("framework", "version", "max sessions/process",
+          f"CPU-s/audio-s/session @{AT} (marginal)",
           f"turn overhead p50/p99 ms @{AT}", f"RSS MB/session @{AT} (marginal)",
           "ours/theirs sessions",
           "theirs/ours CPU")
@@ -108,7 +123,8 @@ def render(rows: list[dict[str, Any]]) -> str:
         peer = r["framework"] != OURS
         cells = [
             r["framework"], r["version"], _fmt(r["max_sessions"]),
-            _fmt(r["cpu_s_per_audio_s_per_session"], ".4f"),
+            f'{_fmt(r["cpu_s_per_audio_s_per_session"], ".4f")} '
+            f'({_fmt(r["cpu_marginal_s_per_audio_s_per_session"], ".4f")})',
             f'{_fmt(r["turn_overhead_p50_ms"], ".1f")} / {_fmt(r["turn_overhead_p99_ms"], ".1f")}',
             f'{_fmt(r["rss_per_session_mb"], ".2f")} '
             f'({_fmt(r["rss_marginal_mb_per_session"], ".2f")})',

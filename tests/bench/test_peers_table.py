@@ -189,8 +189,8 @@ def test_saturation_is_late_frames_or_a_full_core() -> None:
 def test_table_rows_ratios_and_json() -> None:
     doc = table.build({
         "callcenter": {"version": "0.1.0", "steps": [
-            step(10, 0.0, cpu_s=0.01, p50=2.0, p99=5.0, rss=1.5, rss_mb=140.0),
-            step(50, 0.1, rss_mb=150.0), step(100, 1.0, rss_mb=162.5)]},
+            step(10, 0.0, cpu=12.0, cpu_s=0.01, p50=2.0, p99=5.0, rss=1.5, rss_mb=140.0),
+            step(50, 0.1, cpu=32.0, rss_mb=150.0), step(100, 1.0, cpu=40.0, rss_mb=162.5)]},
         "pipecat": {"version": "1.14.0", "steps": [
             step(10, 0.2, cpu_s=0.06, p50=80.0, p99=200.0, rss=20.0), step(20, 0.9)]},
         "livekit-agents": {"version": "1.8.9", "steps": [step(5, 0.7)]},
@@ -207,11 +207,14 @@ def test_table_rows_ratios_and_json() -> None:
     assert lines[0].startswith("| framework | version | max sessions/process")
     # Marginal RSS: (162.5 - 140) MB over the 90 sessions between the smallest and largest.
     assert rows["callcenter"]["rss_marginal_mb_per_session"] == 0.25
-    assert lines[2] == ("| callcenter | 0.1.0 | 50 | 0.0100 | 2.0 / 5.0 | 1.50 (0.25) | 1x "
-                        "| 1x |")
-    assert lines[3] == ("| pipecat | 1.14.0 | 10 | 0.0600 | 80.0 / 200.0 | 20.00 (-) | 5.00x "
-                        "| 6.00x |")
-    assert lines[4] == "| livekit-agents | 1.8.9 | 0 | - | - / - | - (-) | - | - |"
+    # Marginal CPU from passing steps only: (32 - 12) % of a core over 40 added sessions.
+    assert rows["callcenter"]["cpu_marginal_s_per_audio_s_per_session"] == 0.005
+    assert rows["pipecat"]["cpu_marginal_s_per_audio_s_per_session"] is None  # one pass
+    assert lines[2] == ("| callcenter | 0.1.0 | 50 | 0.0100 (0.0050) | 2.0 / 5.0 | 1.50 (0.25) "
+                        "| 1x | 1x |")
+    assert lines[3] == ("| pipecat | 1.14.0 | 10 | 0.0600 (-) | 80.0 / 200.0 | 20.00 (-) "
+                        "| 5.00x | 6.00x |")
+    assert lines[4] == "| livekit-agents | 1.8.9 | 0 | - (-) | - / - | - (-) | - | - |"
     json.dumps(doc)  # JSON-ready
 
 
