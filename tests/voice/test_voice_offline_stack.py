@@ -1,9 +1,13 @@
-"""The offline stack in real time: Whisper runs in an executor, the event loop stays responsive."""
+"""The offline stack in real time: Whisper runs in an executor, the event loop stays responsive.
+
+Responsive is checked as behaviour (the loop ticked while every transcription ran), not as
+a lag bound that a loaded machine breaks; the loop's lag under load is what
+`callcenter bench voice` measures (late frames).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -13,24 +17,21 @@ from callcenter.testing.caller import ScriptedCaller
 from callcenter.testing.fakes import FakeTTS
 from callcenter.testing.script import CallerScript
 from callcenter.voice import Utterance, VoiceSession, VoiceSettings
+from tests.loop_witness import LoopWitness
 
 pytest.importorskip("faster_whisper")
 pytest.importorskip("piper")
 pytestmark = pytest.mark.slow
 
 
-async def _loop_lag(stop: asyncio.Event, lags: list[float]) -> None:
-    while not stop.is_set():
-        t = time.perf_counter()
-        await asyncio.sleep(0.005)
-        lags.append(time.perf_counter() - t - 0.005)
-
-
-async def test_event_loop_stays_responsive_while_whisper_transcribes() -> None:
+async def test_event_loop_stays_responsive_while_whisper_transcribes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from callcenter.speech.offline.whisper import WhisperSTT
 
     stt = WhisperSTT()
     await asyncio.get_running_loop().run_in_executor(None, stt.warm_up)
+    witness = LoopWitness()
+    monkeypatch.setattr(stt, "transcribe", witness.wrap(stt.transcribe))
     clock = RealClock()
     room = LocalRoom(clock=clock, output_rate=16000)
     session = VoiceSession(
@@ -49,12 +50,9 @@ turns:
   - say: "please put me through to a person"
   - wait: 2.5
 """))
-    stop = asyncio.Event()
-    lags: list[float] = []
-    monitor = asyncio.get_running_loop().create_task(_loop_lag(stop, lags))
+    heartbeat = asyncio.get_running_loop().create_task(witness.heartbeat())
     await caller.run()
-    stop.set()
-    await monitor
+    heartbeat.cancel()
     await session.aclose()
     room.close()
     await stt.aclose()
@@ -62,9 +60,6 @@ turns:
     assert len(texts) == 2, texts
     assert "order status" in texts[0]
     assert "person" in texts[1]
-    lags.sort()
-    p99 = lags[int(0.99 * (len(lags) - 1))]
-    assert p99 < 0.020, f"event loop lag p99 {1000 * p99:.1f} ms"
-    # A single spike can come from other processes on a shared 2-core machine; a blocked
-    # loop (Whisper on it) would show 500 ms.
-    assert lags[-1] < 0.050, f"event loop lag max {1000 * lags[-1]:.1f} ms"
+    # Whisper ran in a worker thread, and the loop went on ticking while it decoded.
+    assert witness.calls >= 2 and witness.on_loop_thread == 0
+    assert witness.witnessed == witness.calls
