@@ -109,6 +109,7 @@ def test_a_draft_is_talked_to_by_text_through_to_its_outcome(admin_client: TestC
 @pytest.mark.parametrize(("escalation", "node", "outcome"), [
     ("connected", "to_human", "escalated"),
     ("unavailable", "goodbye", "completed"),
+    ("timeout", "goodbye", "completed"),
 ])
 def test_the_admin_picks_what_an_escalation_does(
     admin_client: TestClient, escalation: str, node: str, outcome: str
@@ -122,6 +123,8 @@ def test_the_admin_picks_what_an_escalation_does(
         reply = _say(admin_client, first["session"], "/quit")
     assert reply["ended"] and reply["outcome"] == outcome, reply
     assert "to_human" in reply["path"]
+    if escalation != "connected":  # nobody took it: the flow's apology, then goodbye
+        assert reply["path"][-2:] == ["all_busy", "goodbye"], reply["path"]
 
 
 def test_bad_start_requests_say_what_is_wrong(admin_client: TestClient) -> None:
