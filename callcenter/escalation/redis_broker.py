@@ -33,6 +33,7 @@ from callcenter.escalation.errors import BrokerConflict, UnknownTicket
 from callcenter.escalation.offers import Offer
 from callcenter.escalation.presence import Presence, SupervisorStatus
 from callcenter.escalation.queues import Queue, QueueDirectory
+from callcenter.escalation.redis_batch import TurnGather
 from callcenter.escalation.redis_codec import (
     presence_fields,
     presence_from_hash,
@@ -40,6 +41,7 @@ from callcenter.escalation.redis_codec import (
 )
 from callcenter.escalation.redis_console import RedisConsoleReads
 from callcenter.escalation.redis_ring import RingListener
+from callcenter.escalation.redis_status import STATUS_SCRIPT, StatusPoller, parse_status
 from callcenter.escalation.tickets import Ticket, TicketState
 
 S = TicketState
@@ -65,9 +67,12 @@ class RedisEscalationBroker(RedisConsoleReads):
         super().__init__(client, prefix=prefix, clock=clock)
         self.queue_directory = QueueDirectory(list(queues))
         self.heartbeat_ttl_s = heartbeat_ttl_s
-        self._poll_s = poll_s
         self._owns = owns_client
         self._ring = RingListener(client, self.k("ring"), fallback_s=ring_fallback_s)
+        self._status_script = client.register_script(STATUS_SCRIPT)
+        self._status_reads: TurnGather[str, TicketStatus | None] = TurnGather(
+            self._read_statuses)
+        self._poller = StatusPoller(self._read_statuses, poll_s=poll_s)
 
     @classmethod
     def from_url(
@@ -108,39 +113,23 @@ class RedisEscalationBroker(RedisConsoleReads):
         raise BrokerConflict(f"call {ticket.call_id}: enqueue kept losing to other writers")
 
     async def status(self, call_id: str) -> TicketStatus | None:
-        t = await self.load_ticket(call_id)
-        return None if t is None else await self._status(t)
+        # Reads asked for at the same moment share one script call (redis_status).
+        return await self._status_reads.run(call_id)
 
-    async def _status(self, t: Ticket) -> TicketStatus:
-        # Ticket and rank are read in one MULTI: read apart, a call answered in between
-        # would show as still queued but without a place.
-        for _ in range(_RETRIES):
-            async with self._r.pipeline(transaction=True) as pipe:
-                pipe.hgetall(self.k("t", t.call_id))
-                pipe.zrank(self.k("q", t.queue), t.call_id)
-                pipe.lrange(self.k("ans", t.queue), 0, -1)
-                raw, rank, answers = await pipe.execute()
-            now = ticket_from_hash(raw)
-            if now is None or now.queue == t.queue:
-                break
-            t = now  # re-escalated to another queue meanwhile: read that queue instead
-        t = now or t
-        pos = rank + 1 if t.in_queue and rank is not None else None
-        return TicketStatus(t, pos, routing.expected_wait(pos, [float(a) for a in answers]))
+    async def _read_statuses(self, call_ids: list[str]) -> list[TicketStatus | None]:
+        replies = await self.batch.script(
+            self._status_script, [self.k("t", c) for c in call_ids],
+            [self.k("q", "") + ":", self.k("ans", "") + ":", *call_ids])
+        return [parse_status(r) for r in replies]
 
     async def wait_update(
         self, call_id: str, timeout: float, last: TicketStatus | None = None
     ) -> TicketStatus | None:
-        # Polling: a queue move changes the place of every call behind it, and telling each
-        # one by pub/sub would cost more than a cheap read every poll interval.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            current = await self.status(call_id)
-            left = deadline - loop.time()
-            if current is None or current.differs_from(last) or left <= 0:
-                return current
-            await asyncio.sleep(min(self._poll_s, left))
+        # One poller reads every waiting call of this process each poll interval (a queue
+        # move changes the place of every call behind it: telling each by pub/sub would
+        # cost more than one read for all).
+        first = await self.status(call_id)
+        return await self._poller.wait_update(call_id, first, timeout, last)
 
     async def _move(self, call_id: str, step: Callable[[Ticket], Ticket | None]) -> Ticket:
         for _ in range(_RETRIES):
@@ -171,8 +160,8 @@ class RedisEscalationBroker(RedisConsoleReads):
         return await self._move(call_id, lambda t: t.end(now=self._clock(), reason=reason))
 
     async def resume(self, call_id: str) -> TicketStatus | None:
-        t = await self.load_ticket(call_id)
-        return await self._status(t) if t is not None and t.live else None
+        st = await self.status(call_id)
+        return st if st is not None and st.ticket.live else None
 
     async def staffed(self, queue: str) -> int:
         sups = await self.load_presence()
@@ -300,6 +289,8 @@ class RedisEscalationBroker(RedisConsoleReads):
 
     async def aclose(self) -> None:
         await self._ring.aclose()
+        await self._poller.aclose()
+        await self._status_reads.aclose()
         await self.txs.aclose()
         await self.pops.aclose()
         await self.batch.aclose()
