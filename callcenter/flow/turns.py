@@ -78,7 +78,7 @@ class Step(StepBase):
         from_dtmf = isinstance(event, DtmfReceived)
         text = event.digits if isinstance(event, DtmfReceived) else event.text
         self.record("caller_input", node=self.st.node, text=text, dtmf=from_dtmf)
-        if not from_dtmf and self.wants_human(text):
+        if not from_dtmf and self.wants_human(text, node):
             return
         if isinstance(node, AskNode):
             if from_dtmf or not self.needs_meaning(node, text):
@@ -91,13 +91,19 @@ class Step(StepBase):
         else:
             self.agent_input(node, text)
 
-    def wants_human(self, text: str) -> bool:
-        """A handler phrase said word for word: no need to ask the classifier."""
+    def wants_human(self, text: str, node: AskNode | MenuNode | AgentNode | None = None) -> bool:
+        """A handler phrase said word for word, or a word that only asks for a person
+        (`meaning.PERSON_WORDS`): no need to ask the classifier."""
         handler = self.flow.handlers.human_request
         if handler is None:
             return False
-        said = " " + " ".join(values.words(text)) + " "
-        if any(f" {' '.join(values.words(p))} " in said for p in handler.phrases):
+        heard = values.words(text)
+        said = " " + " ".join(heard) + " "
+        person = set(heard) & meaning.PERSON_WORDS
+        if person and isinstance(node, MenuNode):
+            # The menu's own option for a person ("person" -> to_human) is taken instead.
+            person -= {w for o in node.options for p in o.phrases for w in values.words(p)}
+        if person or any(f" {' '.join(values.words(p))} " in said for p in handler.phrases):
             self.fire("human_request", handler)
             return True
         return False
