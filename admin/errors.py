@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -17,6 +20,7 @@ from admin.security.guard import API_PREFIX, Forbidden, NotAuthenticated
 from admin.templating import render
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
 
 
 def problem(
@@ -106,7 +110,28 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(request, 422, detail)
 
 
+async def _redis_unreachable(request: Request, exc: Exception) -> Response:
+    # The exception text names host and port only; the URL (which may hold a password) is
+    # never put in the answer or the log.
+    log.warning("Redis unreachable while serving %s: %s", request.url.path, type(exc).__name__)
+    detail = ("Redis (the supervisor queue and call control) is unreachable: check that it is "
+              "running and that REDIS_URL points at it, then try again.")
+    headers = {"Retry-After": "5"}
+    if wants_problem(request) or _sent_json(request):  # the console's fetch() calls
+        return problem(503, "Redis unreachable", detail, headers)
+    response = error_response(request, 503, detail)
+    response.headers.update(headers)
+    return response
+
+
+def _sent_json(request: Request) -> bool:
+    kinds = request.headers.get("content-type", "") + request.headers.get("accept", "")
+    return "application/json" in kinds
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RedisConnectionError, _redis_unreachable)
+    app.add_exception_handler(RedisTimeoutError, _redis_unreachable)
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
     app.add_exception_handler(ApiProblem, _api_problem)
     app.add_exception_handler(Forbidden, _forbidden)
