@@ -30,6 +30,7 @@ from callcenter.dispatch.job import JobContext, JobHandler
 from callcenter.escalation.broker import EscalationBroker
 from callcenter.escalation.port import CallEscalation, NoSupervisors, QueueEscalation
 from callcenter.flowstore import FlowStore, PublishedFlow
+from callcenter.logs import mask_shapes
 from callcenter.models import Call, CallStatus, utcnow
 from callcenter.rooms.base import Participant, ParticipantKind, Room
 from callcenter.voice.runtime import settle_gc
@@ -100,12 +101,34 @@ def _published_for(number: str) -> PublishedFlow | None:
         return FlowStore(s).flow_for_number(number)
 
 
-def _record_unanswerable(info: CallInfo, reason: str) -> None:
+def _record_failed(info: CallInfo, reason: str) -> None:
+    """End the call's row as failed with `reason`, unless it already ended (the session's
+    own end record, or the LiveKit webhook's, says more); creates the row if need be."""
     with session_scope() as s:
         call = s.get(Call, info.call_id) or Call(id=info.call_id, room_name=info.room_name)
-        call.caller_number, call.dialed_number = info.caller_number, info.dialed_number
-        call.status, call.end_reason, call.ended_at = CallStatus.FAILED, reason, utcnow()
+        call.caller_number = call.caller_number or info.caller_number
+        call.dialed_number = call.dialed_number or info.dialed_number
+        if call.status not in (CallStatus.ENDED, CallStatus.FAILED):
+            call.status, call.end_reason = CallStatus.FAILED, reason[:100]
+            call.ended_at = call.ended_at or utcnow()
         s.add(call)
+
+
+async def _fail(info: CallInfo, reason: str) -> None:
+    """A call that cannot go on: its row ends as failed and post-call gets what was
+    recorded. Never raises: the caller's exception (or cancellation) is the one to see."""
+    try:
+        await asyncio.to_thread(_record_failed, info, reason)
+    except Exception:
+        log.exception("call %s: could not record its failure (%s)", info.call_id, reason)
+    await _postcall(info.call_id)
+
+
+async def _postcall(call_id: str) -> None:
+    try:
+        await asyncio.to_thread(_enqueue_postcall, call_id)
+    except Exception as exc:  # the LiveKit webhook's room_finished enqueues it again
+        log.error("call %s: post-call not queued: %s", call_id, mask_shapes(str(exc)))
 
 
 RecorderTap = Callable[[CallRecorder, str], CallRecorder]
@@ -128,17 +151,32 @@ def call_handler(escalations: CallEscalation, tap: RecorderTap | None = None) ->
 
 async def run_call(ctx: JobContext, escalations: CallEscalation,
                    tap: RecorderTap | None = None) -> None:
-    """One call: the caller, the flow for the dialed number, the session, post-call."""
+    """One call: the caller, the flow for the dialed number, the session, post-call.
+
+    Whatever fails on the way (the database, the models, the session, the server ending
+    the job), the call's row ends as failed with the reason and post-call is queued; only
+    a call that goes on elsewhere (cancelled for a hand-over) is left to its next worker.
+    """
+    info = CallInfo(call_id=ctx.call_id, room_name=ctx.job.room_name, worker_id=ctx.worker_id)
+    try:
+        await _run_call(ctx, info, escalations, tap)
+    except asyncio.CancelledError:
+        if ctx.terminated:  # the server ended the job: nobody resumes this call
+            await _fail(info, "terminated: the server ended the call's job")
+        raise
+    except Exception as exc:
+        await _fail(info, mask_shapes(f"error: {type(exc).__name__}: {exc}"))
+        raise
+
+
+async def _run_call(ctx: JobContext, info: CallInfo, escalations: CallEscalation,
+                    tap: RecorderTap | None) -> None:
     caller = await wait_for_caller(ctx.room)
     attrs: dict[str, Any] = dict(caller.attributes) if caller else {}
-    info = CallInfo(
-        call_id=ctx.call_id, room_name=ctx.job.room_name,
-        caller_number=str(attrs.get("sip.phoneNumber", "")),
-        dialed_number=str(attrs.get("sip.trunkPhoneNumber", "")),
-        worker_id=ctx.worker_id,
-    )
+    info.caller_number = str(attrs.get("sip.phoneNumber", ""))
+    info.dialed_number = str(attrs.get("sip.trunkPhoneNumber", ""))
     if caller is None:
-        await asyncio.to_thread(_record_unanswerable, info, "no caller joined the room")
+        await _fail(info, "no caller joined the room")
         return
     published = await asyncio.to_thread(_published_for, info.dialed_number)
     speech = await asyncio.to_thread(process_speech)  # first call in a process loads models
@@ -147,7 +185,7 @@ async def run_call(ctx: JobContext, escalations: CallEscalation,
                     "`callcenter flows publish FILE --number %s`",
                     info.dialed_number, info.call_id, info.dialed_number or "+1...")
         await _not_in_service(ctx.room, speech)
-        await asyncio.to_thread(_record_unanswerable, info, "unknown_number")
+        await _fail(info, "unknown_number")
         return
     info.flow_version_id = published.version.id
     admit_flow(speech.tts, published.flow)
@@ -163,14 +201,10 @@ async def run_call(ctx: JobContext, escalations: CallEscalation,
         serve_commands=ctx.serve_commands, escalations=escalations,
         watch_phrases=get_settings().watch_phrase_list,
     ))
-    try:
-        await session.run()
-    except asyncio.CancelledError:
-        raise  # resumed elsewhere: the call is not over, no post-call processing yet
-    except Exception:
-        await asyncio.to_thread(_enqueue_postcall, info.call_id)
-        raise
-    await asyncio.to_thread(_enqueue_postcall, info.call_id)
+    # A failure raises to run_call, which queues post-call (the session has recorded it);
+    # a cancellation means the call is resumed elsewhere: no post-call processing yet.
+    await session.run()
+    await _postcall(info.call_id)
 
 
 def _enqueue_postcall(call_id: str) -> None:

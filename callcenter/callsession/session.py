@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -34,6 +35,7 @@ from callcenter.flow.actions import Action
 from callcenter.flow.events import CallStarted
 from callcenter.flow.schema import Flow
 from callcenter.flow.state import RunnerState
+from callcenter.logs import mask_shapes
 from callcenter.models import CallStatus
 from callcenter.rooms.base import ParticipantKind, Room
 from callcenter.rooms.clock import Clock, RealClock
@@ -42,6 +44,7 @@ from callcenter.speech.usage import CALL_USAGE, UsageRecorder
 from callcenter.voice import VoiceSession, VoiceSettings
 from callcenter.voice.events import Utterance as VoiceUtterance
 
+log = logging.getLogger(__name__)
 _ACTIONS: TypeAdapter[list[Action]] = TypeAdapter(list[Action])
 Checkpointer = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -54,6 +57,7 @@ _END_REASONS = {
 }
 RECOVERY_LINE = "Sorry about that, we had a brief technical problem. I'm back with you."
 APOLOGY_LINE = "I'm sorry, I'm having technical difficulties right now."
+APOLOGY_TIMEOUT_S = 15.0
 
 
 @dataclass
@@ -118,6 +122,8 @@ class CallSession:
         self._callers: set[str] = set()
         self._pending: list[Action] = []  # what the last checkpoint said the call waits for
         self._alerts = AlertWatcher([*setup.watch_phrases, *setup.flow.watch_phrases])
+        self._task: asyncio.Task[Any] | None = None  # the task running `run`
+        self._abort: str | None = None  # why `abort` ended the call
         self.usage = UsageRecorder()
         self._own_http = setup.http is None
         self.http = setup.http or httpx.AsyncClient()
@@ -138,32 +144,52 @@ class CallSession:
 
     # ------------------------------------------------------------------ main loop
 
+    def abort(self, reason: str) -> None:
+        """End the call now as failed with `reason` (its owner gave up on it: a test caller
+        that broke, a time limit). Unlike a cancellation, the call is not resumed anywhere,
+        so `run` records the end and returns the failed outcome."""
+        if self._abort is not None:
+            return
+        self._abort = reason
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
     async def run(self) -> CallOutcome:
         # Every provider stream this call's tasks open reports its usage here (cost records).
         CALL_USAGE.set(self.usage)
+        self._task = asyncio.current_task()
+        if self._abort is not None and self._task is not None:
+            self._task.cancel()  # aborted before it started: ends at the first await below
         status, reason = CallStatus.ENDED, "completed"
         resumed = self.s.resume is not None
         self.voice.on_utterance(self._on_utterance)
-        await self.voice.start()
-        self._is_caller("")  # learn who the callers are while they are here
-        await self.s.recorder.call_started(self.s.info, resumed=resumed)
         served: ServeHandle | None = None
         try:
+            await self.voice.start()
+            self._is_caller("")  # learn who the callers are while they are here
+            await self.s.recorder.call_started(self.s.info, resumed=resumed)
             if self.s.serve_commands is not None:
                 served = await self.s.serve_commands(CallCommands(self))
             await self.flow.run(await self._begin())
+            if self.voice.failure is not None:
+                raise self.voice.failure  # the agent went deaf: the flow ended on it
             # One vocabulary for end reasons, shared with post-call dispositions; the
             # flow's own words stay on the `call_ended` timeline event.
             reason = _END_REASONS.get(self.state.outcome or "", "caller_hangup")
         except asyncio.CancelledError:
-            # The worker is stopping or lost its lease: the call goes on elsewhere from the
-            # last checkpoint, so it is not over and gets no end record from us.
-            status, reason = CallStatus.ACTIVE, ""
-            raise
+            if self._abort is not None and self._task is not None:
+                self._task.uncancel()
+                status, reason = CallStatus.FAILED, self._abort
+                await self._apologise()
+            else:
+                # The worker is stopping or lost its lease: the call goes on elsewhere from
+                # the last checkpoint, so it is not over and gets no end record from us.
+                status, reason = CallStatus.ACTIVE, ""
+                raise
         except Exception as exc:  # the caller must hear something, and the record must close
-            status, reason = CallStatus.FAILED, f"error: {type(exc).__name__}"
-            with contextlib.suppress(Exception):
-                await self.voice.say(APOLOGY_LINE, interruptible=False).wait()
+            # The record is read by admins: what looks like a credential is masked.
+            status, reason = CallStatus.FAILED, mask_shapes(f"error: {type(exc).__name__}: {exc}")
+            await self._apologise()
             raise
         finally:
             if served is not None:
@@ -171,6 +197,12 @@ class CallSession:
                     await served.aclose()
             metrics = await self._finish(status, reason)
         return CallOutcome(status, reason, self.state, metrics)
+
+    async def _apologise(self) -> None:
+        # Bounded: on a room that went away the line may never play out.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.voice.say(APOLOGY_LINE, interruptible=False).wait(),
+                                   APOLOGY_TIMEOUT_S)
 
     async def _begin(self) -> list[Action]:
         resume = self.s.resume
@@ -278,7 +310,10 @@ class CallSession:
 
     async def _finish(self, status: str, reason: str) -> dict[str, Any]:
         """Close the voice session, flush the record; returns the call's metrics."""
-        await self.voice.aclose()
+        try:
+            await self.voice.aclose()
+        except Exception:  # the record must still close
+            log.exception("call %s: closing the voice session failed", self.s.info.call_id)
         if self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
         metrics = self.metrics()

@@ -60,6 +60,7 @@ def call(
         # YAML errors span several lines (a caret under the column): one line is enough.
         raise typer.BadParameter(f"{caller}: {' '.join(str(exc).split())}",
                                  param_hint="--caller") from None
+    _check_audio(script, caller)  # a bad WAV is refused now, not half-way through the call
     started = iso_time(at, "--at")
     engine = _engine() if record else None
     try:
@@ -87,6 +88,21 @@ def call(
         console.print(f"[yellow]caller script stopped early: {result.caller_error}[/yellow]")
     if postcall and engine is not None:
         _postcall(result.call_id)
+
+
+def _check_audio(script: Any, caller: Path) -> None:
+    """Read every WAV the script plays, so a bad one is one line before the call starts."""
+    from callcenter.audio.wav import read_wav_frame
+
+    paths = {t.audio for t in script.turns if t.audio is not None}
+    if script.audio is not None:
+        paths.add(script.audio)
+    for path in sorted(paths):
+        try:
+            read_wav_frame(path)
+        except (OSError, ValueError) as exc:  # WavFormatError is a ValueError
+            raise typer.BadParameter(f"{caller}: audio {' '.join(str(exc).split())}",
+                                     param_hint="--caller") from None
 
 
 def _postcall(call_id: str, timeout_s: float = 60.0) -> None:

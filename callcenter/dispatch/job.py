@@ -79,6 +79,9 @@ class JobContext:
     control: ControlBus = field(default_factory=InProcessControlBus)
     # Shared by the worker's calls, so a Redis outage is one log line, not one per call.
     store_outage: OutageLog = field(default_factory=store_outage_log)
+    # Set before the worker cancels the job at the server's request (its room is gone): the
+    # call is over and resumed nowhere, so the handler records its end.
+    terminated: bool = False
     _checkpoints: BufferedCheckpoints | None = None
     _serving: ServeHandle | None = None
     _commands: CommandHandler | None = None

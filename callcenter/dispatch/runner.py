@@ -198,6 +198,8 @@ class CallRunner:
         if running is None:
             return False
         running.stop_reason = JobOutcome.TERMINATED
+        if running.ctx is not None:
+            running.ctx.terminated = True
         running.task.cancel()
         return True
 

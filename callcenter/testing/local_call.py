@@ -140,8 +140,15 @@ async def run_local_call(
     except TimeoutError as exc:  # CallerTimeout: the agent did not do what the script expected
         caller_error = str(exc)
         caller.participant.leave()
+    except Exception as exc:  # the caller broke (e.g. a corrupt WAV half-way): the call fails
+        caller_error = f"{type(exc).__name__}: {exc}"
+        session.abort(f"caller script failed: {caller_error}")
+        caller.participant.leave()
     try:
-        outcome = await asyncio.wait_for(run, call_timeout_s)
+        done, _ = await asyncio.wait({run}, timeout=call_timeout_s)
+        if not done:  # ended as failed, on the record, rather than left active forever
+            session.abort(f"timeout: the call ran longer than {call_timeout_s:g} s")
+        outcome = await run
     finally:
         room.close()
         if isinstance(clock, VirtualClock):
