@@ -183,9 +183,9 @@ def load_items(path: Path = SET_PATH, *, quick: bool = False) -> tuple[list[Item
             _check_text(text, category)
             if quick and i % 3:
                 continue
-            v = V3_VOICES
-            items.append(Item(category, str(text), expected, True, v[i % len(v)].name,
-                              V3_SNRS[(i // len(v)) % len(V3_SNRS)], n, "v3"))
+            items.append(Item(category, str(text), expected, True,
+                              V3_VOICES[i % len(V3_VOICES)].name,
+                              V3_SNRS[(i // len(V3_VOICES)) % len(V3_SNRS)], n, "v3"))
     return items, today
 
 
