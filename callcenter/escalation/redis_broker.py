@@ -45,6 +45,15 @@ from callcenter.escalation.redis_status import STATUS_SCRIPT, StatusPoller, pars
 from callcenter.escalation.tickets import Ticket, TicketState
 
 S = TicketState
+# Each arriving call's ticket as it is now, and an arrival number (KEYS[1] is the counter;
+# a gap in the numbers, from a call already queued, is harmless).
+ARRIVALS_SCRIPT = """
+local out = {}
+for i = 2, #KEYS do
+  out[i - 1] = {redis.call('HGETALL', KEYS[i]), redis.call('INCR', KEYS[1])}
+end
+return out
+"""
 _RETRIES = 50
 _BLOCK_S = 1.0  # longest single BLPOP or unrung wait, well under the socket timeout
 
@@ -73,6 +82,9 @@ class RedisEscalationBroker(RedisConsoleReads):
         self._status_reads: TurnGather[str, TicketStatus | None] = TurnGather(
             self._read_statuses)
         self._poller = StatusPoller(self._read_statuses, poll_s=poll_s)
+        self._arrival_script = client.register_script(ARRIVALS_SCRIPT)
+        self._arrivals: TurnGather[str, tuple[dict[str, str], int]] = TurnGather(
+            self._number_arrivals)
 
     @classmethod
     def from_url(
@@ -99,10 +111,8 @@ class RedisEscalationBroker(RedisConsoleReads):
 
     async def enqueue(self, ticket: Ticket) -> Ticket:
         for _ in range(_RETRIES):
-            raw, seq = await self.batch.call_many(
-                ("HGETALL", self.k("t", ticket.call_id)),
-                ("INCR", self.k("seq")),  # a gap in arrival numbers is harmless
-            )
+            # The burst's arrivals read their tickets and take numbers in one script call.
+            raw, seq = await self._arrivals.run(ticket.call_id)
             old = ticket_from_hash(raw)
             if old is not None and old.live:
                 return old
@@ -111,6 +121,12 @@ class RedisEscalationBroker(RedisConsoleReads):
             if await self.commit(old, new, expect=raw.get("version", "")):
                 return new
         raise BrokerConflict(f"call {ticket.call_id}: enqueue kept losing to other writers")
+
+    async def _number_arrivals(self, call_ids: list[str]) -> list[tuple[dict[str, str], int]]:
+        replies = await self.batch.script(
+            self._arrival_script, [self.k("seq"), *(self.k("t", c) for c in call_ids)], [])
+        return [(dict(zip(flat[::2], flat[1::2], strict=True)), int(seq))
+                for flat, seq in replies]
 
     async def status(self, call_id: str) -> TicketStatus | None:
         # Reads asked for at the same moment share one script call (redis_status).
@@ -291,6 +307,7 @@ class RedisEscalationBroker(RedisConsoleReads):
         await self._ring.aclose()
         await self._poller.aclose()
         await self._status_reads.aclose()
+        await self._arrivals.aclose()
         await self.txs.aclose()
         await self.pops.aclose()
         await self.batch.aclose()
