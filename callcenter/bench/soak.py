@@ -322,7 +322,7 @@ def _report(soak: _Soak, said: dict[str, list[list[str]]], engine: Any, duration
             rate: float, refused: int, t0: float) -> dict[str, Any]:
     from sqlmodel import Session, col, func, select
 
-    from callcenter.models import Call, CallTranscript, Utterance
+    from callcenter.models import Call, CallTranscript, PostcallJob, Utterance
     from callcenter.testing.demo import GOODBYE, QUESTIONS
 
     questions = {q for _s, q in QUESTIONS}
@@ -343,6 +343,8 @@ def _report(soak: _Soak, said: dict[str, list[list[str]]], engine: Any, duration
             col(CallTranscript.call_id).in_(ids)).group_by(col(CallTranscript.call_id))).all())
         utterances = dict(s.exec(select(Utterance.call_id, func.count()).where(
             col(Utterance.call_id).in_(ids)).group_by(col(Utterance.call_id))).all())
+        attempts = dict(s.exec(select(PostcallJob.call_id, PostcallJob.attempts).where(
+            col(PostcallJob.call_id).in_(ids))).all())
     written = {c.call_id: c.utterances for c in soak.calls.values() if c.call_id}
     duplicated = [i for i in ids if transcripts.get(i, 0) > 1 or utterances.get(i) != written[i]]
     slope = _slope(soak.rss)
@@ -361,6 +363,10 @@ def _report(soak: _Soak, said: dict[str, list[list[str]]], engine: Any, duration
         "calls_run_twice": len(run_twice),
         "postcall_records_missing": len([i for i in ids if i not in processed]),
         "postcall_records_duplicated": len(duplicated),
+        # Jobs whose task ran more than once: a redelivery after the Celery SIGKILL is
+        # expected (the killed attempt never finished); a sweeper copy of a job that was
+        # running or waiting for its retry would show here too.
+        "postcall_jobs_run_more_than_once": sum(1 for n in attempts.values() if n > 1),
         # Over a short run this slope is mostly warm-up: read it from the 30-minute form.
         "worker_rss_mb": {"first": round(soak.rss[0][1], 1) if soak.rss else None,
                           "last": round(soak.rss[-1][1], 1) if soak.rss else None,
