@@ -33,6 +33,8 @@ class TryReplyOut(BaseModel):
     version: int
     said: list[str]
     notes: list[str]
+    lines: list[tuple[Literal["agent", "note"], str]] = Field(
+        description="The agent's lines and the notes between them, in order")
     node: str | None
     waiting_for: str | None
     slots: dict[str, Any]
@@ -44,7 +46,8 @@ class TryReplyOut(BaseModel):
     @classmethod
     def of(cls, reply: TryItReply, version: int) -> TryReplyOut:
         return cls(session=reply.session_id, version=version, said=reply.said,
-                   notes=reply.notes, node=reply.node, waiting_for=reply.waiting_for,
+                   notes=reply.notes, lines=reply.lines,  # type: ignore[arg-type]
+                   node=reply.node, waiting_for=reply.waiting_for,
                    slots=reply.slots, path=reply.path, ended=reply.ended,
                    outcome=reply.outcome, reason=reply.reason)
 

@@ -72,15 +72,15 @@
   }
 
   function show(reply) {
-    reply.notes.forEach(function (n) { line("note", n); });
-    reply.said.forEach(function (s) { line("agent", s); });
+    reply.lines.forEach(function (l) { line(l[0] === "agent" ? "agent" : "note", l[1]); });
     $("try-node").textContent = reply.node || "–";
     $("try-waiting").textContent = reply.ended ? "–" : (reply.waiting_for || "–");
     $("try-path").textContent = reply.path.join(" → ") || "–";
     showSlots(reply.slots);
     markNode(reply.ended ? null : reply.node);
     if (reply.ended) {
-      var outcome = (reply.outcome || "ended") + (reply.reason ? " (" + reply.reason + ")" : "");
+      var outcome = reply.outcome || "ended";
+      if (reply.reason && reply.reason !== reply.outcome) outcome += " (" + reply.reason + ")";
       $("try-outcome").textContent = outcome;
       line("end", "Call ended: " + outcome + ". Restart for a new call.");
       session = null;

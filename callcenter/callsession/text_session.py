@@ -30,6 +30,9 @@ class TextTurn:
     notes: list[str] = field(default_factory=list)
     # The timeline entries behind the notes, with their data (intent, webhook, ...).
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Everything above in the order it happened: ("agent", text), ("note", text) or
+    # ("event", (type, data)), for a page that shows notes between the agent's lines.
+    lines: list[tuple[str, Any]] = field(default_factory=list)
     ended: bool = False
 
 
@@ -40,13 +43,15 @@ class _Timeline(QuietJournal):
         self.session = session
 
     async def event(self, type_: str, data: dict[str, Any]) -> None:
-        self.session._turn.notes.append(type_)
-        self.session._turn.events.append((type_, data))
+        turn = self.session._turn
+        turn.notes.append(type_)
+        turn.events.append((type_, data))
+        turn.lines.append(("event", (type_, data)))
 
     async def escalation(self, queue: str, priority: int, reason: str, status: str,
                          supervisor: str | None = None) -> None:
-        self.session._turn.notes.append(f"escalation {status}: queue {queue}"
-                                        + (f" ({reason})" if reason else ""))
+        self.session._note(f"escalation {status}: queue {queue}"
+                           + (f" ({reason})" if reason else ""))
 
 
 class TextSession:
@@ -89,9 +94,11 @@ class TextSession:
 
     def _say(self, text: str) -> None:
         self._turn.said.append(text)
+        self._turn.lines.append(("agent", text))
 
     def _note(self, text: str) -> None:
         self._turn.notes.append(text)
+        self._turn.lines.append(("note", text))
 
     async def _read(self) -> str | None:
         self._waiting.set()

@@ -50,6 +50,7 @@ class TryItReply:
     session_id: str
     said: list[str]
     notes: list[str]
+    lines: list[tuple[str, str]]  # said and notes, in order: ("agent" | "note", text)
     node: str | None
     waiting_for: str | None
     slots: dict[str, Any]
@@ -71,18 +72,29 @@ class _Live:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-def _notes(turn: TextTurn) -> list[str]:
-    # The channel's sentences, not bare timeline types; "listening for ..." tells a terminal
-    # user how to type keys, which the page says once and shows as "waiting for".
-    lines = [n for n in turn.notes if " " in n and not n.startswith("listening")]
-    for type_, data in turn.events:
-        if type_ == "intent":
-            lines.append(f"intent: {data.get('intent')} "
-                         f"({float(data.get('confidence') or 0):.2f})")
-        elif type_ in NOTABLE:
-            brief = ", ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, dict | list))
-            lines.append(f"{type_}: {brief}"[:300])
-    return lines
+def _note(kind: str, item: Any) -> str | None:
+    """A note line for the admin, or None for what is noise to them."""
+    if kind == "note":
+        # "listening for ..." tells a terminal user how to type keys, which the page says
+        # once and shows as "waiting for".
+        return None if item.startswith("listening") else str(item)
+    type_, data = item
+    if type_ == "intent":
+        return f"intent: {data.get('intent')} ({float(data.get('confidence') or 0):.2f})"
+    if type_ in NOTABLE:
+        brief = ", ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, dict | list))
+        return f"{type_}: {brief}"[:300]
+    return None
+
+
+def _lines(turn: TextTurn) -> list[tuple[str, str]]:
+    """The turn as ("agent" | "note", text) in the order it happened."""
+    out = []
+    for kind, item in turn.lines:
+        text = item if kind == "agent" else _note(kind, item)
+        if text is not None:
+            out.append(("agent" if kind == "agent" else "note", text))
+    return out
 
 
 class TryItSessions:
@@ -209,8 +221,10 @@ class TryItSessions:
                 from None
         state = live.session.state
         outcome, reason = live.session.outcome
-        reply = TryItReply(session_id, turn.said, _notes(turn), state.node, state.waiting_for,
-                           dict(state.slots), list(state.path), turn.ended, outcome, reason)
+        lines = _lines(turn)
+        reply = TryItReply(session_id, turn.said, [t for k, t in lines if k == "note"], lines,
+                           state.node, state.waiting_for, dict(state.slots), list(state.path),
+                           turn.ended, outcome, reason)
         if turn.ended:
             await self._drop(session_id)  # nothing more to say: free the slot now
         return reply
