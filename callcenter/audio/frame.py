@@ -28,7 +28,8 @@ class AudioFrame:
 
     @property
     def end_ms(self) -> float:
-        return self.timestamp_ms + self.duration_ms
+        # Read several times per frame on the media path: no second property call.
+        return self.timestamp_ms + 1000.0 * len(self.samples) / self.sample_rate
 
     def to_bytes(self) -> bytes:
         return self.samples.astype("<i2", copy=False).tobytes()

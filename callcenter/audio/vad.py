@@ -187,6 +187,9 @@ class VADStream:
         self._window_ms = 1000.0 * self.window_size_samples / sample_rate
         self._scorer: Scorer = scorer if scorer is not None else LiteScorer(sample_rate)
         self._on_event = on_event
+        # Samples are gathered as they come (int16) and turned to float once per window:
+        # the per-frame path is one copy, not a conversion per piece of a frame.
+        self._ibuf = np.zeros(self.window_size_samples, dtype=np.int16)
         self._buf = np.zeros(self.window_size_samples, dtype=np.float32)
         self._fill = 0
         self._buf_end_ms = 0.0
@@ -223,29 +226,34 @@ class VADStream:
 
     def push_samples(self, samples: PCM16, timestamp_ms: float) -> None:
         n = len(samples)
-        pos = 0
+        fill = self._fill
         w = self.window_size_samples
+        if fill + n < w:  # the common case: the frame fits in the window being filled
+            self._ibuf[fill : fill + n] = samples
+            self._fill = fill + n
+            return
+        pos = 0
         ms_per_sample = 1000.0 / self.sample_rate
         while pos < n:
             take = min(w - self._fill, n - pos)
-            # int16 -> float in place: no temporary arrays per frame.
-            dst = self._buf[self._fill : self._fill + take]
-            np.multiply(samples[pos : pos + take], 1.0 / 32768.0, out=dst)
+            self._ibuf[self._fill : self._fill + take] = samples[pos : pos + take]
             self._fill += take
             pos += take
             if self._fill == w:
-                end_ms = timestamp_ms + pos * ms_per_sample
                 self._fill = 0
-                self._submit(end_ms)
+                self._submit(timestamp_ms + pos * ms_per_sample)
 
     def _submit(self, end_ms: float) -> None:
-        peak = max(float(self._buf.max()), -float(self._buf.min()))
+        ibuf = self._ibuf
+        hi, lo = int(ibuf.max()), int(ibuf.min())
+        peak = (hi if hi > -lo else -lo) / 32768.0
         self._peaks.append(peak)
         gated = peak < self._gate
         if gated:
             self.windows_gated += 1
         else:
             self.windows_scored += 1
+            np.multiply(ibuf, 1.0 / 32768.0, out=self._buf)
         self._scorer.score(self, self._buf, end_ms, gated)
 
     # ------------------------------------------------------------------ state machine
@@ -435,7 +443,13 @@ class BatchedSileroVAD:
             stream.on_probability(0.0, end_ms)
             return
         self._inflight[slot] = self._inflight.get(slot, 0) + 1
-        self._queue.append((slot, stream, None if gated else window.copy(), end_ms))
+        row: F32 | None = None
+        if not gated:
+            # The model's input row: room for the context (filled when the batch is laid
+            # out), then the window, copied once.
+            row = np.empty(self._ctx_len + self.window_size_samples, np.float32)
+            row[self._ctx_len :] = window
+        self._queue.append((slot, stream, row, end_ms))
         if not self._running:
             self._running = True
             self._task = loop.create_task(self._drain())  # keep a reference: no early GC
@@ -472,14 +486,12 @@ class BatchedSileroVAD:
         # (zeros after a silent one), known before any model output.
         per_slot: dict[int, list[F32]] = {}
         ctx_now: dict[int, F32 | None] = {}
-        for slot, _stream, window, _end in items:
-            if window is None:
+        for slot, _stream, row, _end in items:
+            if row is None:
                 ctx_now[slot] = None  # a silent window resets the context
                 continue
             prev = ctx_now[slot] if slot in ctx_now else self._ctx[slot]
-            row = np.empty(ctx_len + self.window_size_samples, np.float32)
             row[:ctx_len] = 0.0 if prev is None else prev
-            row[ctx_len:] = window
             per_slot.setdefault(slot, []).append(row)
             ctx_now[slot] = row[-ctx_len:]
         owners = {slot: stream for slot, stream, _w, _e in items}
@@ -488,10 +500,16 @@ class BatchedSileroVAD:
             slots = list(per_slot)
             local = {slot: i for i, slot in enumerate(slots)}
             rounds: list[tuple[npt.NDArray[np.intp], F32]] = []
-            for r in range(max(len(rows) for rows in per_slot.values())):
-                here = [slot for slot in slots if len(per_slot[slot]) > r]
-                idx = np.fromiter((local[slot] for slot in here), dtype=np.intp, count=len(here))
-                rounds.append((idx, np.stack([per_slot[slot][r] for slot in here])))
+            depth = max(map(len, per_slot.values()))
+            if depth == 1:  # on time: one window per stream, one round
+                rows = [r[0] for r in per_slot.values()]
+                rounds.append((np.arange(len(slots)), np.stack(rows)))
+            else:
+                for r in range(depth):
+                    here = [slot for slot in slots if len(per_slot[slot]) > r]
+                    idx = np.fromiter((local[slot] for slot in here), dtype=np.intp,
+                                      count=len(here))
+                    rounds.append((idx, np.stack([per_slot[slot][r] for slot in here])))
             state = self._state[:, slots]  # fancy indexing: a copy the thread may own
             self.trips += 1
             outs, state = await loop.run_in_executor(self._executor, self._run_rounds,
