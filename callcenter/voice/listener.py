@@ -29,6 +29,10 @@ from callcenter.voice.turns import wait_event
 _LEVEL = 300
 # Silero's probability decays slowly after the last word: look this far back for the end.
 _END_SEARCH_MS = 350.0
+# How far the VAD's judgement may trail the audio that arrived (its batch runs in a worker
+# thread; a loaded host starves it) with the STT still given the words from their onset:
+# the pre-roll ring holds this much more than the padding and the detection delay.
+_VAD_LAG_MS = 1000.0
 # Longest frame a room delivers: on time, audio up to one frame before now has arrived.
 _FRAME_MS = 20.0
 # Waiting for late audio (`wait_caught_up`): checked every _CHECK_S of clock time, and
@@ -85,7 +89,9 @@ class ParticipantListener:
         self._to_stt: StreamResampler | None = None
         v = settings.vad
         # Pre-roll for the STT, and enough history to find the true end of speech.
-        keep_ms = max(v.prefix_padding_ms + v.min_speech_ms, v.min_silence_ms + _END_SEARCH_MS)
+        keep_ms = _VAD_LAG_MS + max(
+            v.prefix_padding_ms + v.min_speech_ms, v.min_silence_ms + _END_SEARCH_MS
+        )
         keep = int((keep_ms + 100) / 20) + 2
         self._ring: deque[AudioFrame] = deque(maxlen=keep)
         self.in_segment = False

@@ -15,11 +15,12 @@ stall), on a virtual clock so the timing is exact.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from callcenter.audio.frame import AudioFrame
-from callcenter.audio.vad import VADEvent
+from callcenter.audio.vad import F32, LiteScorer, VADEvent, VADStream
 from callcenter.rooms.clock import Clock
 from callcenter.rooms.local import LocalRoom
 from callcenter.voice import VoiceSettings
@@ -117,3 +118,54 @@ turns:
     assert [u.text for u in call.utterances if u.role == "caller"] == ["check my order"]
     delay = VoiceSettings().endpointing.min_delay
     assert 1000 * delay <= turn.end_of_utterance_delay_ms < 1000 * (delay + 1.0)
+
+
+class LaggingScorer:
+    """Silero per stream, but each window's score is delivered `lag` windows late, as from
+    a batch scorer whose worker thread gets too little CPU on a loaded host."""
+
+    def __init__(self, sample_rate: int, lag: int) -> None:
+        self._rate = sample_rate
+        self._lag = lag
+        self._lite: dict[int, LiteScorer] = {}
+        self._late: dict[int, deque[tuple[float, float]]] = {}
+
+    def score(self, stream: VADStream, window: F32, end_ms: float, gated: bool) -> None:
+        lite = self._lite.setdefault(id(stream), LiteScorer(self._rate))
+        got: list[float] = []
+        probe = _Probe(got.append)
+        lite.score(probe, window, end_ms, gated)  # type: ignore[arg-type]
+        late = self._late.setdefault(id(stream), deque())
+        late.append((got[0], end_ms))
+        if len(late) > self._lag:
+            p, at = late.popleft()
+            stream.on_probability(p, at)
+
+    def release(self, stream: VADStream) -> None:
+        self._lite.pop(id(stream), None)
+        self._late.pop(id(stream), None)
+
+
+class _Probe:
+    def __init__(self, sink: Callable[[float], None]) -> None:
+        self._sink = sink
+
+    def on_probability(self, p: float, _end_ms: float) -> None:
+        self._sink(p)
+
+
+async def test_the_stt_hears_the_words_from_their_onset_when_the_vad_trails_the_audio(
+        make_call: MakeCall) -> None:
+    # The VAD decides 0.8 s behind the audio: when it reports speech, the onset is long
+    # past, and the STT must still get the audio from there (the pre-roll ring), or the
+    # first words are lost (and a short answer becomes an empty, dropped turn).
+    call = make_call(settings=VoiceSettings(input_rate=8000))
+    call.session._scorer = LaggingScorer(8000, lag=25)  # 25 windows of 32 ms
+    await call.session.start()
+    call.answer()
+    await call.play("""
+turns:
+  - say: "check my order"
+  - wait: agent_done
+""")
+    assert [u.text for u in call.utterances if u.role == "caller"] == ["check my order"]
