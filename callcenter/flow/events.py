@@ -96,6 +96,17 @@ class EscalationResult(EventBase):
     resume_at: str | None = None
 
 
+class TakenOver(EventBase):
+    """A supervisor takes over (barges into) a call the AI has alone, wherever it is.
+
+    The call becomes supervised just as a connected escalation is; a hand-back without a
+    node resumes where the call was (`RunnerState.taken_over_at`).
+    """
+
+    kind: Literal["taken_over"] = "taken_over"
+    supervisor: str
+
+
 class ProviderFailure(EventBase):
     """A speech/LLM provider failed after its fallbacks."""
 
@@ -125,6 +136,7 @@ Event = Annotated[
     | AgentReply
     | WebhookResult
     | EscalationResult
+    | TakenOver
     | ProviderFailure
     | MaxDuration
     | CallerHungUp,

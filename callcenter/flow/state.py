@@ -44,6 +44,9 @@ class RunnerState(BaseModel):
     # Set by a hand-back: ask nodes whose slot is already filled are passed over until the
     # call next waits for the caller.
     skip_answered: bool = False
+    # A supervisor took the call over from the AI at this node (not at an escalate node):
+    # a hand-back without a node resumes here.
+    taken_over_at: str | None = None
     max_duration_fired: bool = False
     started_at: dt.datetime | None = None
     now: dt.datetime | None = None
