@@ -94,6 +94,17 @@ class Settings(BaseSettings):
     worker_drain_timeout_s: float = Field(default=300.0, ge=0.0, le=86400.0, allow_inf_nan=False)
     worker_health_port: int = Field(default=8081, ge=0, le=65535)
     redis_key_prefix: str = Field(default="cc:", min_length=1, max_length=64)
+    # Supervisors by phone (callcenter/escalation/phone_config.py has the format).
+    phone_supervisors: str = Field(
+        default="", description="Comma list id=+E164[@skill|skill] the phone desk rings"
+    )
+    sip_outbound_trunk_id: str = Field(
+        default="", max_length=100, description="LiveKit SIP outbound trunk (ST_...) to dial"
+    )
+    phone_ring_timeout_s: float = Field(
+        default=15.0, gt=0, le=120, allow_inf_nan=False,
+        description="Seconds a supervisor's phone rings before it counts as no answer",
+    )
 
     stt_provider: STTProvider = STTProvider.WHISPER
     tts_provider: TTSProvider = TTSProvider.PIPER
@@ -252,6 +263,14 @@ class Settings(BaseSettings):
 
         return ",".join(parse_phrases(value))
 
+    @field_validator("phone_supervisors")
+    @classmethod
+    def _check_phone_supervisors(cls, value: str) -> str:
+        from callcenter.escalation.phone_config import parse_phone_supervisors
+
+        parse_phone_supervisors(value)  # PhoneSupervisorsError says which entry and why
+        return value.strip()
+
     @field_validator("log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:
@@ -266,6 +285,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "LIVEKIT_URL is set but LIVEKIT_API_KEY or LIVEKIT_API_SECRET is missing: "
                 "set both (from your LiveKit project) or unset LIVEKIT_URL for local mode"
+            )
+        if self.phone_supervisors and not (self.livekit_url and self.sip_outbound_trunk_id):
+            raise ValueError(
+                "PHONE_SUPERVISORS is set but LIVEKIT_URL or SIP_OUTBOUND_TRUNK_ID is missing: "
+                "phones are rung through a LiveKit SIP outbound trunk; set both (see "
+                "`callcenter livekit setup`) or unset PHONE_SUPERVISORS"
             )
         return self
 

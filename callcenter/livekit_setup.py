@@ -156,3 +156,28 @@ def _diff(what: str, before: list[str], after: list[str]) -> str:
         return ""
     parts = [f"+{x}" for x in added] + [f"-{x}" for x in removed]
     return f"{what} {' '.join(parts)} "
+
+
+async def check_outbound_trunk(lkapi: api.LiveKitAPI, trunk_id: str) -> Change:
+    """Report the outbound trunk the phone desk dials through (SIP_OUTBOUND_TRUNK_ID).
+
+    It is found, never created: an outbound trunk holds the carrier's address and its
+    credentials, which are the carrier's secrets and have no place in our settings. A
+    missing or unknown id is a ValueError saying what to create and what to set."""
+    if not trunk_id:
+        raise ValueError(
+            "SIP_OUTBOUND_TRUNK_ID is not set: create an outbound trunk for your carrier "
+            "(`lk sip outbound create` or the LiveKit dashboard: address, numbers, auth) and "
+            "set SIP_OUTBOUND_TRUNK_ID to its ST_... id so supervisors can be rung by phone")
+    request = api.ListSIPOutboundTrunkRequest(trunk_ids=[trunk_id])
+    found = [t for t in (await lkapi.sip.list_outbound_trunk(request)).items
+             if t.sip_trunk_id == trunk_id]
+    if not found:
+        raise ValueError(
+            f"SIP_OUTBOUND_TRUNK_ID {trunk_id} is not an outbound trunk on this LiveKit: "
+            "check the id (`lk sip outbound list`) or create the trunk for your carrier")
+    trunk = found[0]
+    numbers = ", ".join(trunk.numbers) or "no caller-id numbers"
+    # The address only: auth_username / auth_password are never reported.
+    return Change("found", "outbound trunk", trunk_id,
+                  f"{trunk.name or 'unnamed'} via {trunk.address or '?'}, {numbers}")

@@ -9,7 +9,7 @@ from livekit import api
 from rich.console import Console
 
 from callcenter.config import get_settings
-from callcenter.livekit_setup import ensure_sip_setup
+from callcenter.livekit_setup import check_outbound_trunk, ensure_sip_setup
 
 app = typer.Typer(help="LiveKit: SIP trunk and dispatch rule.", no_args_is_help=True)
 console = Console()
@@ -51,7 +51,14 @@ def setup(
             changes = await ensure_sip_setup(
                 lkapi, numbers, agent_name=s.agent_name, allowed_addresses=allowed_address
             )
-        return [str(c) for c in changes]
+            lines = [str(c) for c in changes]
+            # Supervisors by phone dial out through a trunk only the carrier can describe.
+            if s.sip_outbound_trunk_id or s.phone_supervisors:
+                lines.append(str(await check_outbound_trunk(lkapi, s.sip_outbound_trunk_id)))
+            else:
+                lines.append("no outbound trunk: set SIP_OUTBOUND_TRUNK_ID (and "
+                             "PHONE_SUPERVISORS) to ring supervisors by phone")
+        return lines
 
     try:
         lines = asyncio.run(run())

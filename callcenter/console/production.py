@@ -6,7 +6,8 @@ calls and their transcript, brief and suggestions from what workers store as the
 goes (`records.live`), commands over the Redis control bus to whichever worker holds the
 call. Audio is LiveKit: the page asks `/api/v1/calls/{id}/livekit-token` for a room-scoped
 token. The API process also runs a routing loop, so offers ring with no terminal
-supervisor running (several loops on one Redis are safe: every claim is atomic).
+supervisor running (several loops on one Redis are safe: every claim is atomic), and, with
+PHONE_SUPERVISORS set, the phone desk that rings supervisors by phone (phone_service.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from callcenter.control.commands import Command, CommandResult
 from callcenter.dev.desk import SupervisorDesk
 from callcenter.escalation.broker import EscalationBroker
 from callcenter.escalation.loop import run_routing
+from callcenter.escalation.phone_service import PhoneDeskService, room_of_calls_table
 from callcenter.escalation.presence import Presence, SupervisorStatus
 from callcenter.escalation.tickets import TicketState
 from callcenter.flowstore import FlowStore
@@ -91,6 +93,7 @@ class ProductionConsole:
         self._stop = asyncio.Event()
         self._routing: asyncio.Task[None] | None = None
         self._want_routing = routing
+        self.phones: PhoneDeskService | None = None  # PHONE_SUPERVISORS: rung by phone
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> ProductionConsole:
@@ -102,14 +105,19 @@ class ProductionConsole:
         from callcenter.escalation.redis_broker import RedisEscalationBroker
 
         prefix = settings.redis_key_prefix
-        return cls(RedisEscalationBroker.from_url(settings.redis_url, prefix=prefix),
-                   RedisControlBus.from_url(settings.redis_url, prefix=prefix), engine)
+        console = cls(RedisEscalationBroker.from_url(settings.redis_url, prefix=prefix),
+                      RedisControlBus.from_url(settings.redis_url, prefix=prefix), engine)
+        console.phones = PhoneDeskService.from_settings(
+            settings, console.broker, room_of_calls_table(engine))
+        return console
 
     def start(self) -> None:
         """Start the routing loop on the running event loop (once)."""
         if self._want_routing and self._routing is None:
             self._routing = asyncio.ensure_future(
                 run_routing(self.broker, interval_s=0.5, stop=self._stop))
+        if self.phones is not None:
+            self.phones.start()
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         def run() -> T:
@@ -166,6 +174,8 @@ class ProductionConsole:
 
     async def aclose(self) -> None:
         self._stop.set()
+        if self.phones is not None:
+            await self.phones.aclose()  # signs the phones off while the broker is still open
         if self._routing is not None:
             self._routing.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -110,3 +110,39 @@ async def test_with_no_phone_answering_the_call_takes_the_no_supervisor_route(
     assert status is not None and status.state is TicketState.TIMED_OUT
     assert status.ticket.end_reason == "no_supervisors"
     assert {p.status.value for p in await broker.supervisors()} == {"away"}
+
+
+@pytest.mark.parametrize(("code", "outcome"), [
+    ("486", "busy"), ("480", "no_answer"), ("408", "no_answer"), ("603", "declined"),
+    ("503", "unreachable"),
+])
+async def test_each_sip_refusal_is_typed_and_the_next_phone_gets_the_call(
+    make_broker: Make, clock: FakeClock, server: FakeLiveKitServer, code: str, outcome: str
+) -> None:
+    broker = await make_broker(queues=QUEUES)
+    await broker.heartbeat(Presence("ana"))  # idle longest: rung first
+    clock.advance(5)
+    _phones(server, {ANA.phone: code, BOB.phone: ANSWERS})
+    result, desk = await _with_desk(broker, server, [ANA, BOB], f"c-{code}")
+    assert result.outcome == "connected" and result.supervisor == "bob"  # type: ignore[attr-defined]
+    first = desk.rings[0]
+    assert (first.supervisor_id, first.result.outcome, first.result.sip_status) == (
+        "ana", outcome, int(code))
+    assert not first.accepted and code in first.result.message
+    status = await broker.status(f"c-{code}")
+    assert status is not None and status.ticket.declined_by == ("ana",)
+
+
+async def test_a_trunk_livekit_refuses_before_ringing_is_unreachable(
+    make_broker: Make, server: FakeLiveKitServer
+) -> None:
+    async def no_trunk(req: sip.CreateSIPParticipantRequest) -> sip.SIPParticipantInfo:
+        raise TwirpFault("not_found", "requested sip trunk does not exist", 404)
+
+    server.twirp.set_handler(CREATE, no_trunk)  # type: ignore[arg-type]
+    broker = await make_broker(queues=QUEUES)
+    result, desk = await _with_desk(broker, server, [ANA], "c-trunk")
+    assert result.outcome == "unavailable"  # type: ignore[attr-defined]
+    [ring] = desk.rings
+    assert ring.result.outcome == "unreachable" and ring.result.sip_status is None
+    assert "not_found" in ring.result.message
