@@ -37,7 +37,7 @@ from callcenter.flow.schema import Flow
 from callcenter.flow.state import RunnerState
 from callcenter.logs import mask_shapes
 from callcenter.models import CallStatus
-from callcenter.rooms.base import ParticipantKind, Room
+from callcenter.rooms.base import ParticipantKind, ParticipantLeft, Room, RoomClosed, RoomEvent
 from callcenter.rooms.clock import Clock, RealClock
 from callcenter.speech import LLM, STT, TTS
 from callcenter.speech.usage import CALL_USAGE, UsageRecorder
@@ -124,6 +124,8 @@ class CallSession:
         self._alerts = AlertWatcher([*setup.watch_phrases, *setup.flow.watch_phrases])
         self._task: asyncio.Task[Any] | None = None  # the task running `run`
         self._abort: str | None = None  # why `abort` ended the call
+        self._caller_left = False
+        self._room_gone: str | None = None  # the room closed under a caller still on the line
         self.usage = UsageRecorder()
         self._own_http = setup.http is None
         self.http = setup.http or httpx.AsyncClient()
@@ -165,6 +167,7 @@ class CallSession:
         self.voice.on_utterance(self._on_utterance)
         served: ServeHandle | None = None
         try:
+            self.s.room.on_event(self._on_room_event)
             await self.voice.start()
             self._is_caller("")  # learn who the callers are while they are here
             await self.s.recorder.call_started(self.s.info, resumed=resumed)
@@ -176,6 +179,9 @@ class CallSession:
             # One vocabulary for end reasons, shared with post-call dispositions; the
             # flow's own words stay on the `call_ended` timeline event.
             reason = _END_REASONS.get(self.state.outcome or "", "caller_hangup")
+            if self._room_gone is not None and self.state.outcome in (None, "hangup"):
+                # Not the caller hanging up: the room (or our connection to it) went away.
+                status, reason = CallStatus.FAILED, f"room_closed: {self._room_gone}"
         except asyncio.CancelledError:
             if self._abort is not None and self._task is not None:
                 self._task.uncancel()
@@ -239,6 +245,13 @@ class CallSession:
             if p.kind == ParticipantKind.CALLER:
                 self._callers.add(p.identity)
         return identity in self._callers
+
+    def _on_room_event(self, ev: RoomEvent) -> None:
+        if isinstance(ev, ParticipantLeft) and self._is_caller(ev.participant.identity):
+            self._caller_left = True
+        elif (isinstance(ev, RoomClosed) and not self._caller_left
+              and self.state.outcome is None):
+            self._room_gone = ev.reason or "closed"
 
     def _now(self) -> dt.datetime:
         return self._wall0 + dt.timedelta(seconds=self.clock.now() - self._t0)

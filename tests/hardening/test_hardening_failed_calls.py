@@ -294,3 +294,32 @@ async def test_unknown_number_gets_a_postcall_record(rig: Rig) -> None:
     await asyncio.wait_for(handler.run_call(ctx, NoSupervisors()), 30)
     await playing
     await _assert_failed_with_record("c-unknown", "unknown_number")
+
+
+async def test_the_room_going_away_under_the_caller_fails_the_call(
+    rig: Rig,
+) -> None:
+    task, ctx, _caller = await rig.start("c-closed")
+    await _wait_for_row("c-closed", CallStatus.ACTIVE)
+    await asyncio.sleep(0.5)  # mid-flow
+    assert isinstance(ctx.room, LocalRoom)
+    ctx.room.close("the media server closed the room")
+    await rig.finish(task)
+    row = _row("c-closed")
+    assert row.status == CallStatus.FAILED and row.ended_at is not None
+    assert row.end_reason == "room_closed: the media server closed the room"
+    record = await _postcall_record("c-closed")
+    assert record.disposition == "failed"
+
+
+async def test_a_caller_hanging_up_is_still_an_ended_call(rig: Rig) -> None:
+    task, ctx, caller = await rig.start("c-bye")
+    await _wait_for_row("c-bye", CallStatus.ACTIVE)
+    await asyncio.sleep(0.5)
+    caller.participant.leave()  # the caller hangs up; the room then closes behind them
+    assert isinstance(ctx.room, LocalRoom)
+    ctx.room.close("empty")
+    await rig.finish(task)
+    row = _row("c-bye")
+    assert (row.status, row.end_reason) == (CallStatus.ENDED, "caller_hangup")
+    await _postcall_record("c-bye")
