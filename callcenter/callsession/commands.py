@@ -18,12 +18,13 @@ from callcenter.control.commands import (
     Monitor,
     Ping,
     SetListenOnly,
+    TakeOver,
     Transfer,
 )
 from callcenter.control.errors import CommandRejected, CommandUnsupported
 from callcenter.escalation.modes import join_answer, monitor_answer
 from callcenter.flow.actions import Transfer as TransferAction
-from callcenter.flow.events import EscalationResult
+from callcenter.flow.events import EscalationResult, TakenOver
 
 if TYPE_CHECKING:
     from callcenter.callsession.session import CallSession
@@ -77,9 +78,34 @@ class CallCommands:
                 return monitor_answer(call_id, call.s.room.name, flow.state)
             case JoinSupervisor():
                 answer = join_answer(call_id, call.s.room.name, flow.state, command)
-                await call.record_command(command, {"identity": command.identity,
-                                                    "via": command.via})
+                if answer.data["mode"] == "take_over":
+                    await self.take_over(TakeOver(identity=command.identity,
+                                                  issued_by=command.issued_by))
+                else:
+                    await call.record_command(command, {"identity": command.identity,
+                                                        "via": command.via})
+                return answer
+            case TakeOver():
+                answer = join_answer(call_id, call.s.room.name, flow.state, JoinSupervisor(
+                    identity=command.identity, issued_by=command.issued_by))
+                if answer.data["mode"] != "take_over":
+                    raise CommandRejected(call_id, "a supervisor has this call already: join "
+                                          "it instead")
+                await self.take_over(command)
                 return answer
             case _:
                 raise CommandUnsupported(call_id, command.kind)
         return CommandResult(data={"node": flow.state.node, "status": flow.state.status})
+
+    async def take_over(self, command: TakeOver) -> None:
+        """Barge into a call the AI has alone: audited (`control_take_over`), then the flow
+        is supervised from wherever it is (the interpreter applies it as its next event:
+        AI listen-only, the escalation record, the brief)."""
+        flow = self.call.flow
+        if any(isinstance(e, TakenOver) for e in flow.injected()):
+            # Two supervisors barging at once: the first one has it (its event is queued).
+            raise CommandRejected(self.call.s.info.call_id,
+                                  "another supervisor is taking this call over")
+        await self.call.record_command(command, {"identity": command.identity,
+                                                 "node": flow.state.node})
+        flow.inject(TakenOver(supervisor=command.identity))

@@ -50,6 +50,7 @@ from callcenter.flow.events import (
     IntentResult,
     MaxDuration,
     ProviderFailure,
+    TakenOver,
 )
 from callcenter.flow.runner import FlowRunner
 from callcenter.flow.schema import Flow
@@ -61,6 +62,8 @@ T = TypeVar("T")
 StepHook = Callable[[RunnerState, list[Action]], Awaitable[None]]
 _PRIORITY = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 BRIEF_TOPIC = "callcenter.brief"
+# The escalation record of a call a supervisor took over from the AI (no queue was asked).
+TAKE_OVER_QUEUE = "take_over"
 log = logging.getLogger(__name__)
 
 
@@ -75,6 +78,11 @@ def position_line(status: TicketStatus) -> str | None:
         minutes = round(wait / 60)
         place += f" The expected wait is about {minutes} minute{'s' if minutes != 1 else ''}."
     return place
+
+
+def _take_over_record(supervisor: str | None) -> Escalate:
+    reason = f"taken over by supervisor {supervisor}" if supervisor else "taken over"
+    return Escalate(queue=TAKE_OVER_QUEUE, reason=reason)
 
 
 async def _inline(fn: Callable[..., T], *args: Any) -> T:
@@ -141,6 +149,8 @@ class FlowInterpreter:
         Prompts were heard before the crash, so they are not said again.
         """
         self.state = state
+        if state.status == "escalated" and state.taken_over_at is not None:
+            self._escalation = _take_over_record(None)  # so the hand-back closes its row
         return [a for a in pending if not isinstance(a, Say | RecordEvent)]
 
     async def run(self, actions: list[Action]) -> RunnerState:
@@ -155,6 +165,9 @@ class FlowInterpreter:
         self._settle_heard()
         was_escalated = self.state.status == "escalated"
         self.state, actions = self.runner.step(self.state, self._stamp(event))
+        if isinstance(event, TakenOver) and not was_escalated and (
+                self.state.taken_over_at is not None):
+            await self._taken_over(event)
         if was_escalated and self.state.status != "escalated":
             handed_back = isinstance(event, EscalationResult) and event.outcome == "handed_back"
             await self.effects.escalations.close(self.call_id,
@@ -179,6 +192,10 @@ class FlowInterpreter:
         if self._performing is not None and not self._interrupted:
             self._interrupted = True
             self._performing.cancel()
+
+    def injected(self) -> list[Event]:
+        """Events delivered by `inject` that the flow has not applied yet (oldest first)."""
+        return list(self._injected)
 
     async def _next_event(self, actions: list[Action]) -> Event | None:
         if self._injected:
@@ -383,6 +400,22 @@ class FlowInterpreter:
         else:
             await self._wait_spoken()
         return result
+
+    async def _taken_over(self, event: TakenOver) -> None:
+        """A supervisor took the call from the AI: the effects of a connected escalation
+        (record, AI listen-only, brief, suggestions) without a queue."""
+        action = _take_over_record(event.supervisor)
+        self._escalation = action
+        await self.journal.escalation(action.queue, _PRIORITY["normal"], action.reason,
+                                      "active", event.supervisor)
+        await self.channel.set_listen_only(True)  # stops the agent mid-word, if speaking
+        brief = self._brief(action, EscalationResult(outcome="connected",
+                                                     supervisor=event.supervisor))
+        await self.journal.event("handoff_brief", brief)
+        await self.channel.send_data(BRIEF_TOPIC, brief)
+        self._suggester = Suggester(self.flow, self.state.node)
+        for s in self._suggester.on_connect(self._scope()):
+            await self._send_suggestion(s)
 
     async def _hold(self, action: Escalate, latest: list[TicketStatus]) -> None:
         """Hold audio, and the caller's place in line every `position_every` seconds."""

@@ -15,6 +15,7 @@ from callcenter.control.commands import (
     Monitor,
     Ping,
     SetListenOnly,
+    TakeOver,
     Transfer,
     parse_command,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "Ping",
     "ServeHandle",
     "SetListenOnly",
+    "TakeOver",
     "Transfer",
     "parse_command",
 ]

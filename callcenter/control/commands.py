@@ -27,6 +27,15 @@ class JoinSupervisor(_Command):
     phone: str | None = None
 
 
+class TakeOver(_Command):
+    """A supervisor barges into a call the AI has alone: the AI listens, the person talks.
+
+    `JoinSupervisor` on such a call does the same (the console's "Take over")."""
+
+    kind: Literal["take_over"] = "take_over"
+    identity: str
+
+
 class SetListenOnly(_Command):
     """The agent stops (on) or resumes (off) speaking; it keeps listening either way."""
 
@@ -78,7 +87,8 @@ class Ping(_Command):
 
 
 Command = Annotated[
-    JoinSupervisor | SetListenOnly | Coach | HandBack | Transfer | Hangup | Monitor | Ping,
+    JoinSupervisor | TakeOver | SetListenOnly | Coach | HandBack | Transfer | Hangup | Monitor
+    | Ping,
     Field(discriminator="kind"),
 ]
 

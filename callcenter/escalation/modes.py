@@ -7,8 +7,10 @@
   muted participant. The answer names the room and where the call is.
 - join: a supervisor comes into a call a person already has (barging in from monitor on
   a supervised call). A call still waiting in a queue is taken from the queue instead
-  (`broker.take`: the atomic claim, so nobody else gets it too), and a call the AI has
-  alone cannot be joined: it must escalate first (the flow decides when a person comes in).
+  (`broker.take`: the atomic claim, so nobody else gets it too).
+- take over: join on a call the AI has alone barges in, as commercial contact centers let
+  a supervisor do on any call they monitor. The call becomes supervised wherever its flow
+  is (the runner's `TakenOver`): the AI listens only, and a hand-back resumes there.
 Pure functions over the call's state; no IO.
 """
 
@@ -44,7 +46,10 @@ def join_answer(call_id: str, room: str, state: RunnerState,
         if state.waiting_for == "escalation":
             raise CommandRejected(call_id, "the call is waiting in a supervisor queue: take "
                                   "it from the queue (the console's Take, or accept its offer)")
-        raise CommandRejected(call_id, "the AI has this call alone: monitor it, or let the "
-                              "flow escalate it (a person joins only an escalated call)")
+        if state.status == "new":
+            raise CommandRejected(call_id, "the call has not started yet: take it over once "
+                                  "the AI has answered")
+        return CommandResult(data={**_where(call_id, room, state), "mode": "take_over",
+                                   "via": command.via})
     return CommandResult(data={**_where(call_id, room, state), "mode": "join",
                                "via": command.via})

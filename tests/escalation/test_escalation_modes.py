@@ -1,6 +1,6 @@
 """Supervisor modes on a live call: monitor any call silently (the AI stays in charge, the
-call records who listened), join only a call a person has; on LiveKit the monitor's token
-can subscribe but never publish, and is hidden."""
+call records who listened), join a call a person has or take over one the AI has alone; on
+LiveKit the monitor's token can subscribe but never publish, and is hidden."""
 
 from __future__ import annotations
 
@@ -51,10 +51,14 @@ def _state(**kw: object) -> RunnerState:
     return RunnerState(flow_name="f", node="n", **kw)  # type: ignore[arg-type]
 
 
-def test_join_is_refused_with_the_way_in_unless_a_person_has_the_call():
+def test_join_takes_over_an_ai_call_and_is_refused_with_the_way_in_otherwise():
     join = JoinSupervisor(identity="sup-bob", issued_by="sup-bob")
-    with pytest.raises(CommandRejected, match="AI has this call"):
-        join_answer("c", "room", _state(status="waiting", waiting_for="input"), join)
+    barge = join_answer("c", "room", _state(status="waiting", waiting_for="input"), join)
+    assert barge.data["mode"] == "take_over" and barge.data["node"] == "n"
+    with pytest.raises(CommandRejected, match="not started"):
+        join_answer("c", "room", _state(status="new"), join)
+    with pytest.raises(CommandRejected, match="has ended"):
+        join_answer("c", "room", _state(status="ended"), join)
     with pytest.raises(CommandRejected, match="take it from the queue"):
         join_answer("c", "room", _state(status="waiting", waiting_for="escalation"), join)
     with pytest.raises(CommandRejected, match="phone number"):
@@ -118,8 +122,7 @@ async def test_monitoring_a_live_ai_call_changes_nothing_and_is_audited(
     watched = await bus.send("c-mon", Monitor(identity="mon-ada", issued_by="mon-ada"))
     assert watched.data["mode"] == "monitor" and watched.data["ai_in_charge"] is True
     assert watched.data["room"] == "mon" and watched.data["node"] == "ask_order"
-    with pytest.raises(CommandRejected, match="AI has this call"):
-        await bus.send("c-mon", JoinSupervisor(identity="mon-ada", issued_by="mon-ada"))
+    # (Joining would take the call over: tests/callsession/test_callsession_take_over.py.)
     await caller.run()
     outcome = await asyncio.wait_for(run, 20)
     assert outcome.state.slots["order"] == "5561", "the AI went on with the call"
