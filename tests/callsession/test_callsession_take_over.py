@@ -1,18 +1,21 @@
 """A supervisor monitors a call the AI has alone, takes it over mid-question, talks (and is
 transcribed as the supervisor), hands back; the AI re-asks only what is unanswered and
-finishes. The stored call has the escalation row, the audit events and the disposition."""
+finishes. The stored call has the escalation row, the audit events and the disposition.
+A worker dying mid-take-over: the new session resumes the call supervised."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from callcenter.callsession import CallSession, CallSetup, SqlRecorder
+from callcenter.callsession import CallSession, CallSetup, MemoryRecorder, SqlRecorder
 from callcenter.callsession.interpreter import TAKE_OVER_QUEUE
 from callcenter.callsession.recorder import CallInfo
 from callcenter.config import load_settings
@@ -103,7 +106,7 @@ async def test_supervisor_takes_over_an_ai_call_talks_and_hands_back(
         taken = await bus.send(CALL_ID, JoinSupervisor(identity="sup-ada", issued_by="sup-ada"))
         assert taken.data["mode"] == "take_over" and taken.data["room"] == "take"
         # A second supervisor barging at the same moment does not get the call too.
-        with pytest.raises(CommandRejected, match="another supervisor|has this call already"):
+        with pytest.raises(CommandRejected, match=r"another supervisor|has this call already"):
             await bus.send(CALL_ID, TakeOver(identity="sup-bob", issued_by="sup-bob"))
         while session.state.status != "escalated":
             await asyncio.sleep(0.01)
@@ -156,4 +159,69 @@ async def test_supervisor_takes_over_an_ai_call_talks_and_hands_back(
     assert data is not None
     rec = pipeline.build_record(data, load_settings(keep_raw_transcript=True))[0]
     assert rec.disposition == "resolved_after_handback", rec.summary
+    room.close()
+
+
+async def test_a_worker_dies_mid_take_over_the_call_resumes_supervised_and_hands_back(
+    clock: VirtualClock,
+) -> None:
+    flow, problems = check_flow_text(FLOW, "account_line.yaml")
+    assert flow is not None, problems
+    room, board, bus = LocalRoom("take-fail", clock=clock), SpeechBoard(), InProcessControlBus()
+    checkpoints: list[dict[str, Any]] = []
+    recorder = MemoryRecorder()
+
+    def setup(resume: dict[str, Any] | None, token: int) -> CallSetup:
+        async def save(data: dict[str, Any]) -> None:
+            checkpoints.append(data)
+
+        return CallSetup(
+            room=room, info=CallInfo("c-fail", room.name), flow=flow,
+            stt=FakeSTT(board, clock=clock), tts=FakeTTS(clock=clock), recorder=recorder,
+            voice_settings=VoiceSettings(input_rate=8000), clock=clock, checkpoint=save,
+            resume=resume, http=httpx.AsyncClient(),
+            serve_commands=lambda h: bus.serve(
+                Lease(call_id="c-fail", worker_id=f"w{token}", token=token), h))
+
+    caller = ScriptedCaller(room, CallerScript.from_yaml("""
+        voice: espeak
+        turns:
+          - wait: agent_done
+          - say: "one two three four"
+          - wait: 20
+          - wait: agent_done
+          - say: "nine zero two one zero"
+          - wait: agent_done
+          - say: "no"
+          - wait: agent_done
+          - hangup: true
+        """), board=board)
+    first = CallSession(setup(None, 1))
+    running = asyncio.ensure_future(first.run())
+    playing = asyncio.ensure_future(caller.run())
+    while first.state.node != "ask_zip":
+        await clock.sleep(0.05)
+    await bus.send("c-fail", TakeOver(identity="sup-ada", issued_by="sup-ada"))
+    while not any(c["state"]["status"] == "escalated" for c in checkpoints):
+        await clock.sleep(0.05)
+    running.cancel()  # the worker dies while the supervisor has the call
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+
+    second = CallSession(setup(checkpoints[-1], 2))
+    resumed = asyncio.ensure_future(second.run())
+    while second.state.status != "escalated":
+        await clock.sleep(0.05)
+    assert second.state.taken_over_at == "ask_zip"
+    await clock.sleep(2.0)
+    await bus.send("c-fail", HandBack(issued_by="sup-ada"))
+    outcome = await asyncio.wait_for(resumed, 30)
+    await playing
+
+    assert outcome.state.slots == {"account": "1234", "zip": "90210", "more": False}
+    agent = [u.text for _, u in recorder.utterances if u.role == "agent"]
+    assert sum("account number" in t for t in agent) == 1, agent
+    assert recorder.escalations[0][3] == "active" and recorder.escalations[-1][3] == (
+        "handed_back"), recorder.escalations
+    assert recorder.escalations[0][0] == TAKE_OVER_QUEUE
     room.close()
