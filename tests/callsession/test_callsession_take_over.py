@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from callcenter.callsession import CallSession, CallSetup, MemoryRecorder, SqlRecorder
 from callcenter.callsession.interpreter import TAKE_OVER_QUEUE
@@ -141,7 +141,7 @@ async def test_supervisor_takes_over_an_ai_call_talks_and_hands_back(
     with Session(sqlite_engine) as s:
         rows = s.exec(select(Utterance).where(Utterance.call_id == CALL_ID)).all()
         events = [(e.type, e.data) for e in s.exec(
-            select(CallEvent).where(CallEvent.call_id == CALL_ID).order_by(CallEvent.seq))]
+            select(CallEvent).where(CallEvent.call_id == CALL_ID).order_by(col(CallEvent.seq)))]
         esc = s.exec(select(Escalation).where(Escalation.call_id == CALL_ID)).one()
     assert (esc.queue, esc.status, esc.supervisor) == (TAKE_OVER_QUEUE, "handed_back", "sup-ada")
     assert esc.answered_at is not None and esc.returned_at is not None
