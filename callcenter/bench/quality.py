@@ -383,7 +383,32 @@ write_json(run_quality_bench(quick=sys.argv[2] == "1", cache=Path(sys.argv[3])),
 
 
 class BaselineError(RuntimeError):
-    """The baseline commit could not be run (no git checkout, unknown ref, it crashed)."""
+    """The baseline commit could not be run (no git checkout, unknown ref, it crashed).
+
+    `partial`: this run's own result, measured before the baseline was tried."""
+
+    partial: dict[str, Any] | None = None
+
+
+def export_code(ref: str, dest: Path) -> None:
+    """Commit `ref`'s `callcenter/` package, extracted under `dest`."""
+    import tarfile
+
+    top = Path(__file__).resolve().parents[2]  # the checkout holding callcenter/
+    try:
+        # From the top of the checkout: a pathspec is relative to git's working directory.
+        archive = subprocess.run(["git", "archive", "--format=tar", ref, "callcenter"],
+                                 capture_output=True, cwd=top, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        err = getattr(exc, "stderr", b"") or b""
+        raise BaselineError(
+            f"cannot export commit {ref!r} for the baseline ({err.decode().strip() or exc}):"
+            " run from a git checkout with that commit, or pass --baseline none") from exc
+    tar_path = dest / "code.tar"
+    tar_path.write_bytes(archive.stdout)
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(dest, filter="data")
+    tar_path.unlink()
 
 
 def run_baseline(ref: str, *, quick: bool, cache: Path) -> dict[str, Any]:
@@ -395,24 +420,12 @@ def run_baseline(ref: str, *, quick: bool, cache: Path) -> dict[str, Any]:
     import os
     import shutil
     import sys
-    import tarfile
     import tempfile
 
     here = Path(__file__).parent
     with tempfile.TemporaryDirectory(prefix="quality-baseline-") as tmp:
         root = Path(tmp)
-        try:
-            archive = subprocess.run(["git", "archive", "--format=tar", ref, "callcenter"],
-                                     capture_output=True, cwd=here, timeout=60, check=True)
-        except (OSError, subprocess.SubprocessError) as exc:
-            err = getattr(exc, "stderr", b"") or b""
-            raise BaselineError(
-                f"cannot export commit {ref!r} for the baseline ({err.decode().strip() or exc}):"
-                " run from a git checkout, or pass --baseline none") from exc
-        tar_path = root / "code.tar"
-        tar_path.write_bytes(archive.stdout)
-        with tarfile.open(tar_path) as tar:
-            tar.extractall(root, filter="data")
+        export_code(ref, root)
         for name in _BENCH_FILES:
             shutil.copy2(here / name, root / "callcenter" / "bench" / name)
         out = root / "baseline.json"
@@ -459,7 +472,11 @@ def run_quality_bench(*, quick: bool = False, cache: Path | None = None,
     if baseline:
         if progress:
             progress(f"the same lines on the baseline code ({baseline})")
-        base = run_baseline(baseline, quick=quick, cache=cache)
+        try:
+            base = run_baseline(baseline, quick=quick, cache=cache)
+        except BaselineError as exc:
+            exc.partial = result  # this run's figures are still worth writing
+            raise
         result["baseline"] = {k: base[k] for k in ("code", "tuned", "heldout", "fresh", "v3",
                                                    "latency_ms_per_turn") if k in base}
         result["baseline_items"] = base.get("items", [])

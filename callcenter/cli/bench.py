@@ -100,6 +100,9 @@ def quality(
     try:
         result = run_quality_bench(quick=quick, progress=console.log, baseline=ref)
     except BaselineError as exc:
+        if exc.partial is not None and json_path is not None:
+            write_json(exc.partial, json_path)  # this code's figures, without the baseline
+            console.print(f"wrote {json_path} (no baseline)")
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     console.print(quality_table(result))

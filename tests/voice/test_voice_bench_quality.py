@@ -3,7 +3,20 @@ and every part's report says what it is for (tuning or held out)."""
 
 from __future__ import annotations
 
-from callcenter.bench.quality import SNRS, SPLITS, Item, Outcome, load_items, summarize
+from pathlib import Path
+
+import pytest
+
+from callcenter.bench.quality import (
+    SNRS,
+    SPLITS,
+    BaselineError,
+    Item,
+    Outcome,
+    export_code,
+    load_items,
+    summarize,
+)
 from callcenter.bench.quality_audio import (
     FRESH_VOICES,
     HELDOUT_VOICES,
@@ -37,3 +50,11 @@ def test_each_part_of_the_report_says_whether_it_was_tuned_on() -> None:
     assert [report[s]["role"].split()[0] for s in SPLITS] == [
         "tuning", "tuning", "tuning", "held-out"]
     assert report["v3"]["categories"]["yes_no"]["accuracy_pct"] == 100.0
+
+
+def test_the_baseline_code_is_exported_from_the_checkout_or_refused_with_the_fix(
+        tmp_path: Path) -> None:
+    export_code("HEAD", tmp_path)  # from any working directory (the pathspec once failed)
+    assert (tmp_path / "callcenter" / "bench" / "quality.py").is_file()
+    with pytest.raises(BaselineError, match="--baseline none"):
+        export_code("no-such-commit-0000", tmp_path / "x")
