@@ -247,8 +247,8 @@ async def monitor_call(request: Request, call_id: str, body: JoinIn, user: User 
 @router.post("/calls/{call_id}/take")
 async def take_call(request: Request, call_id: str, user: User = ConsoleUser) -> Response:
     """Barge in from monitor: a call waiting in a queue becomes this supervisor's (the
-    broker's atomic claim); otherwise the call says why not (the AI has it alone, or
-    another supervisor has it)."""
+    broker's atomic claim), a call the AI has alone is taken over (the AI listens only);
+    otherwise the call says why not (another supervisor has it, it ended)."""
     me = supervisor_id(user)
     try:
         console = backend(request)
@@ -256,7 +256,12 @@ async def take_call(request: Request, call_id: str, user: User = ConsoleUser) ->
             await _leave(console, call_id, f"monitor:{me}")
             return JSONResponse({"call_id": call_id,
                                  "panel": await _call_panel(console, call_id)})
-        await console.command(call_id, JoinSupervisor(identity=me, issued_by=me))
+        joined = await console.command(call_id, JoinSupervisor(identity=me, issued_by=me))
+        if joined.data.get("mode") == "take_over":
+            # The AI had the call alone: it is now this supervisor's, the AI listens.
+            await _leave(console, call_id, f"monitor:{me}")
+            return JSONResponse({"call_id": call_id,
+                                 "panel": await _call_panel(console, call_id)})
     except (ControlError, ConsoleCallError) as exc:
         return problem(409, "Cannot take the call", str(exc))
     return problem(409, "Cannot take the call", "another supervisor has this call")

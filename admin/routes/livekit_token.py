@@ -1,9 +1,10 @@
 """`POST /api/v1/calls/{call_id}/livekit-token`: the console's way into a call's room.
 
 Thin over `callcenter.escalation.console_token`: a signed-in supervisor (console
-permission) gets a short-lived token for the LiveKit room of a call offered to them or
-connected to them; anyone else's call is refused with the reason. The token is in the
-response body only (never logged; `Cache-Control: no-store`).
+permission) gets a short-lived token for the LiveKit room of a call offered to them,
+connected to them or taken over by them from the AI; anyone else's call is refused with
+the reason. The token is in the response body only (never logged; `Cache-Control:
+no-store`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from callcenter.escalation.console_token import (
     call_room,
     console_token,
     listen_token,
+    taken_over_by,
 )
 from callcenter.models import User
 
@@ -85,7 +87,8 @@ async def livekit_token(request: Request, response: Response, call_id: str, db: 
         else:
             room = call_room(db, call_id)
             got = await console_token(escalation_broker(request), call_id=call_id, room=room,
-                                      supervisor=supervisor_id(user), **lk)
+                                      supervisor=supervisor_id(user),
+                                      taken_over_by=taken_over_by(db, call_id), **lk)
     except TokenRefused as exc:
         raise ApiProblem(exc.status, str(exc)) from None
     response.headers["Cache-Control"] = "no-store"

@@ -99,6 +99,7 @@ class DevCall:
     supervisors: dict[str, BrowserPeer] = field(default_factory=dict)
     kinds: dict[str, ParticipantKind] = field(default_factory=dict)
     ended: bool = False
+    taken_over_by: str | None = None  # who took the call from the AI (no queue ticket)
     alerts: list[dict[str, Any]] = field(default_factory=list)  # the live list's badge
 
     def __post_init__(self) -> None:

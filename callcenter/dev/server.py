@@ -23,7 +23,13 @@ from typing import Any
 
 from callcenter.config import Settings, get_settings
 from callcenter.control.bus import ControlBus
-from callcenter.control.commands import Command, CommandResult, Monitor
+from callcenter.control.commands import (
+    Command,
+    CommandResult,
+    JoinSupervisor,
+    Monitor,
+    TakeOver,
+)
 from callcenter.db import engine_for
 from callcenter.dev.calls import DevCall
 from callcenter.dev.desk import SupervisorDesk
@@ -282,7 +288,9 @@ class DevServer:
         if call.ended:
             raise DevCallError(f"call {call_id} has ended")
         status = await self.broker.status(call_id)
-        if status is None or status.supervisor != supervisor_id or status.state != "connected":
+        taken = status is not None and status.supervisor == supervisor_id and (
+            status.state == "connected")
+        if not taken and call.taken_over_by != supervisor_id:
             raise DevCallError(f"call {call_id} is not connected to you: accept its offer first")
         old = call.supervisors.pop(supervisor_id, None)
         if old is not None:
@@ -313,13 +321,21 @@ class DevServer:
         return answer
 
     async def leave_supervisor(self, call_id: str, supervisor_id: str) -> None:
-        peer = self.call(call_id).supervisors.pop(supervisor_id, None)
+        call = self.call(call_id)
+        peer = call.supervisors.pop(supervisor_id, None)
+        if call.taken_over_by == supervisor_id:
+            call.taken_over_by = None
         if peer is not None:
             await peer.aclose()
 
     async def command(self, call_id: str, command: Command) -> CommandResult:
         """A control command to the live call (coach, hand back, hang up, ...)."""
-        return await self.dispatcher.control.send(call_id, command)
+        result = await self.dispatcher.control.send(call_id, command)
+        if result.data.get("mode") == "take_over" and isinstance(command, JoinSupervisor
+                                                                 | TakeOver):
+            # The AI had the call alone: this supervisor may now join its room.
+            self.call(call_id).taken_over_by = command.identity
+        return result
 
     async def flow_nodes(self, call_id: str) -> list[str]:
         """The nodes of the flow answering this call (the hand-back choices)."""
