@@ -186,11 +186,11 @@ async def test_supervisor_takes_a_browser_call_in_the_console_and_hands_it_back(
     assert call == []
 
 
-async def test_supervisor_monitors_a_live_ai_call_silently_and_cannot_take_it_from_the_ai(
+async def test_supervisor_monitors_a_live_ai_call_silently_then_takes_it_over_and_hands_back(
     running: Running, tmp_path: Path
 ) -> None:
     from playwright.async_api import async_playwright
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from callcenter.models import CallEvent
 
@@ -214,12 +214,20 @@ async def test_supervisor_monitors_a_live_ai_call_silently_and_cannot_take_it_fr
             assert not await caller.evaluate(hears("callcenterPhone", 700))
             await asyncio.sleep(0.2)
         await sup.screenshot(path=str(SHOTS / "dev-test-console-monitor.png"))
+        # Barge in: the AI had the call alone; now the supervisor talks and the AI listens.
         await sup.click("[data-action=takeover]")
-        await until(sup, "document.querySelector('#call-error').innerText.includes('AI has')",
-                    10, "the reason the AI's own call cannot be taken")
+        await until(sup, "document.querySelector('.call-panel').dataset.mode === 'call'", 10,
+                    "the call view of the taken-over call")
+        await until(caller, hears("callcenterPhone", 700), 20, "the supervisor at the caller")
         [call] = running.dev.live_calls()
-        await sup.click("[data-action=stop]")
+        await sup.click("form[data-action=handback] button[type=submit]")
+        await until(sup, "document.querySelector('#call-state').innerText.includes('Handed')",
+                    10, "the hand-back")
     with Session(running.dev.engine) as s:
-        audit = [e.data for e in s.exec(select(CallEvent).where(
-            CallEvent.call_id == call.call_id, CallEvent.type == "control_monitor"))]
-    assert audit == [{"identity": SUPERVISOR, "by": SUPERVISOR}]
+        audit = [(e.type, e.data) for e in s.exec(select(CallEvent).where(
+            CallEvent.call_id == call.call_id,
+            col(CallEvent.type).in_(("control_monitor", "control_take_over",
+                                     "control_hand_back"))).order_by(col(CallEvent.seq)))]
+    assert [t for t, _ in audit] == ["control_monitor", "control_take_over",
+                                     "control_hand_back"], audit
+    assert audit[1][1]["identity"] == SUPERVISOR
