@@ -16,6 +16,7 @@ from callcenter.control.commands import (
     Hangup,
     JoinSupervisor,
     Monitor,
+    PhoneRing,
     Ping,
     SetListenOnly,
     TakeOver,
@@ -76,6 +77,10 @@ class CallCommands:
                     raise CommandRejected(call_id, "monitor needs the observer's identity")
                 await call.record_command(command, {"identity": command.identity})
                 return monitor_answer(call_id, call.s.room.name, flow.state)
+            case PhoneRing():  # the phone desk's report: on the timeline, nothing else
+                await call.record_command(command, {"supervisor": command.supervisor,
+                                                    "outcome": command.outcome,
+                                                    "sip_status": command.sip_status})
             case JoinSupervisor():
                 answer = join_answer(call_id, call.s.room.name, flow.state, command)
                 if answer.data["mode"] == "take_over":

@@ -108,7 +108,7 @@ class ProductionConsole:
         console = cls(RedisEscalationBroker.from_url(settings.redis_url, prefix=prefix),
                       RedisControlBus.from_url(settings.redis_url, prefix=prefix), engine)
         console.phones = PhoneDeskService.from_settings(
-            settings, console.broker, room_of_calls_table(engine))
+            settings, console.broker, room_of_calls_table(engine), console.bus)
         return console
 
     def start(self) -> None:

@@ -80,6 +80,17 @@ class Monitor(_Command):
     identity: str
 
 
+class PhoneRing(_Command):
+    """How ringing a supervisor's phone for this call went (the phone desk tells the call,
+    so its timeline says which phone answered or why not). The number stays out: the
+    supervisor id names the phone."""
+
+    kind: Literal["phone_ring"] = "phone_ring"
+    supervisor: str
+    outcome: Literal["answered", "busy", "no_answer", "declined", "unreachable"]
+    sip_status: int | None = None
+
+
 class Ping(_Command):
     """Is the call served, and by whom? The bus answers it without the call's handler."""
 
@@ -88,7 +99,7 @@ class Ping(_Command):
 
 Command = Annotated[
     JoinSupervisor | TakeOver | SetListenOnly | Coach | HandBack | Transfer | Hangup | Monitor
-    | Ping,
+    | PhoneRing | Ping,
     Field(discriminator="kind"),
 ]
 

@@ -10,7 +10,9 @@ into the caller's own room (`create_sip_participant`, answered or refused with a
   routing offers the call to the next free supervisor first, and this supervisor rests
   (away) for `rest_s` instead of being rung again at once. With nobody left to answer, the
   caller's side takes the flow's no-supervisor route (`port.QueueEscalation`).
-Every ring is kept in `rings` (outcome, SIP status), for the record and for tests.
+Every ring is kept in `rings` (outcome, SIP status) and handed to `on_ring`: production
+tells the call (a `PhoneRing` command on the control bus), so the call's own timeline says
+which phone answered or why not.
 """
 
 from __future__ import annotations
@@ -53,7 +55,15 @@ class Ring:
     accepted: bool
 
 
+# How a ring went, reported once it is settled. Production: the call's control bus.
+OnRing = Callable[[Ring], Awaitable[None]]
+
+
 async def _no_hang_up(_room: str, _identity: str) -> None:
+    return None
+
+
+async def _no_report(_ring: Ring) -> None:
     return None
 
 
@@ -68,6 +78,7 @@ class PhoneDesk:
         room_of: RoomOf,
         *,
         hang_up_leg: HangUpLeg = _no_hang_up,
+        on_ring: OnRing | None = None,
         heartbeat_s: float = 5.0,
         rest_s: float = 60.0,
         ring_margin_s: float = 5.0,
@@ -76,6 +87,7 @@ class PhoneDesk:
         self.broker = broker
         self.supervisors = list(supervisors)
         self._dial, self._room_of, self._hang_up = dial, room_of, hang_up_leg
+        self._on_ring = on_ring or _no_report
         self.heartbeat_s, self.rest_s, self.ring_margin_s = heartbeat_s, rest_s, ring_margin_s
         self._clock = clock
         self._resting_until: dict[str, float] = {}
@@ -143,6 +155,11 @@ class PhoneDesk:
                      self.rest_s)
         ring = Ring(sup.supervisor_id, offer.call_id, result, accepted)
         self.rings.append(ring)
+        try:
+            await self._on_ring(ring)
+        except Exception as exc:  # for the record only; the offer is already settled
+            log.warning("phone desk: could not report the ring of %s to call %s (%s)",
+                        sup.supervisor_id, offer.call_id, type(exc).__name__)
         return ring
 
     async def _dial_in_time(self, room: str, sup: PhoneSupervisor, offer: Offer) -> DialResult:

@@ -28,10 +28,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from callcenter.config import Settings
+from callcenter.control.bus import ControlBus
+from callcenter.control.commands import PhoneRing
 from callcenter.escalation.broker import EscalationBroker
 from callcenter.escalation.livekit_join import livekit_dialer, livekit_hang_up_leg
 from callcenter.escalation.phone_config import parse_phone_supervisors
-from callcenter.escalation.phone_desk import PhoneDesk, RoomOf
+from callcenter.escalation.phone_desk import OnRing, PhoneDesk, Ring, RoomOf
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,17 @@ def room_of_calls_table(engine: Engine) -> RoomOf:
     return room_of
 
 
+def report_to_call(bus: ControlBus) -> OnRing:
+    """Each ring onto the call's timeline (a `control_phone_ring` event by the worker)."""
+
+    async def report(ring: Ring) -> None:
+        await bus.send(ring.call_id, PhoneRing(
+            issued_by="phone desk", supervisor=ring.supervisor_id,
+            outcome=ring.result.outcome, sip_status=ring.result.sip_status), timeout=5.0)
+
+    return report
+
+
 class PhoneDeskService:
     """Owns the LiveKit API client and the desk's task; `start()` then `aclose()`."""
 
@@ -66,8 +79,8 @@ class PhoneDeskService:
         self.desk: PhoneDesk | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, broker: EscalationBroker,
-                      room_of: RoomOf) -> PhoneDeskService | None:
+    def from_settings(cls, settings: Settings, broker: EscalationBroker, room_of: RoomOf,
+                      bus: ControlBus | None = None) -> PhoneDeskService | None:
         """None when PHONE_SUPERVISORS is empty (Settings already checked the rest)."""
         people = parse_phone_supervisors(settings.phone_supervisors)
         if not people:
@@ -84,7 +97,8 @@ class PhoneDeskService:
 
         def desk_for(lk: api.LiveKitAPI) -> PhoneDesk:
             return PhoneDesk(broker, people, livekit_dialer(lk, trunk, ring_s=ring_s),
-                             room_of, hang_up_leg=livekit_hang_up_leg(lk))
+                             room_of, hang_up_leg=livekit_hang_up_leg(lk),
+                             on_ring=None if bus is None else report_to_call(bus))
 
         return cls(desk_for, lkapi_for)
 

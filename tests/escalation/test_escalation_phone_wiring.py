@@ -1,7 +1,8 @@
 """The phone desk as `callcenter api` runs it: built from settings by the production console,
 on the machine's Redis (a key prefix of the test's own) and PostgreSQL (the caller's room
 from the calls table), ringing through the fake LiveKit's real Twirp/protobuf API. A
-worker's broker on the same Redis escalates; the busy phone passes the call to the next."""
+worker's broker on the same Redis escalates; the busy phone passes the call to the next,
+and each ring is told to the call over the Redis control bus (the worker's lease)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from sqlmodel import Session
 
 from callcenter.config import load_settings
 from callcenter.console.production import ProductionConsole
+from callcenter.control.commands import Command, CommandResult, PhoneRing
+from callcenter.control.redis_bus import RedisControlBus
+from callcenter.dispatch.redis_store import RedisCheckpointStore
 from callcenter.escalation import Presence, QueueEscalation, TicketState
 from callcenter.escalation.redis_broker import RedisEscalationBroker
 from callcenter.flow.actions import Escalate
@@ -64,11 +68,31 @@ async def test_callcenter_api_rings_phone_supervisors_into_the_callers_room(
 ) -> None:
     require_redis()
     prefix = new_prefix()
+    told: list[Command] = []
+
+    async def handle(command: Command) -> CommandResult:
+        told.append(command)
+        return CommandResult()
+
+    store = RedisCheckpointStore.from_url(REDIS_URL, prefix=prefix)
+    bus = RedisControlBus(store, poll_s=0.05, refresh_s=0.2)
+    lease = await store.acquire("w1", "w-test", room_name="call-room-w1",
+                                agent_name="callcenter", ttl_s=30.0)
+    assert lease is not None
+    serving = await bus.serve(lease, handle)  # the worker holding the call
     async with FakeLiveKitServer() as server:
         _phones(server, answers={BOB})
         call = Call(id="w1", room_name="call-room-w1", status=CallStatus.ESCALATED)
         result, console, worker = await _escalated(pg_engine, server, prefix, call)
         try:
+            for _ in range(500):
+                if len(told) == 2:
+                    break
+                await asyncio.sleep(0.02)
+            assert told == [
+                PhoneRing(issued_by="phone desk", supervisor="phone-ana", outcome="busy",
+                          sip_status=486),
+                PhoneRing(issued_by="phone desk", supervisor="phone-bob", outcome="answered")]
             assert result.outcome == "connected"  # type: ignore[attr-defined]
             assert result.supervisor == "phone-bob"  # type: ignore[attr-defined]
             dialled = [c.request for c in server.twirp.calls_to("CreateSIPParticipant")]
@@ -89,6 +113,10 @@ async def test_callcenter_api_rings_phone_supervisors_into_the_callers_room(
         assert {p.supervisor_id: p.status.value for p in await worker.supervisors()} == {
             "phone-ana": "away", "phone-bob": "away"}
         await worker.aclose()
+    await serving.aclose()
+    await store.finish(lease)
+    await bus.aclose()
+    await store.aclose()
     delete_prefix(REDIS_URL, prefix)
 
 
