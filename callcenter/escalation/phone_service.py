@@ -11,9 +11,9 @@ left) all hold for phones unchanged, and a phone that does not pick up rests (aw
 `rest_s`, so a console supervisor who is free gets the re-offer next. A deployment that
 wants consoles first keeps phones for the skills or hours nobody covers at a desk.
 
-`callcenter api` runs it (console/production.py); several API processes on one Redis each
-run a desk for the same people, which is safe: an offer goes to one supervisor id and is
-read by one `next_offer`, so a phone is rung once per offer.
+`callcenter api` runs it (console/production.py). Of several API processes on one Redis,
+only the holder of a lease runs its desk (phone_leader.py): a phone that did not pick up
+rests in the desk's memory, and a second desk would heartbeat it back to available.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from livekit import api
 from sqlalchemy.engine import Engine
@@ -34,6 +34,7 @@ from callcenter.escalation.broker import EscalationBroker
 from callcenter.escalation.livekit_join import livekit_dialer, livekit_hang_up_leg
 from callcenter.escalation.phone_config import parse_phone_supervisors
 from callcenter.escalation.phone_desk import OnRing, PhoneDesk, Ring, RoomOf
+from callcenter.escalation.phone_leader import DeskLease
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +70,19 @@ def report_to_call(bus: ControlBus) -> OnRing:
 
 
 class PhoneDeskService:
-    """Owns the LiveKit API client and the desk's task; `start()` then `aclose()`."""
+    """Owns the LiveKit API client and the desk's task; `start()` then `aclose()`.
+
+    With a `lease` (production: one per Redis prefix, phone_leader.py) the desk runs only
+    while this process holds it, and stops if it is lost; without one it simply runs."""
 
     def __init__(self, desk_for: Callable[[api.LiveKitAPI], PhoneDesk],
-                 lkapi_for: Callable[[], api.LiveKitAPI]) -> None:
-        self._desk_for, self._lkapi_for = desk_for, lkapi_for
+                 lkapi_for: Callable[[], api.LiveKitAPI], *,
+                 lease: DeskLease | None = None) -> None:
+        self._desk_for, self._lkapi_for, self.lease = desk_for, lkapi_for, lease
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.desk: PhoneDesk | None = None
+        self.running = False  # this process's desk is the one ringing phones
 
     @classmethod
     def from_settings(cls, settings: Settings, broker: EscalationBroker, room_of: RoomOf,
@@ -100,7 +106,9 @@ class PhoneDeskService:
                              room_of, hang_up_leg=livekit_hang_up_leg(lk),
                              on_ring=None if bus is None else report_to_call(bus))
 
-        return cls(desk_for, lkapi_for)
+        lease = (DeskLease.from_url(settings.redis_url, settings.redis_key_prefix)
+                 if settings.redis_url else None)
+        return cls(desk_for, lkapi_for, lease=lease)
 
     def start(self) -> None:
         """Start on the running event loop (once)."""
@@ -109,13 +117,48 @@ class PhoneDeskService:
 
     async def _run(self) -> None:
         async with self._lkapi_for() as lk:
-            self.desk = self._desk_for(lk)
-            log.info("phone desk: %d supervisor(s) on duty by phone",
-                     len(self.desk.supervisors))
-            await self.desk.run(self._stop)
+            while not self._stop.is_set():
+                if self.lease is None or await self._try(self.lease.acquire):
+                    await self._serve(lk)
+                if not self._stop.is_set():  # not the holder: look again a little later
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), self._recheck_s())
+
+    def _recheck_s(self) -> float:
+        return 1.0 if self.lease is None else self.lease.ttl_s / 3
+
+    async def _try(self, step: Callable[[], Awaitable[bool]]) -> bool:
+        try:
+            return await step()
+        except Exception as exc:  # Redis down: no desk now, the next look retries
+            log.warning("phone desk lease: %s", type(exc).__name__)
+            return False
+
+    async def _serve(self, lk: api.LiveKitAPI) -> None:
+        """Run the desk until stopped or, with a lease, until a renewal fails."""
+        self.desk = self._desk_for(lk)
+        term = asyncio.Event()
+        self.running = True
+        log.info("phone desk: %d supervisor(s) on duty by phone", len(self.desk.supervisors))
+        desk = asyncio.ensure_future(self.desk.run(term))
+        try:
+            while not self._stop.is_set() and not desk.done():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self._recheck_s())
+                if self.lease is not None and not await self._try(self.lease.renew):
+                    log.warning("phone desk: lost the lease; another process rings phones")
+                    break
+        finally:
+            term.set()
+            self.running = False
+            with contextlib.suppress(Exception):
+                await desk
+            if self.lease is not None:
+                with contextlib.suppress(Exception):
+                    await self.lease.release()
 
     async def aclose(self) -> None:
-        """Sign the phones off (away) and close the LiveKit client."""
+        """Sign the phones off (away), give up the lease and close the LiveKit client."""
         self._stop.set()
         if self._task is not None:
             with contextlib.suppress(Exception):
@@ -124,3 +167,5 @@ class PhoneDeskService:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await self._task
+        if self.lease is not None:
+            await self.lease.aclose()

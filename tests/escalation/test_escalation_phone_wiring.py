@@ -140,3 +140,51 @@ async def test_a_call_that_ended_is_not_rung_and_goes_to_the_no_supervisor_route
             await console.aclose()
             await worker.aclose()
     delete_prefix(REDIS_URL, prefix)
+
+
+async def test_of_two_api_processes_one_rings_phones_and_the_other_takes_over(
+    pg_engine: Engine,
+) -> None:
+    """One desk per Redis prefix: the second would heartbeat a resting phone back to
+    available. The lease holder runs; when it stops, the other process takes over."""
+    from callcenter.escalation.phone_desk import PhoneDesk, PhoneSupervisor
+    from callcenter.escalation.phone_leader import DeskLease
+    from callcenter.escalation.phone_service import PhoneDeskService, room_of_calls_table
+
+    require_redis()
+    prefix = new_prefix()
+    async with FakeLiveKitServer() as server:
+        from livekit import api
+
+        broker = RedisEscalationBroker.from_url(REDIS_URL, prefix=prefix, poll_s=0.02)
+        people = [PhoneSupervisor("phone-ana", ANA, name="ana")]
+
+        async def never(_room: str, sup: PhoneSupervisor) -> object:
+            raise AssertionError("nobody is offered a call here")
+
+        def service() -> PhoneDeskService:
+            return PhoneDeskService(
+                lambda _lk: PhoneDesk(broker, people, never, room_of_calls_table(pg_engine),  # type: ignore[arg-type]
+                                      heartbeat_s=0.1),
+                lambda: api.LiveKitAPI(server.url, server.api_key, server.api_secret),
+                lease=DeskLease.from_url(REDIS_URL, prefix, ttl_s=3.0))
+
+        a, b = service(), service()
+        a.start()
+        while not a.running:
+            await asyncio.sleep(0.02)
+        b.start()
+        while await broker.staffed("support") < 1:
+            await asyncio.sleep(0.02)
+        for _ in range(30):  # b looks at the lease every second; a renews it as often
+            await asyncio.sleep(0.1)
+            assert not b.running
+        await a.aclose()  # releases the lease on the way out
+        while not b.running:
+            await asyncio.sleep(0.02)
+        while await broker.staffed("support") < 1:  # b put ana back on duty
+            await asyncio.sleep(0.02)
+        await b.aclose()
+        assert [p.status.value for p in await broker.supervisors()] == ["away"]
+        await broker.aclose()
+    delete_prefix(REDIS_URL, prefix)
