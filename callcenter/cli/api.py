@@ -72,6 +72,14 @@ def _console_note(settings: Settings) -> None:
     else:
         log.info("supervisor console: Redis queue (key prefix %s), audio through LiveKit",
                  settings.redis_key_prefix)
+    if settings.phone_supervisors:  # the count only: the numbers are personal data
+        n = len([e for e in settings.phone_supervisors.split(",") if e.strip()])
+        if settings.redis_url:
+            log.info("phone desk: %d supervisor(s) by phone through trunk %s", n,
+                     settings.sip_outbound_trunk_id)
+        else:
+            log.warning("PHONE_SUPERVISORS: %d supervisor(s) nobody will ring: the phone "
+                        "desk needs the workers' escalation broker (set REDIS_URL)", n)
 
 
 def _check_schema(url: str) -> None:

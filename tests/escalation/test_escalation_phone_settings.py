@@ -60,3 +60,19 @@ def test_no_phone_supervisors_runs_no_desk() -> None:
     on = load_settings(phone_supervisors="ana=+14155550101", sip_outbound_trunk_id="ST_out",
                        **LIVEKIT)
     assert PhoneDeskService.from_settings(on, object(), nowhere) is not None  # type: ignore[arg-type]
+
+
+def test_callcenter_api_says_at_start_whether_phones_will_be_rung(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from callcenter.cli.api import _console_note
+
+    phones = {"phone_supervisors": "ana=+14155559871,bob=+14155559872",
+              "sip_outbound_trunk_id": "ST_out", **LIVEKIT}
+    with caplog.at_level("INFO"):
+        _console_note(load_settings(**phones))
+        _console_note(load_settings(redis_url="redis://127.0.0.1:6379/11", **phones))
+    text = caplog.text
+    assert "2 supervisor(s) nobody will ring" in text and "set REDIS_URL" in text
+    assert "phone desk: 2 supervisor(s) by phone through trunk ST_out" in text
+    assert "5559871" not in text  # numbers are not logged
