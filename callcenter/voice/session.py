@@ -60,6 +60,11 @@ def _has_onnxruntime() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
+# How long a no-input timeout waits on for a turn already under way (speech, then the STT
+# final and endpointing); longer than any answer's hold for the rest of a number.
+_ANSWER_GRACE_S = 15.0
+
+
 class VoiceSession:
     """Real-time voice I/O for one call. See `callcenter.voice` for the API overview."""
 
@@ -146,10 +151,38 @@ class VoiceSession:
         return handle
 
     async def next_event(self, timeout: float | None = None) -> SessionEvent | None:
-        """The next turn/DTMF/interruption/hang-up event, or None after `timeout` seconds."""
+        """The next turn/DTMF/interruption/hang-up event, or None after `timeout` seconds.
+
+        A timeout is a no-input timer, so it does not run out on a caller who is answering:
+        as on a phone IVR, it stops at their speech start. A slow recognizer (a busy host)
+        or a number said in groups can finish the turn well after the timeout, and "Sorry, I
+        didn't hear anything" over an answer is the worst reply there is. Bounded, so noise
+        that never becomes words still times out.
+        """
         if self.closed:
             return await self._events.next(0) or CallEnded("closed")
-        return await self._events.next(timeout)
+        ev = await self._events.next(timeout)
+        if timeout is None or ev is not None:
+            return ev
+        grace_end = self.clock.now() + _ANSWER_GRACE_S
+        while ev is None and self._answer_in_progress() and not self.closed:
+            left = grace_end - self.clock.now()
+            if left <= 0:
+                break
+            ev = await self._events.next(min(left, 0.1))
+        return ev
+
+    def _answer_in_progress(self) -> bool:
+        """A caller has started a turn (speech heard, words awaited or being endpointed).
+
+        A supervisor's talk is not an answer to the agent's question: it holds nothing."""
+        for identity, t in self._turns.items():
+            listener = self.listeners.get(identity)
+            if listener is not None and listener.participant.kind is ParticipantKind.SUPERVISOR:
+                continue
+            if t.start_ms is not None or t.endpoint is not None or t.awaiting_finals > 0:
+                return True
+        return False
 
     async def ask(
         self, text: str, *, timeout: float | None = None, interruptible: bool = True
