@@ -51,8 +51,8 @@ def call(
         print_problems(problems)
         raise typer.Exit(1)
     # The test kit loads only for this command, never in a worker (see the layering test).
+    from callcenter.scenarios.canned import WebhookFixtures
     from callcenter.testing.script import CallerScript, ScriptError
-    from callcenter.testing.webhook_fixtures import WebhookFixtures
 
     try:
         script = CallerScript.from_file(caller)

@@ -80,7 +80,7 @@ async def run_chat(flow: Flow, *, read: Callable[[], str | None], llm: LLM | Non
     # kit is imported only when asked for, so no other command (the worker) ever loads it.
     transport = None
     if mocks:
-        from callcenter.testing.webhook_fixtures import WebhookFixtures
+        from callcenter.scenarios.canned import WebhookFixtures
 
         transport = WebhookFixtures(mocks)
     async with httpx.AsyncClient(transport=transport) as client:
@@ -135,7 +135,7 @@ def chat(
         raise typer.BadParameter("--escalation must be connected, timeout or unavailable")
     fixed = iso_time(at, "--at")
     if webhooks is not None:  # a malformed fixtures file is refused before the chat starts
-        from callcenter.testing.webhook_fixtures import WebhookFixtures
+        from callcenter.scenarios.canned import WebhookFixtures
 
         try:
             WebhookFixtures(webhooks)

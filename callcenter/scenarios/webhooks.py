@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from callcenter.scenarios.canned import WebhookFixtures
 from callcenter.scenarios.files import WEBHOOKS_FILE, webhooks_file
 
 
@@ -19,10 +20,6 @@ def canned_transport(root: Path, flow_name: str) -> httpx.AsyncBaseTransport:
     """The transport for `flow_name`'s webhooks (a new one per conversation or scenario)."""
     canned = webhooks_file(root, flow_name)
     if canned is not None:
-        # The test kit's fixtures, imported only here and only when a flow has canned
-        # answers: the same seam `callcenter chat --webhooks` uses.
-        from callcenter.testing.webhook_fixtures import WebhookFixtures
-
         return WebhookFixtures(canned)
     message = (f"try-it and scenarios send no real webhooks; put canned answers in "
                f"{flow_name}/{WEBHOOKS_FILE} of the scenarios folder")

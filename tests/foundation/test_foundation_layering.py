@@ -19,11 +19,6 @@ PACKAGE = ROOT / "callcenter"
 TEST_KIT_USERS = {
     # `callcenter call`: one call on a local room with a scripted caller (scripts/demo).
     "callcenter/cli/call.py",
-    # `callcenter chat --webhooks`: canned answers for a flow's webhooks (WebhookFixtures).
-    "callcenter/cli/chat.py",
-    # Try-it and scenario runs answer a flow's webhooks from its canned answers (only when
-    # the flow's scenario folder has them); a worker never runs a scenario.
-    "callcenter/scenarios/webhooks.py",
 }
 # Benchmarks drive scripted callers, fake providers and the fake LiveKit server; they run
 # from `callcenter bench`, never inside a worker.
