@@ -29,33 +29,16 @@ class CommandBatch:
 
     def __init__(self, client: aioredis.Redis) -> None:
         self._r = client
-        self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
-        self._scheduled = False
-        self._sending: set[asyncio.Task[None]] = set()
+        # A command whose caller gave up before the pipeline left is not sent.
+        self._gather: TurnGather[tuple[Any, ...], Any] = TurnGather(
+            self._pipeline, max_items=_MAX_BATCH, skip_cancelled=True)
 
     async def call(self, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((args, fut))
-        if not self._scheduled:
-            # call_soon runs after every callback already queued: the other coroutines of
-            # the burst add their commands before this one sends.
-            self._scheduled = True
-            loop.call_soon(self._flush)
-        return await fut
+        return await self._gather.run(args)
 
     async def call_many(self, *commands: tuple[Any, ...]) -> list[Any]:
         """Several commands in the same pipeline, replies in order (no task per command)."""
-        loop = asyncio.get_running_loop()
-        futs: list[asyncio.Future[Any]] = []
-        for args in commands:
-            fut: asyncio.Future[Any] = loop.create_future()
-            self._pending.append((args, fut))
-            futs.append(fut)
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
-        return list(await asyncio.gather(*futs))
+        return list(await asyncio.gather(*(self._gather.submit(c) for c in commands)))
 
     async def script(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
         """EVALSHA through the batch; a Redis that lost its script cache gets it again."""
@@ -65,44 +48,16 @@ class CommandBatch:
             await self._r.script_load(script.script)
             return await self.call("EVALSHA", script.sha, len(keys), *keys, *args)
 
-    def _flush(self) -> None:
-        self._scheduled = False
-        while self._pending:
-            batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
-            task = asyncio.get_running_loop().create_task(self._send(batch))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-
-    async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
-        live = [(args, fut) for args, fut in batch if not fut.done()]
-        if not live:
-            return
-        try:
-            async with self._r.pipeline(transaction=False) as pipe:
-                for args, _ in live:
-                    pipe.execute_command(*args)
-                replies = await pipe.execute(raise_on_error=False)
-        except asyncio.CancelledError:
-            for _, fut in live:
-                fut.cancel()
-            raise
-        except Exception as exc:  # the connection failed: every caller hears it
-            for _, fut in live:
-                if not fut.done():
-                    fut.set_exception(exc)
-            return
-        for (_, fut), reply in zip(live, replies, strict=True):
-            if fut.done():  # its caller was cancelled meanwhile; the command still ran
-                continue
-            if isinstance(reply, BaseException):
-                fut.set_exception(reply)
-            else:
-                fut.set_result(reply)
+    async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        # Errors come back in place (raise_on_error=False): each goes to its own caller.
+        async with self._r.pipeline(transaction=False) as pipe:
+            for args in commands:
+                pipe.execute_command(*args)
+            return list(await pipe.execute(raise_on_error=False))
 
     async def aclose(self) -> None:
         """Let pipelines already sent finish (their callers are waiting on them)."""
-        if self._sending:
-            await asyncio.gather(*self._sending, return_exceptions=True)
+        await self._gather.aclose()
 
 
 class TurnGather(Generic[T, R]):
@@ -111,17 +66,23 @@ class TurnGather(Generic[T, R]):
     For work that one script call can do for many callers at once (the moves of a burst,
     the inbox pops of every supervisor rung together): `send` gets the items in order and
     answers one result per item; each caller gets its own (or the error, if `send` fails).
+    A result that is an exception is raised to its own caller alone (a pipeline's replies).
+    With `skip_cancelled`, items whose caller gave up before the send are left out.
     """
 
     def __init__(self, send: Callable[[list[T]], Awaitable[list[R]]], *,
-                 max_items: int = 200) -> None:
-        self._send_fn, self._max = send, max_items
+                 max_items: int = 200, skip_cancelled: bool = False) -> None:
+        self._send_fn, self._max, self._skip_cancelled = send, max_items, skip_cancelled
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._scheduled = False
         self._sending: set[asyncio.Task[None]] = set()
         self.sends = 0  # how many times `send` ran (tests and the bench read it)
 
     async def run(self, item: T) -> R:
+        return await self.submit(item)
+
+    def submit(self, item: T) -> asyncio.Future[R]:
+        """Queue `item` for this turn's send; the future gets its result."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[R] = loop.create_future()
         self._pending.append((item, fut))
@@ -129,7 +90,7 @@ class TurnGather(Generic[T, R]):
             # After every callback already queued: the rest of the burst joins this send.
             self._scheduled = True
             loop.call_soon(self._flush)
-        return await fut
+        return fut
 
     def _flush(self) -> None:
         self._scheduled = False
@@ -140,6 +101,10 @@ class TurnGather(Generic[T, R]):
             task.add_done_callback(self._sending.discard)
 
     async def _send(self, group: list[tuple[T, asyncio.Future[R]]]) -> None:
+        if self._skip_cancelled:
+            group = [(item, fut) for item, fut in group if not fut.done()]
+            if not group:
+                return
         self.sends += 1
         try:
             results = await self._send_fn([item for item, _ in group])
@@ -153,7 +118,11 @@ class TurnGather(Generic[T, R]):
                     fut.set_exception(exc)
             return
         for (_, fut), result in zip(group, results, strict=True):
-            if not fut.done():  # its caller was cancelled meanwhile; the work still ran
+            if fut.done():  # its caller was cancelled meanwhile; the work still ran
+                continue
+            if isinstance(result, BaseException):
+                fut.set_exception(result)
+            else:
                 fut.set_result(result)
 
     async def aclose(self) -> None:
