@@ -15,6 +15,7 @@ The measure is callcenter's bench's (callcenter.bench.harness / voice.session):
 
 from __future__ import annotations
 
+import argparse
 import array
 import asyncio
 import collections
@@ -23,7 +24,7 @@ import os
 import resource
 import time
 import wave
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,6 +250,30 @@ def turn_overheads(
         if first is not None:
             out.append(first - end - w.endpointing_ms - w.provider_ms)
     return out
+
+
+def session_turns(
+    w: Workload, sessions: list[Session], window: Window, total: int
+) -> tuple[list[float], int]:
+    """Every session's turn overheads over the counted window, and how many turns it held."""
+    span = (window.from_frame * FRAME_MS, total * FRAME_MS)
+    overheads: list[float] = []
+    expected = 0
+    for s in sessions:
+        overheads += turn_overheads(w, s.index, s.heard, *span)
+        expected += len(counted_lines(w, s.index, *span))
+    return overheads, expected
+
+
+def driver_main(
+    doc: str | None, step: Callable[[argparse.Namespace], Coroutine[Any, Any, Any]]
+) -> None:
+    """A driver's command line: one step, its result as one JSON line on stdout."""
+    p = argparse.ArgumentParser(description=doc)
+    p.add_argument("--workload", required=True)
+    p.add_argument("--sessions", type=int, required=True)
+    p.add_argument("--seconds", type=float, required=True)
+    print(json.dumps(asyncio.run(step(p.parse_args()))))
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -17,7 +17,6 @@ import argparse
 import array
 import asyncio
 import collections
-import json
 import logging
 import sys
 import time
@@ -28,13 +27,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 from common import (
-    FRAME_MS,
     Workload,
-    counted_lines,
+    driver_main,
     load_workload,
     rss_mb,
+    session_turns,
     step_result,
-    turn_overheads,
 )
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, llm, stt, tts, vad
@@ -256,12 +254,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     rss1 = rss_mb()
     for a in agents:
         await a.aclose()
-    overheads: list[float] = []
-    expected = 0
-    for s in sessions:
-        span = (window.from_frame * FRAME_MS, total * FRAME_MS)
-        overheads += turn_overheads(w, s.index, s.heard, *span)
-        expected += len(counted_lines(w, s.index, *span))
+    overheads, expected = session_turns(w, sessions, window, total)
     return step_result(
         framework="livekit-agents", version=version("livekit-agents"), sessions=args.sessions,
         wall_s=wall, cpu_s=cpu, frames=sum(s.late.frames for s in sessions),
@@ -272,14 +265,5 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     )
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--workload", required=True)
-    p.add_argument("--sessions", type=int, required=True)
-    p.add_argument("--seconds", type=float, required=True)
-    args = p.parse_args()
-    print(json.dumps(asyncio.run(main_async(args))))
-
-
 if __name__ == "__main__":
-    main()
+    driver_main(__doc__, main_async)

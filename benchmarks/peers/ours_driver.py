@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from importlib.metadata import version
@@ -30,6 +29,7 @@ from common import (
     REPLY_SLACK_MS,
     WARMUP_S,
     Workload,
+    driver_main,
     load_workload,
     step_result,
 )
@@ -154,14 +154,5 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     )
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--workload", required=True)
-    p.add_argument("--sessions", type=int, required=True)
-    p.add_argument("--seconds", type=float, required=True)
-    args = p.parse_args()
-    print(json.dumps(asyncio.run(main_async(args))))
-
-
 if __name__ == "__main__":
-    main()
+    driver_main(__doc__, main_async)

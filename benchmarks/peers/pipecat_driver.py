@@ -17,7 +17,6 @@ import argparse
 import array
 import asyncio
 import collections
-import json
 import sys
 import time
 from dataclasses import fields
@@ -27,13 +26,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 from common import (
-    FRAME_MS,
     Workload,
-    counted_lines,
+    driver_main,
     load_workload,
     rss_mb,
+    session_turns,
     step_result,
-    turn_overheads,
 )
 from loguru import logger
 
@@ -247,12 +245,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     errors = [repr(running.exception())] if running.done() and running.exception() else []
     await runner.cancel()
     await asyncio.wait([running], timeout=5.0)
-    overheads: list[float] = []
-    expected = 0
-    for s in sessions:
-        span = (window.from_frame * FRAME_MS, total * FRAME_MS)
-        overheads += turn_overheads(w, s.index, s.heard, *span)
-        expected += len(counted_lines(w, s.index, *span))
+    overheads, expected = session_turns(w, sessions, window, total)
     return step_result(
         framework="pipecat", version=version("pipecat-ai"), sessions=args.sessions,
         wall_s=wall, cpu_s=cpu, frames=sum(s.late.frames for s in sessions),
@@ -262,14 +255,5 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     )
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--workload", required=True)
-    p.add_argument("--sessions", type=int, required=True)
-    p.add_argument("--seconds", type=float, required=True)
-    args = p.parse_args()
-    print(json.dumps(asyncio.run(main_async(args))))
-
-
 if __name__ == "__main__":
-    main()
+    driver_main(__doc__, main_async)
