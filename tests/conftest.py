@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 import callcenter.models  # noqa: F401  (registers tables)
 from callcenter.config import get_settings
 from callcenter.db import engine_for
+from callcenter.rooms.clock import VirtualClock
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -53,6 +54,14 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture
+async def clock() -> AsyncIterator[VirtualClock]:
+    """A virtual clock for a local-room call (a test file may give its own `clock`)."""
+    c = VirtualClock()
+    yield c
+    await c.aclose()
 
 
 @pytest.fixture

@@ -64,12 +64,6 @@ def _flow(text: str) -> Flow:
     return flow
 
 
-@pytest.fixture
-async def clock() -> VirtualClock:
-    c = VirtualClock()
-    yield c  # type: ignore[misc]
-    await c.aclose()
-
 
 def _session(room: LocalRoom, board: SpeechBoard, clock: VirtualClock, engine: Engine,
              flow: Flow, bus: InProcessControlBus, **extra: object) -> CallSession:

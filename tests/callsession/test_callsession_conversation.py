@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -40,12 +39,6 @@ LONG_REPLY = ("Your invoice of forty two dollars was paid on the third of Novemb
               "next one is due on the third of December and you can pay it by card or by "
               "bank transfer whichever you prefer and there is no fee for either of them.")
 
-
-@pytest.fixture
-async def clock() -> VirtualClock:
-    c = VirtualClock()
-    yield c  # type: ignore[misc]
-    await c.aclose()
 
 
 async def test_barge_in_during_llm_reply_leaves_only_heard_words_in_next_llm_request(

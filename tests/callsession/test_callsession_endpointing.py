@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 from sqlalchemy.engine import Engine
 
 from callcenter.callsession import CallSession, CallSetup, MemoryRecorder
@@ -47,12 +46,6 @@ turns:
   - hangup: true
 """
 
-
-@pytest.fixture
-async def clock() -> VirtualClock:
-    c = VirtualClock()
-    yield c  # type: ignore[misc]
-    await c.aclose()
 
 
 async def test_a_number_with_two_one_second_pauses_is_one_answer(

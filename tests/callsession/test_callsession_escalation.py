@@ -72,12 +72,6 @@ nodes:
 CALL_ID = "c-esc"
 
 
-@pytest.fixture
-async def clock() -> VirtualClock:
-    c = VirtualClock()
-    yield c  # type: ignore[misc]
-    await c.aclose()
-
 
 async def test_supervisor_takes_talks_coaches_and_hands_back_and_ai_does_not_ask_again(
     clock: VirtualClock, sqlite_engine: Engine

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -31,12 +30,6 @@ def _scheduler(request: httpx.Request) -> httpx.Response:
     assert body["phone"] == "5551234567"
     return httpx.Response(201, json={"id": "BK-42"})
 
-
-@pytest.fixture
-async def clock() -> VirtualClock:
-    c = VirtualClock()
-    yield c  # type: ignore[misc]
-    await c.aclose()
 
 
 async def test_appointment_booking_by_speech_and_keypad_is_recorded(

@@ -63,12 +63,6 @@ nodes:
 CALL_ID = "c-take"
 
 
-@pytest.fixture
-async def clock() -> VirtualClock:
-    c = VirtualClock()
-    yield c  # type: ignore[misc]
-    await c.aclose()
-
 
 async def test_supervisor_takes_over_an_ai_call_talks_and_hands_back(
     clock: VirtualClock, sqlite_engine: Engine

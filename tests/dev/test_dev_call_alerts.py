@@ -5,10 +5,8 @@ console's live list and call view."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -47,12 +45,6 @@ nodes:
 """
 CALL_ID = "dev-alerts"
 
-
-@pytest.fixture
-async def clock() -> AsyncIterator[VirtualClock]:
-    c = VirtualClock()
-    yield c
-    await c.aclose()
 
 
 async def test_watched_phrases_from_a_scripted_caller_flag_the_call_on_the_console(

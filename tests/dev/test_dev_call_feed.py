@@ -4,9 +4,6 @@ the console's feed even when they are addressed to nobody yet, and never the cal
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-
-import pytest
 
 from callcenter.callsession.interpreter import BRIEF_TOPIC
 from callcenter.dev.calls import DevCall
@@ -14,13 +11,6 @@ from callcenter.escalation.suggestions import SUGGESTION_TOPIC
 from callcenter.rooms.base import ParticipantKind
 from callcenter.rooms.clock import VirtualClock
 from callcenter.rooms.local import LocalRoom
-
-
-@pytest.fixture
-async def clock() -> AsyncIterator[VirtualClock]:
-    c = VirtualClock()
-    yield c
-    await c.aclose()
 
 
 async def test_the_feed_gets_brief_and_suggestions_the_caller_never_sees(

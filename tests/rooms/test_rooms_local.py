@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
@@ -21,13 +20,6 @@ from callcenter.rooms.base import (
 )
 from callcenter.rooms.clock import RealClock, VirtualClock
 from callcenter.rooms.local import LocalRoom
-
-
-@pytest.fixture
-async def clock() -> AsyncIterator[VirtualClock]:
-    c = VirtualClock()
-    yield c
-    await c.aclose()
 
 
 async def test_caller_audio_reaches_agent_stream_in_20ms_frames_at_media_times(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,6 @@ from callcenter.testing.script import CallerScript
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 
-
-@pytest.fixture
-async def clock() -> AsyncIterator[VirtualClock]:
-    c = VirtualClock()
-    yield c
-    await c.aclose()
 
 
 async def test_transfer_records_the_target_and_ends_the_callers_media(
