@@ -214,3 +214,7 @@ def admin(
 from callcenter.cli.soak import bench_soak as _bench_soak  # noqa: E402
 
 app.command("soak")(_bench_soak)
+
+from callcenter.cli.bench_latency import bench_latency as _bench_latency  # noqa: E402
+
+app.command("latency")(_bench_latency)

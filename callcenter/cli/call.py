@@ -38,6 +38,9 @@ def call(
     postcall: Annotated[bool, typer.Option(help="Then run post-call processing (transcript, "
                                                 "summary, disposition) and show the record")
                         ] = False,
+    tts_cache: Annotated[bool, typer.Option(help="Replay the flow's static prompts from a "
+                                                 "cache warmed before the call, as a worker "
+                                                 "does (offline speech)")] = True,
 ) -> None:
     """Run a whole voice call on a local room: a flow, a scripted caller, the offline stack."""
     from callcenter.flow.validate import check_flow_text
@@ -72,7 +75,7 @@ def call(
         try:
             return await run_local_call(
                 flow_obj, script, speech=speech,  # type: ignore[arg-type]
-                engine=engine, started_at=started, http=http,
+                engine=engine, started_at=started, http=http, tts_cache=tts_cache,
             )
         finally:
             if http is not None:
@@ -160,9 +163,21 @@ def _print(result: Any) -> None:
     console.print(table)
     console.print(f"nodes: {' -> '.join(result.nodes)}")
     console.print(f"slots: {json.dumps(result.slots, default=str)}")
-    lat = [t["e2e_ms"] for t in result.turns if t.get("e2e_ms") is not None]
+    lat = [t for t in result.turns if t.get("e2e_ms") is not None]
     if lat:
         console.print(
             "turn latency (caller stops -> agent audio, ms): "
-            + ", ".join(f"{v:.0f}" for v in lat)
+            + ", ".join(f"{t['e2e_ms']:.0f}" for t in lat)
         )
+        # Where each turn's time went (the same fields are in --json's "turns").
+        for t in lat:
+            console.print("  " + "  ".join(
+                f"{label} {_ms(t.get(key))}" for label, key in _STAGES))
+
+
+_STAGES = (("endpointing", "end_of_utterance_delay_ms"), ("stt", "stt_final_latency_ms"),
+           ("flow", "flow_ms"), ("first audio", "first_audio_ms"), ("e2e", "e2e_ms"))
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{value:.0f}"

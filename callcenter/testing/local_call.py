@@ -24,12 +24,14 @@ from callcenter.callsession.effects import IntentService
 from callcenter.callsession.providers import warm_up
 from callcenter.callsession.recorder import CallInfo, CallRecorder, MemoryRecorder, SqlRecorder
 from callcenter.callsession.session import CallOutcome, CallSession, CallSetup
+from callcenter.callsession.static_prompts import static_prompts
 from callcenter.flow.schema import Flow
 from callcenter.models import new_call_id
 from callcenter.rooms.clock import Clock, RealClock, VirtualClock
 from callcenter.rooms.local import LocalRoom
 from callcenter.speech import STT, TTS
 from callcenter.speech.factory import offline_stt, offline_tts
+from callcenter.speech.tts.cache import AudioCache, CachingTTS
 from callcenter.testing.caller import CallerReport, ScriptedCaller
 from callcenter.testing.fakes import FakeSTT, FakeTTS, SpeechBoard
 from callcenter.testing.script import CallerScript
@@ -52,6 +54,8 @@ class LocalCallResult:
     caller_error: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     transferred_to: str | None = None  # where a transfer node sent the caller (LocalRoom)
+    # Each agent utterance's first audio once it was its turn to play (voice.SpeechTiming).
+    speech: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +70,7 @@ class LocalCallResult:
             "transferred_to": self.transferred_to,
             "e2e_ms_p50": self.metrics.get("e2e_ms_p50"),
             "e2e_ms_p95": self.metrics.get("e2e_ms_p95"),
+            "speech": self.speech,
         }
 
 
@@ -95,8 +100,12 @@ async def run_local_call(
     tts: TTS | None = None,
     call_timeout_s: float = 300.0,
     http: httpx.AsyncClient | None = None,
+    tts_cache: bool = True,
 ) -> LocalCallResult:
-    """Run one call to its end and return what happened."""
+    """Run one call to its end and return what happened.
+
+    `tts_cache`: replay the flow's static prompts from a cache warmed before the call, as
+    a worker does for its published flows (offline speech only)."""
     clock: Clock = VirtualClock() if speech == "fake" else RealClock()
     board = SpeechBoard()
     if speech == "fake":
@@ -110,6 +119,9 @@ async def run_local_call(
     if speech == "offline":
         # Models load before the phone rings, as in a worker process.
         await asyncio.to_thread(warm_up, stt, tts, intents)
+        if tts_cache and not isinstance(tts, CachingTTS):
+            tts = CachingTTS(tts, AudioCache())
+            await tts.warm(static_prompts(flow))
     apology = await render_apology()
     call_id = new_call_id()
     room = LocalRoom(f"call-{call_id[:12]}", clock=clock)
@@ -178,6 +190,8 @@ async def run_local_call(
         caller_error=caller_error,
         metrics=outcome.metrics,
         transferred_to=room.transferred_to,
+        speech=[{"text": t.text, "ready_ms": round(t.ready_ms, 1)}
+                for t in session.voice.speech_timings],
     )
 
 

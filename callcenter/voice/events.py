@@ -76,7 +76,22 @@ class TurnMetrics:
     stt_final_latency_ms: float | None = None  # end_of_speech() -> final transcript
     llm_ttft_ms: float | None = None
     tts_ttfb_ms: float | None = None  # first text pushed -> first audio
+    # Where the reply's time went after the turn was committed: the flow deciding what to
+    # say (turn committed -> reply queued), then the reply's first audio out (queued ->
+    # played: the TTS or its cache, and any agent speech still ahead of it).
+    flow_ms: float | None = None
+    first_audio_ms: float | None = None
     e2e_ms: float | None = None  # speech end -> first agent audio out
     interrupted: bool = False
     interruptions: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True, frozen=True)
+class SpeechTiming:
+    """How soon one agent utterance made sound once it was its turn to play (ms): the
+    TTS (or its cache) and the hand-off to the room, without the wait behind speech
+    ahead of it."""
+
+    text: str
+    ready_ms: float

@@ -40,6 +40,7 @@ from callcenter.voice.events import (
     DtmfInput,
     ParticipantGone,
     SessionEvent,
+    SpeechTiming,
     TurnMetrics,
     UserTurn,
     Utterance,
@@ -115,6 +116,8 @@ class VoiceSession:
             media_now=self.media_now, on_interrupted=self.push_event,
         )
         self._unanswered: TurnMetrics | None = None
+        self._committed_ms = 0.0  # media time the unanswered turn was committed
+        self.speech_timings: list[SpeechTiming] = []
         self._tasks: set[asyncio.Task[None]] = set()
         # Listeners whose participant left, being closed: `aclose` waits for these rather
         # than cancelling them with the session's other tasks (a close cancelled before it
@@ -144,6 +147,9 @@ class VoiceSession:
         """Queue agent speech (a string, or an async stream of text deltas)."""
         handle = SpeechHandle(text, interruptible=interruptible)
         handle.turn_metrics, self._unanswered = self._unanswered, None
+        handle.queued_ms = self.media_now()
+        if handle.turn_metrics is not None:
+            handle.turn_metrics.flow_ms = handle.queued_ms - self._committed_ms
         if self.listen_only or self.closed:
             handle.interrupt(self.media_now())
             return handle
@@ -401,7 +407,7 @@ class VoiceSession:
             stt_final_latency_ms=turn.stt_latency_ms,
         )
         self.metrics.append(m)
-        self._unanswered = m
+        self._unanswered, self._committed_ms = m, now
         role = listener.participant.kind.value
         self._record(Utterance(role, listener.identity, text, start, turn.speech_end_ms))
         self.push_event(
@@ -423,8 +429,13 @@ class VoiceSession:
             m.e2e_ms = h.start_ms - m.speech_end_ms
             m.tts_ttfb_ms = h.tts_ttfb_ms
             m.llm_ttft_ms = h.llm_ttft_ms
+            if h.queued_ms is not None:
+                m.first_audio_ms = h.start_ms - h.queued_ms
         if h.start_ms is None:
             return  # nothing was heard: no utterance
+        if h.run_ms is not None:
+            self.speech_timings.append(
+                SpeechTiming(h.planned_text.strip(), max(0.0, h.start_ms - h.run_ms)))
         self._record(
             Utterance("agent", self.room.local_identity, text, h.start_ms,
                       h.end_ms if h.end_ms is not None else self.media_now(),

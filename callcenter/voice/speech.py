@@ -43,6 +43,8 @@ class SpeechHandle:
         self.end_ms: float | None = None
         self.first_audio_at: float | None = None  # clock time (s) of the first captured audio
         self.first_text_at: float | None = None
+        self.queued_ms: float | None = None  # media time of `say()` (the session sets it)
+        self.run_ms: float | None = None  # media time its turn to play came
         self.tts_ttfb_ms: float | None = None
         # A streamed source (an LLM): time from the start of speaking to its first text.
         self.llm_ttft_ms: float | None = None
@@ -155,6 +157,7 @@ class SpeechHandle:
         chunk_ms: float = 40.0,
     ) -> asyncio.Task[None]:
         self._output = output
+        self.run_ms = media_now()
         self._task = asyncio.get_running_loop().create_task(
             self._run(tts, output, clock, media_now, chunk_ms)
         )
