@@ -34,7 +34,7 @@ from callcenter.rooms.base import (
     RoomEvent,
     TransferFailed,
 )
-from callcenter.rooms.livekit_audio import LiveKitAudioOutput
+from callcenter.rooms.livekit_audio import LiveKitAudioOutput, closing_frames, track_frames
 from callcenter.rooms.livekit_participants import to_participant
 
 log = logging.getLogger(__name__)
@@ -253,16 +253,9 @@ class LiveKitRoom(Room):
         ready = self._track_ready.setdefault(identity, asyncio.Event())
         await ready.wait()
         track = self._audio_tracks[identity]
-        stream = rtc.AudioStream(track, sample_rate=sample_rate, num_channels=1, frame_size_ms=20)
-        t_ms = 0.0
-        try:
-            async for ev in stream:
-                f = ev.frame
-                samples = AudioFrame.from_bytes(bytes(f.data), f.sample_rate, t_ms)
-                t_ms += samples.duration_ms
-                yield samples
-        finally:
-            await stream.aclose()
+        async with closing_frames(track_frames(track, sample_rate)) as frames:
+            async for frame in frames:
+                yield frame
 
 
 def sip_transfer_uri(target: str) -> str:

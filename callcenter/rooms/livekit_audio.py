@@ -1,6 +1,14 @@
-"""The agent's audio output on LiveKit: an `rtc.AudioSource` published as a local track."""
+"""The agent's audio on LiveKit: a participant's track in as our frames, our frames out into
+an `rtc.AudioSource` published as a local track.
+
+Both directions live here so every user of `livekit.rtc` media (the production room, the
+loopback bench) runs the same conversion code.
+"""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
 
 from livekit import rtc
 
@@ -55,3 +63,34 @@ class LiveKitAudioOutput(AudioOutput):
     @property
     def played_ms(self) -> float:
         return max(0.0, self._captured_ms - self.queued_ms)
+
+
+async def track_frames(track: rtc.Track, sample_rate: int) -> AsyncIterator[AudioFrame]:
+    """`track`'s audio as 20 ms mono frames at `sample_rate` (the SDK resamples).
+
+    Media times count samples from 0 at the first frame; the stream is closed when the
+    iteration ends or is closed.
+    """
+    stream = rtc.AudioStream(track, sample_rate=sample_rate, num_channels=1, frame_size_ms=20)
+    t_ms = 0.0
+    try:
+        async for ev in stream:
+            f = ev.frame
+            samples = AudioFrame.from_bytes(bytes(f.data), f.sample_rate, t_ms)
+            t_ms += samples.duration_ms
+            yield samples
+    finally:
+        await stream.aclose()
+
+
+@contextlib.asynccontextmanager
+async def closing_frames(frames: AsyncIterator[AudioFrame]) -> AsyncIterator[
+    AsyncIterator[AudioFrame]
+]:
+    """Close `frames` (and so its `rtc.AudioStream`) when the block ends, however it ends."""
+    try:
+        yield frames
+    finally:
+        aclose = getattr(frames, "aclose", None)
+        if aclose is not None:
+            await aclose()
