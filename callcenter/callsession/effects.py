@@ -62,9 +62,11 @@ class IntentService:
         if self.backend != "minilm":
             return
         try:
-            from callcenter.speech.offline.intents import load_encoder
+            from callcenter.flow import meaning
+            from callcenter.speech.offline.intents import example_vectors
 
-            load_encoder()
+            # The built-in examples every node's intent set shares, embedded once now.
+            example_vectors([*meaning.HUMAN_EXAMPLES, *meaning.OTHER_EXAMPLES])
         except (ImportError, SpeechError, OSError):
             self.backend = "keywords"
 

@@ -7,6 +7,7 @@ wins if it clears a threshold, otherwise "no match" (the flow re-prompts or esca
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -36,6 +37,26 @@ _ENCODER = LazyModel(_load_encoder)
 def load_encoder() -> MiniLMEncoder:
     """The process-wide MiniLM encoder (loaded on first use, well under a second)."""
     return _ENCODER.get()
+
+
+# Example phrases' embeddings, shared by every classifier in the process: each menu and
+# ask node has its own intent set, but most of it is the same built-in examples (a person,
+# out of domain), and embedding them afresh cost ~0.4 s on a node's first answer.
+_VECTORS: dict[str, F32] = {}
+_MAX_VECTORS = 4096  # ~6 MB of 384-float vectors
+_VECTORS_LOCK = threading.Lock()
+
+
+def example_vectors(texts: Sequence[str]) -> F32:
+    """Embeddings of `texts`, one row each; phrases seen before are not embedded again."""
+    with _VECTORS_LOCK:  # classifiers are built in executor threads
+        new = [t for t in dict.fromkeys(texts) if t not in _VECTORS]
+        if new:
+            if len(_VECTORS) + len(new) > _MAX_VECTORS:
+                _VECTORS.clear()  # rare (thousands of phrases): start over, stay bounded
+            for text, vec in zip(new, load_encoder().encode(new), strict=True):
+                _VECTORS[text] = vec
+        return np.stack([_VECTORS[t] for t in texts]).astype(np.float32, copy=False)
 
 
 @dataclass(slots=True, frozen=True)
@@ -71,7 +92,7 @@ class IntentClassifier:
                 if text.strip():
                     self._labels.append(name)
                     self._texts.append(text.strip())
-        self._matrix: F32 = load_encoder().encode(self._texts)
+        self._matrix: F32 = example_vectors(self._texts)
 
     @property
     def intents(self) -> list[str]:
