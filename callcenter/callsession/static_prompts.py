@@ -58,10 +58,15 @@ def _spoken_texts(flow: Flow) -> Iterator[str | None]:
 def static_prompts(flow: Flow) -> list[str]:
     """Every spoken text of `flow` that is the same on every call, once, in flow order."""
     out: dict[str, None] = {}
+    # The flow's own variables ("Thanks for calling {{company}}") are the same on every
+    # call; a webhook that changes one later only makes that text miss the cache.
+    constants: dict[str, object] = {"flow_name": flow.name, **flow.variables}
     for text in _spoken_texts(flow):
-        if not text or "{{" in text:
+        if not text:
+            continue
+        if any(p.name not in constants for p in templates.placeholders(text)):
             continue  # slot-filled text differs per caller: never cached
-        spoken = templates.render(text, {}, spoken=True).strip()
+        spoken = templates.render(text, constants, spoken=True).strip()
         if spoken:
             out[spoken] = None
     return list(out)
