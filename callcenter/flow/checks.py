@@ -130,6 +130,9 @@ class Checker:
     def template(self, path: Path, text: str) -> None:
         if (offset := templates.unclosed(text)) is not None:
             self.add(path, f"'{{{{' at character {offset + 1} is never closed", "add '}}'")
+        if (offset := templates.unclosed_optional(text)) is not None:
+            self.add(path, f"optional part '[[' at character {offset + 1} is never closed",
+                     "add ']]' where the optional part ends")
         for ph in templates.placeholders(text):
             if ph.name is None:
                 self.add(path, f"{ph.raw} is not a slot name",

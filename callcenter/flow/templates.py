@@ -1,8 +1,11 @@
 """`{{slot}}` templates in spoken and sent text.
 
 Deliberately tiny: a placeholder is a name with optional `.field` parts (webhook data), e.g.
-`{{order_number}}` or `{{order.eta}}`. No logic inside templates: logic belongs in `branch`.
-Unset names render as an empty string, so a caller never hears "None".
+`{{order_number}}` or `{{order.eta}}`. Unset names render as an empty string, so a caller never
+hears "None". The one piece of logic is an optional part, `[[...]]`: it is kept (without the
+brackets) only when every placeholder inside it has a value, so a text says only what is known:
+`Caller needs a person.[[ Topic: {{topic}}.]]` has no dangling "Topic: ." when no topic was
+heard. Anything more belongs in a `branch` node.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from callcenter.flow.speakable import say_money, speakable
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
+_PIECE = re.compile(r"\[\[(.*?)\]\]|\{\{(.*?)\}\}", re.DOTALL)
 _PATH = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_]+)*)\s*$")
 
 
@@ -44,6 +48,14 @@ def unclosed(template: str) -> int | None:
     """Offset of a `{{` that is never closed, if any."""
     pos = template.rfind("{{")
     if pos != -1 and "}}" not in template[pos:]:
+        return pos
+    return None
+
+
+def unclosed_optional(template: str) -> int | None:
+    """Offset of a `[[` (optional part) that is never closed, if any."""
+    pos = template.rfind("[[")
+    if pos != -1 and "]]" not in template[pos:]:
         return pos
     return None
 
@@ -78,17 +90,29 @@ def render(template: str, scope: Mapping[str, Any], *, spoken: bool = False) -> 
     """
     today = _today(scope) if spoken else None
 
-    def fill(m: re.Match[str]) -> str:
-        inner = _PATH.match(m.group(1))
-        if inner is None:
-            return m.group(0)
-        path = tuple(p for p in inner.group(2).split(".") if p)
-        value = _lookup(scope.get(inner.group(1)), path)
+    def value_of(raw: str, inner: str) -> str:
+        name = _PATH.match(inner)
+        if name is None:
+            return raw
+        path = tuple(p for p in name.group(2).split(".") if p)
+        value = _lookup(scope.get(name.group(1)), path)
         if spoken and isinstance(value, str):
             return speakable(value, today)
         return _text(value)
 
-    text = _PLACEHOLDER.sub(fill, template)
+    def fill(m: re.Match[str]) -> str:
+        return value_of(m.group(0), m.group(1))
+
+    def piece(m: re.Match[str]) -> str:
+        optional = m.group(1)
+        if optional is None:
+            return value_of(m.group(0), m.group(2))
+        if any(fill(p) == "" for p in _PLACEHOLDER.finditer(optional)):
+            return ""  # something in it is not known: say none of it
+        return _PLACEHOLDER.sub(fill, optional)
+
+    # One pass over the template, so a filled-in value is never read as a template itself.
+    text = _PIECE.sub(piece, template)
     return say_money(text) if spoken else text
 
 

@@ -78,7 +78,7 @@ def test_webhook_is_retried_then_its_failure_route_escalates() -> None:
     assert spoken(failed) == ["I can't reach our order system right now."]
     assert isinstance(failed[-1], Escalate) and failed[-1].queue == "support"
     assert failed[-1].priority == "high"
-    assert failed[-1].reason == "Caller needs a person (topic: order, order: 123456)."
+    assert failed[-1].reason == "Caller needs a person. Topic: order. Order: 123456."
 
 
 def test_billing_question_goes_through_llm_with_a_webhook_tool_then_frustration_escalates(
@@ -144,10 +144,20 @@ def test_asking_for_a_human_anywhere_fires_the_handler() -> None:
     out = call.send(UserSaid(text="Can I talk to a real person?"))
     assert spoken(out) == ["Of course. Let me get someone from our team."]
     assert isinstance(out[-1], Escalate)
+    # Nothing is known yet: the reason leaves out topic and order instead of "topic: , order: ".
+    assert out[-1].reason == "Caller needs a person."
     assert call.records("handler")[0]["handler"] == "human_request"
     timeout = call.send(EscalationResult(outcome="timeout"))
     assert spoken(timeout)[0].startswith("Everyone on our team is busy")
     assert call.state.outcome == "completed"
+
+
+def test_pressing_zero_escalates_with_only_the_topic_in_the_reason() -> None:
+    call = Call("customer_support")
+    call.start()
+    out = call.send(DtmfReceived(digits="0"))
+    assert isinstance(out[-1], Escalate)
+    assert out[-1].reason == "Caller needs a person. Topic: person."
 
 
 def test_silence_reprompts_then_the_silence_handler_ends_the_call() -> None:

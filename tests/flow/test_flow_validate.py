@@ -178,3 +178,12 @@ def test_position_every_zero_turns_announcements_off_and_negative_is_refused() -
     assert load_flow(_ESCALATE.format(every=0)).nodes["queue"].position_every == 0
     problems = _problems(_ESCALATE.format(every=-5))
     assert [(line, node) for line, node, _, _ in problems] == [(7, "queue")]
+
+
+def test_an_unclosed_optional_part_is_reported_and_a_closed_one_is_checked_inside() -> None:
+    unclosed = _problems(GOOD.replace("Goodbye {{account}}.", "Goodbye[[ {{account}}."))
+    assert unclosed == [(23, "bye", "optional part '[[' at character 8 is never closed",
+                         "add ']]' where the optional part ends")]
+    typo = _problems(GOOD.replace("Goodbye {{account}}.", "Goodbye[[ {{acount}}]]."))
+    assert typo == [(23, "bye", "template uses unknown slot 'acount'", "did you mean 'account'?")]
+    assert _problems(GOOD.replace("Goodbye {{account}}.", "Goodbye[[ {{account}}]].")) == []
