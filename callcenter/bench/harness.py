@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from callcenter.bench.rooms import RoomMode, line_for
 from callcenter.callsession import CallSession, CallSetup, MemoryRecorder
 from callcenter.callsession.recorder import CallInfo
 from callcenter.flow.schema import Flow
 from callcenter.flow.validate import load_flow
+from callcenter.rooms.base import Participant, ParticipantKind
 from callcenter.rooms.clock import Clock
 from callcenter.rooms.local import LocalRoom
 from callcenter.speech import LLM, STT, TTS, ChatMessage
@@ -140,14 +142,18 @@ class BenchCall:
         tts: TTS | None = None,
         llm: LLM | None = None,
         settings: VoiceSettings | None = None,
+        room_mode: RoomMode = "local",
     ) -> None:
+        # The caller's room; the agent hears and speaks in it through `line` (`bench.rooms`).
         self.room = LocalRoom(f"bench-{next(_call_ids)}", clock=clock, output_rate=8000)
+        self.line = line_for(room_mode, self.room, Participant(
+            script.identity, ParticipantKind.CALLER, script.identity, dict(script.attributes)))
         self.board = SpeechBoard()
         self.latencies = latencies
         self.settings = settings or VoiceSettings(input_rate=8000)
         self.http = httpx.AsyncClient(transport=httpx.MockTransport(_no_webhooks))
         self.call = CallSession(CallSetup(
-            room=self.room,
+            room=self.line.agent_room,
             info=CallInfo(call_id=self.room.name, room_name=self.room.name),
             flow=bench_flow(),
             stt=stt or FakeSTT(self.board, clock=clock, sample_rate=8000,
@@ -168,6 +174,7 @@ class BenchCall:
 
     async def run(self) -> CallResult:
         """Play the script against the call; cancelled, it ends the call as a worker would."""
+        await self.line.start()
         call = asyncio.get_running_loop().create_task(self.call.run())
         try:
             report = await self.caller.run()
@@ -178,6 +185,7 @@ class BenchCall:
                 call.cancel()
             await asyncio.gather(call, return_exceptions=True)
             self.room.close()
+            await self.line.aclose()
             await self.http.aclose()
         s = self.settings
         return CallResult(

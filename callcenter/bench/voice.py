@@ -41,6 +41,7 @@ from callcenter.bench.harness import (
     script_for,
 )
 from callcenter.bench.prompts import bench_static_prompts
+from callcenter.bench.rooms import RoomMode
 from callcenter.rooms.clock import RealClock
 from callcenter.testing.fakes import FakeLLM
 from callcenter.testing.script import CallerScript, CallerTurn
@@ -104,7 +105,9 @@ async def bench_overhead(plan: BenchPlan, voice: CallerVoice, progress: Progress
     }
 
 
-async def bench_density_step(n: int, seconds: float, voice: CallerVoice) -> dict[str, Any]:
+async def bench_density_step(
+    n: int, seconds: float, voice: CallerVoice, room_mode: RoomMode = "local"
+) -> dict[str, Any]:
     clock = RealClock()
     rss0 = rss_mb()
     # Enough turns to keep talking through the warm-up and the whole window; calls end when
@@ -112,7 +115,7 @@ async def bench_density_step(n: int, seconds: float, voice: CallerVoice) -> dict
     turns = max(2, int((seconds + WARMUP_S + 0.3) / 2.5) + 2)
     calls = [
         BenchCall(clock, voice, script_for(turns, 0, seed=i, pause=(0.3, 1.5)),
-                  latencies=REALISTIC)
+                  latencies=REALISTIC, room_mode=room_mode)
         for i in range(n)
     ]
     tasks = [asyncio.get_running_loop().create_task(c.run()) for c in calls]
@@ -163,21 +166,31 @@ async def bench_density_step(n: int, seconds: float, voice: CallerVoice) -> dict
     }
 
 
-async def bench_density(plan: BenchPlan, voice: CallerVoice, progress: Progress) -> dict[str, Any]:
+async def bench_density(
+    plan: BenchPlan, voice: CallerVoice, progress: Progress, room_mode: RoomMode = "local"
+) -> dict[str, Any]:
     steps: dict[str, Any] = {}
     max_calls = 0
-    for n in plan.density_ns:
-        progress(f"density: {n} concurrent calls for {plan.density_seconds:g} s")
-        step = await bench_density_step(n, plan.density_seconds, voice)
+    media = room_mode != "local"
+    # A media path's target is 150 calls: that step is always run. Past the first step that
+    # fails, a bigger one only loads the host (every call's native streams run real time).
+    ns = sorted({*plan.density_ns, 150}) if media else plan.density_ns
+    for n in ns:
+        progress(f"density ({room_mode} room): {n} concurrent calls for "
+                 f"{plan.density_seconds:g} s")
+        step = await bench_density_step(n, plan.density_seconds, voice, room_mode)
         steps[str(n)] = step
         p99 = step["turn_overhead_p99_ms"]
         late_ok = step["late_frame_pct"] < MAX_LATE_PCT
-        if late_ok and p99 is not None and p99 < MAX_DENSITY_OVERHEAD_MS:
+        passed = late_ok and p99 is not None and p99 < MAX_DENSITY_OVERHEAD_MS
+        if passed:
             max_calls = max(max_calls, n)
         await asyncio.sleep(0.5)  # let the previous step's tasks wind down
+        if media and not passed:
+            break
     # Per-call memory from the largest step: the most calls over what the process holds.
-    largest = steps[str(max(plan.density_ns))]
-    return {"steps": steps, "max_calls": max_calls,
+    largest = steps[max(steps, key=int)]
+    return {"room": room_mode, "steps": steps, "max_calls": max_calls,
             "rss_per_call_mb": largest["rss_per_call_mb"]}
 
 
@@ -219,8 +232,14 @@ async def bench_offline(plan: BenchPlan, progress: Progress) -> dict[str, Any]:
     }
 
 
-async def run_voice_bench(*, quick: bool, progress: Progress = lambda _: None) -> dict[str, Any]:
-    """Run every phase and return the JSON-ready result."""
+async def run_voice_bench(
+    *, quick: bool, progress: Progress = lambda _: None, room: RoomMode = "local"
+) -> dict[str, Any]:
+    """Run every phase and return the JSON-ready result.
+
+    `room` other than local adds a density phase through that media path
+    (`density_livekit`, `density_sip`: see `bench.rooms`).
+    """
     plan = BenchPlan.for_mode(quick)
     voice = CallerVoice("espeak", "phone")
     loop = asyncio.get_running_loop()
@@ -236,6 +255,9 @@ async def run_voice_bench(*, quick: bool, progress: Progress = lambda _: None) -
     phases["overhead"] = round(time.monotonic() - t0, 1)
     result["density"] = await bench_density(plan, voice, progress)
     phases["density"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
+    if room != "local":
+        result[f"density_{room}"] = await bench_density(plan, voice, progress, room)
+        phases[f"density_{room}"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
     result["offline_e2e_ms"] = await bench_offline(plan, progress)
     phases["offline"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
     progress("static prompts: first audio with Piper, without and with the TTS cache")

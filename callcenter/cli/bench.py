@@ -49,6 +49,10 @@ def render(result: dict[str, Any]) -> Table:
         )
     t.add_row("density max calls (one process)", _fmt(dens["max_calls"]), ">= 100",
               _verdict(dens["max_calls"], 100, higher_is_better=True))
+    for mode in ("livekit", "sip"):
+        media = result.get(f"density_{mode}")
+        if media is not None:
+            _media_density_rows(t, mode, media)
     if "skipped" in off:
         t.add_row("offline e2e", off["skipped"], "p50 <= 1300", "[yellow]n/a[/]")
     else:
@@ -57,20 +61,43 @@ def render(result: dict[str, Any]) -> Table:
     return t
 
 
+def _media_density_rows(t: Table, mode: str, dens: dict[str, Any]) -> None:
+    """The rows of a density phase run through a real media path (`--room`)."""
+    for n, step in dens["steps"].items():
+        t.add_row(
+            f"  {mode}, {n} calls: late % / CPU % / RSS MB per call / overhead p99",
+            f"{_fmt(step['late_frame_pct'])} / {_fmt(step['cpu_pct'])} / "
+            f"{_fmt(step['rss_per_call_mb'])} / {_fmt(step['turn_overhead_p99_ms'])}",
+            "< 0.5 / - / <= 3 / < 20", "",
+        )
+    t.add_row(f"density max calls through {mode} (one process)", _fmt(dens["max_calls"]),
+              ">= 150", _verdict(dens["max_calls"], 150, higher_is_better=True))
+
+
 @app.command("voice")
 def voice(
     quick: Annotated[bool, typer.Option("--quick", help="Short run (under a minute)")] = False,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the results as JSON to this file")
     ] = None,
+    room: Annotated[str, typer.Option(
+        "--room", help="Also run density through this media path: local (only the "
+        "in-process room), livekit (livekit.rtc sources, tracks, streams), sip (RTP/G.711 "
+        "over UDP)")] = "local",
 ) -> None:
     """Turn overhead, barge-in latency, calls per process and the offline stack's latency."""
+    from callcenter.bench.rooms import check_room_mode
     from callcenter.bench.voice import run_voice_bench, write_json
+
+    try:
+        room_mode = check_room_mode(room)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--room") from None
 
     def progress(msg: str) -> None:
         console.log(msg)
 
-    result = asyncio.run(run_voice_bench(quick=quick, progress=progress))
+    result = asyncio.run(run_voice_bench(quick=quick, progress=progress, room=room_mode))
     console.print(render(result))
     if json_path is not None:
         write_json(result, json_path)
