@@ -42,12 +42,20 @@ class HumanPart:
 
 
 def _spans(events: Sequence[CallEvent]) -> list[HumanPart]:
-    """Escalations as the timeline tells them, one per escalate node entered."""
+    """Escalations as the timeline tells them, one per escalate node entered or take-over.
+
+    A take-over has its own escalation row (queue `take_over`), so it needs its own span:
+    without it a call with a take-over and a queue escalation pairs each row with the
+    wrong span. A take-over is answered the moment it starts: no wait.
+    """
     spans: list[HumanPart] = []
     for e in events:
         current = spans[-1] if spans else None
         if e.type == "node_entered" and e.data.get("type") == "escalate":
             spans.append(HumanPart(start_ms=e.offset_ms))
+        elif e.type == "taken_over":
+            spans.append(HumanPart(supervisor=str(e.data.get("supervisor") or "") or None,
+                                   taken=True, start_ms=e.offset_ms, connected_ms=e.offset_ms))
         elif current is None or current.end_ms is not None:
             continue
         elif e.type == "handoff_brief":
