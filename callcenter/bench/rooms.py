@@ -129,7 +129,7 @@ def line_for(mode: RoomMode, local: LocalRoom, caller: Participant) -> BenchLine
     if mode == "livekit":
         from callcenter.bench.rooms_livekit import LiveKitLine
 
-        return LiveKitLine(local)
+        return LiveKitLine(local, caller)
     from callcenter.bench.rooms_sip import SipLine
 
     return SipLine(local, caller)

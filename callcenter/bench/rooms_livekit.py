@@ -19,16 +19,20 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import numpy as np
 from livekit import rtc
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.bench.rooms import CallerEar, RelayRoom, restamped
+from callcenter.rooms.base import Participant
 from callcenter.rooms.livekit import OUTPUT_RATE
 from callcenter.rooms.livekit_audio import LiveKitAudioOutput, closing_frames, track_frames
 from callcenter.rooms.local import LocalRoom
 
 CALLER_SOURCE_RATE = 48000  # what an AudioStream gets from a remote participant's Opus track
 PHONE_RATE = 8000  # the caller's ear: a phone line
+MIC_CHUNK_MS = 40  # the caller's audio goes into their source this much at a time
+MIC_LEAD_MS = 100  # queued ahead of it: the source still holds >= 60 ms when a piece goes in
 
 
 class _AgentRoom(RelayRoom):
@@ -55,9 +59,15 @@ class _AgentRoom(RelayRoom):
 class LiveKitLine:
     """Both directions of one bench call through `livekit.rtc` (see module doc)."""
 
-    def __init__(self, local: LocalRoom) -> None:
+    def __init__(self, local: LocalRoom, caller: Participant) -> None:
         self.local = local
         self.ear = CallerEar(local)
+        # Every native object is made here, before any call of a step starts: making one
+        # (a track starts its own WebRTC threads) holds the loop for milliseconds, and a
+        # stream that starts behind catches up in a burst its call's timing never forgets.
+        self._caller = caller.identity
+        self._mic = rtc.AudioSource(CALLER_SOURCE_RATE, 1)
+        self._mic_track = rtc.LocalAudioTrack.create_audio_track(caller.identity, self._mic)
         self._agent_source = rtc.AudioSource(OUTPUT_RATE, 1)
         self._agent_track = rtc.LocalAudioTrack.create_audio_track(
             "agent-voice", self._agent_source)
@@ -81,12 +91,12 @@ class LiveKitLine:
         return frames
 
     async def _caller_frames(self, identity: str, sample_rate: int) -> AsyncIterator[AudioFrame]:
-        mic = rtc.AudioSource(CALLER_SOURCE_RATE, 1)
-        track = rtc.LocalAudioTrack.create_audio_track(identity, mic)
-        speaking = asyncio.get_running_loop().create_task(self._speak(identity, mic))
+        if identity != self._caller:
+            return  # a phone call has one caller; nobody else speaks on this line
+        speaking = asyncio.get_running_loop().create_task(self._speak(identity, self._mic))
         offset: float | None = None
         try:
-            async with closing_frames(track_frames(track, sample_rate)) as frames:
+            async with closing_frames(track_frames(self._mic_track, sample_rate)) as frames:
                 async for frame in frames:
                     if offset is None:
                         # The stream counts samples from 0; the source plays in real time
@@ -97,14 +107,48 @@ class LiveKitLine:
         finally:
             speaking.cancel()
             await asyncio.gather(speaking, return_exceptions=True)
-            await mic.aclose()
 
     async def _speak(self, identity: str, mic: rtc.AudioSource) -> None:
-        """The caller's microphone: what they send in the local room, into the source."""
-        async for f in self.local.audio_stream(identity, CALLER_SOURCE_RATE):
-            n = len(f.samples)
-            if n:
-                await mic.capture_frame(rtc.AudioFrame(f.to_bytes(), CALLER_SOURCE_RATE, 1, n))
+        """The caller's microphone: what they send in the local room, into the source.
+
+        This is the far end, not what is measured: it is fed in `MIC_CHUNK_MS` pieces (a
+        capture costs ~70-150 us of CPU in the SDK and blocks the loop ~250-400 us),
+        brought to 48 kHz with numpy (the SDK's resampler is one FFI request per call),
+        behind `MIC_LEAD_MS` of silence so that a stalled loop never lets the source run
+        dry (a dry source plays silence and every later frame arrives that much later).
+        The source plays in real time whatever the pieces, so the agent hears an even
+        stream a constant delay behind the caller.
+        """
+        up = CALLER_SOURCE_RATE // PHONE_RATE
+        lead = np.zeros(CALLER_SOURCE_RATE * MIC_LEAD_MS // 1000, dtype=np.int16)
+        await mic.capture_frame(
+            rtc.AudioFrame(lead.tobytes(), CALLER_SOURCE_RATE, 1, len(lead)))
+        chunk = PHONE_RATE * MIC_CHUNK_MS // 1000
+        pending: list[AudioFrame] = []
+        queued = 0
+        last = 0.0
+        loop = asyncio.get_running_loop()
+        in_flight: set[asyncio.Task[None]] = set()
+        async for f in self.local.audio_stream(identity, PHONE_RATE):
+            pending.append(f)
+            queued += len(f.samples)
+            if queued < chunk:
+                continue
+            pcm = np.concatenate([p.samples for p in pending]).astype(np.float32)
+            pending, queued = [], 0
+            # Linear interpolation from the previous piece's last sample: no seams.
+            x = np.concatenate(([last], pcm))
+            pos = np.arange(1, len(x) * up - up + 1, dtype=np.float32) / up
+            wide = np.interp(pos, np.arange(len(x), dtype=np.float32), x).astype(np.int16)
+            last = float(pcm[-1])
+            # Not awaited here: a capture's completion event can come 10-60 ms late on a
+            # busy loop, and waiting for it before the next piece lets the source run dry.
+            # Tasks start in order, so the pieces reach the source in order.
+            task = loop.create_task(mic.capture_frame(
+                rtc.AudioFrame(wide.tobytes(), CALLER_SOURCE_RATE, 1, len(wide))))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def aclose(self) -> None:
         if self._closed:
@@ -118,4 +162,5 @@ class LiveKitLine:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._mic.aclose()
         await self._agent_source.aclose()
