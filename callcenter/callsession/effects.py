@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+import traceback
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -18,7 +20,13 @@ import httpx
 from callcenter.flow.actions import AgentTurn, CallWebhook, ClassifyIntent
 from callcenter.flow.events import AgentReply, IntentResult, ProviderFailure, ToolCallRequest
 from callcenter.flow.events import WebhookResult as WebhookResultEvent
+from callcenter.flow.nodes import AgentNode, MenuNode
+from callcenter.flow.schema import Flow
 from callcenter.speech import LLM, SpeechError
+from callcenter.speech.errors import mask_secrets
+from callcenter.speech.llm.base import LLMChunk
+
+log = logging.getLogger(__name__)
 
 _STOP = {"a", "an", "the", "i", "i'm", "im", "my", "me", "to", "is", "it", "it's", "of", "and",
          "you", "your", "this", "that", "do", "can", "for", "with", "about", "please", "what"}
@@ -70,6 +78,29 @@ class IntentService:
         except (ImportError, SpeechError, OSError):
             self.backend = "keywords"
 
+    def warm_flow(self, flow: Flow) -> None:
+        """Embed every example phrase `flow` can classify against now (blocking: ~7 ms a
+        phrase), so no node's first spoken answer waits for it."""
+        if self.backend != "minilm":
+            return
+        phrases: list[str] = []
+        human = flow.handlers.human_request
+        if human is not None:
+            phrases += human.phrases
+        for node in flow.nodes.values():
+            if isinstance(node, MenuNode):
+                for option in node.options:
+                    phrases += [*option.phrases, *([option.value] if option.value else [])]
+            elif isinstance(node, AgentNode):
+                for intent in node.intents:
+                    phrases += intent.examples
+        try:
+            from callcenter.speech.offline.intents import example_vectors
+
+            example_vectors([p.strip() for p in phrases if p.strip()])
+        except (ImportError, SpeechError, OSError):
+            self.backend = "keywords"
+
     def _key(self, action: ClassifyIntent) -> tuple[Any, ...]:
         return (tuple((k, tuple(v)) for k, v in sorted(action.intents.items())),
                 action.min_confidence)
@@ -117,6 +148,53 @@ async def call_webhook(action: CallWebhook, client: httpx.AsyncClient) -> Webhoo
                               data=data, error=None if ok else f"HTTP {response.status_code}")
 
 
+class _ProviderRaised(Exception):
+    """An exception from inside an LLM provider, carried out of our own reply handling."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _provider_chunks(llm: LLM, action: AgentTurn) -> AsyncIterator[LLMChunk]:
+    """The provider's stream, with anything it raises (but a SpeechError) as _ProviderRaised.
+
+    Only the provider's own calls sit inside the `try`: an exception from our code around
+    them (building the messages, the `on_text` callback) still propagates, so a bug of ours
+    fails its test instead of passing for a provider outage.
+    """
+    messages, tools = action.chat_messages(), action.tool_specs()
+    try:
+        stream = llm.chat(messages, tools=tools).__aiter__()
+    except SpeechError:
+        raise
+    except Exception as exc:
+        raise _ProviderRaised(exc) from exc
+    while True:
+        try:
+            chunk = await anext(stream)
+        except StopAsyncIteration:
+            return
+        except SpeechError:
+            raise
+        except Exception as exc:
+            raise _ProviderRaised(exc) from exc
+        yield chunk
+
+
+def _unexpected(llm: LLM, error: Exception) -> ProviderFailure:
+    """A provider's unexpected exception (a vendor SDK's own type, a bug in an adapter).
+
+    Logged here once with its traceback, masked like every provider message; the call then
+    takes the flow's provider-failure route exactly as for a SpeechError.
+    """
+    trace = "".join(traceback.format_exception(error))
+    log.error("llm %s raised %s (taking the provider-failure route):\n%s",
+              llm.name, type(error).__name__, mask_secrets(trace))
+    message = mask_secrets(f"{llm.name}: {type(error).__name__}: {error}")[:300]
+    return ProviderFailure(component="llm", message=message)
+
+
 async def run_agent_turn(
     action: AgentTurn,
     llm: LLM,
@@ -125,8 +203,10 @@ async def run_agent_turn(
     on_text: Callable[[str], None] | None = None,
     on_end: Callable[[], None] | None = None,
 ) -> AgentReply | ProviderFailure:
-    """One LLM call over the action's history; failures become ProviderFailure(llm).
+    """One LLM call over the action's history; provider failures become ProviderFailure(llm).
 
+    Any exception the provider raises counts (a SpeechError, a timeout, or whatever a vendor
+    SDK throws); an exception in our own code around it is not caught.
     `on_text` gets each text delta as it arrives, so speech can start before the reply ends;
     `on_end` is called the moment the stream ends, so a short reply's last clause is spoken
     without waiting for the bookkeeping after it.
@@ -135,8 +215,7 @@ async def run_agent_turn(
     async def collect() -> AgentReply:
         text: list[str] = []
         calls: list[ToolCallRequest] = []
-        stream = llm.chat(action.chat_messages(), tools=action.tool_specs())
-        async for chunk in stream:
+        async for chunk in _provider_chunks(llm, action):
             text.append(chunk.text)
             if chunk.text and on_text is not None:
                 on_text(chunk.text)
@@ -160,3 +239,5 @@ async def run_agent_turn(
         return ProviderFailure(component="llm", message=f"{llm.name}: no reply in {timeout:g}s")
     except SpeechError as exc:
         return ProviderFailure(component="llm", message=str(exc))
+    except _ProviderRaised as raised:
+        return _unexpected(llm, raised.error)

@@ -119,6 +119,7 @@ async def run_local_call(
     if speech == "offline":
         # Models load before the phone rings, as in a worker process.
         await asyncio.to_thread(warm_up, stt, tts, intents)
+        await asyncio.to_thread(intents.warm_flow, flow)  # as a worker has, after a call
         if tts_cache and not isinstance(tts, CachingTTS):
             tts = CachingTTS(tts, AudioCache())
             await tts.warm(static_prompts(flow))

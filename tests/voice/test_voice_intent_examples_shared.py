@@ -41,3 +41,21 @@ def test_a_second_intent_set_embeds_only_its_own_new_phrases(
         (got, score), (want, fresh_score) = ask.classify(text), fresh.classify(text)
         assert got == want and score == pytest.approx(fresh_score, abs=1e-5)
     assert menu.classify("where is my order")[0] == "order"
+
+
+def test_warming_a_flow_embeds_its_menu_and_person_phrases(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from callcenter.callsession.effects import IntentService
+    from callcenter.flow.validate import check_flow_text
+
+    path = Path(__file__).resolve().parents[2] / "flows" / "customer_support.yaml"
+    flow, _ = check_flow_text(path.read_text(encoding="utf-8"), str(path))
+    assert flow is not None
+    monkeypatch.setattr(intents_mod, "_VECTORS", {})
+    IntentService().warm_flow(flow)
+    human = flow.handlers.human_request
+    assert human is not None and human.phrases
+    assert set(human.phrases) <= set(intents_mod._VECTORS)
+    assert "billing" in intents_mod._VECTORS  # a main-menu option phrase
