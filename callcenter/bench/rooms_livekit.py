@@ -27,6 +27,7 @@ from callcenter.bench.rooms import CallerEar, RelayRoom, restamped
 from callcenter.rooms.base import Participant
 from callcenter.rooms.livekit import OUTPUT_RATE
 from callcenter.rooms.livekit_audio import LiveKitAudioOutput, closing_frames, track_frames
+from callcenter.rooms.livekit_ffi import install_routed_queue
 from callcenter.rooms.local import LocalRoom
 
 CALLER_SOURCE_RATE = 48000  # what an AudioStream gets from a remote participant's Opus track
@@ -65,6 +66,7 @@ class LiveKitLine:
         # Every native object is made here, before any call of a step starts: making one
         # (a track starts its own WebRTC threads) holds the loop for milliseconds, and a
         # stream that starts behind catches up in a burst its call's timing never forgets.
+        install_routed_queue()  # as the worker does (`connect_livekit_room`)
         self._caller = caller.identity
         self._mic = rtc.AudioSource(CALLER_SOURCE_RATE, 1)
         self._mic_track = rtc.LocalAudioTrack.create_audio_track(caller.identity, self._mic)

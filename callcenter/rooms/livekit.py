@@ -35,6 +35,7 @@ from callcenter.rooms.base import (
     TransferFailed,
 )
 from callcenter.rooms.livekit_audio import LiveKitAudioOutput, closing_frames, track_frames
+from callcenter.rooms.livekit_ffi import install_routed_queue
 from callcenter.rooms.livekit_participants import to_participant
 
 log = logging.getLogger(__name__)
@@ -271,6 +272,7 @@ async def connect_livekit_room(ticket: RoomTicket) -> Room:
     from callcenter.config import get_settings
 
     settings = get_settings()
+    install_routed_queue()  # one worker, many calls: the SDK's own queue is O(streams²)
     room = rtc.Room()
     await room.connect(ticket.url, ticket.token)
     lkapi = None
