@@ -56,7 +56,8 @@ def worker(
         None, min=1, max=256,
         help="Worker processes, each its own LiveKit connection and health port "
         "(health port + i), kept by a parent that replaces dead ones and drains all on "
-        "SIGTERM; default 1 (this process is the worker); use the number of cores in production"
+        f"SIGTERM; default: the number of cores ({DEFAULT_PROCESSES} here); 1: this process "
+        "is the worker"
     ),
     pool_child: bool = typer.Option(False, "--pool-child", hidden=True),
 ) -> None:
