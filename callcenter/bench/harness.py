@@ -16,7 +16,7 @@ import functools
 import itertools
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -24,6 +24,7 @@ import httpx
 from callcenter.bench.rooms import RoomMode, line_for
 from callcenter.callsession import CallSession, CallSetup, MemoryRecorder
 from callcenter.callsession.recorder import CallInfo
+from callcenter.control.bus import CommandHandler, ServeHandle
 from callcenter.flow.schema import Flow
 from callcenter.flow.validate import load_flow
 from callcenter.rooms.base import Participant, ParticipantKind
@@ -58,6 +59,7 @@ nodes:
     max_turns: 200
 """
 _call_ids = itertools.count(1)
+CommandServer = Callable[[CommandHandler], Awaitable[ServeHandle]]
 
 
 @functools.cache
@@ -143,6 +145,7 @@ class BenchCall:
         llm: LLM | None = None,
         settings: VoiceSettings | None = None,
         room_mode: RoomMode = "local",
+        serve_commands: CommandServer | None = None,
     ) -> None:
         # The caller's room; the agent hears and speaks in it through `line` (`bench.rooms`).
         self.room = LocalRoom(f"bench-{next(_call_ids)}", clock=clock, output_rate=8000)
@@ -165,6 +168,7 @@ class BenchCall:
             clock=clock,
             batched_vad=batched_vad,
             http=self.http,
+            serve_commands=serve_commands,  # the escalated mix: a take-over comes by it
         ))
         # The call's voice session: frame counters, metrics.
         self.session = self.call.voice

@@ -42,6 +42,7 @@ from callcenter.bench.harness import (
 )
 from callcenter.bench.prompts import bench_static_prompts
 from callcenter.bench.rooms import RoomMode
+from callcenter.bench.voice_mix import MIX_LINES, EscalatedCall, escalated_indices, mix_summary
 from callcenter.rooms.clock import RealClock
 from callcenter.testing.fakes import FakeLLM
 from callcenter.testing.script import CallerScript, CallerTurn
@@ -106,14 +107,17 @@ async def bench_overhead(plan: BenchPlan, voice: CallerVoice, progress: Progress
 
 
 async def bench_density_step(
-    n: int, seconds: float, voice: CallerVoice, room_mode: RoomMode = "local"
+    n: int, seconds: float, voice: CallerVoice, room_mode: RoomMode = "local",
+    escalated_pct: float = 0.0,
 ) -> dict[str, Any]:
     clock = RealClock()
     rss0 = rss_mb()
     # Enough turns to keep talking through the warm-up and the whole window; calls end when
     # time is up.
     turns = max(2, int((seconds + WARMUP_S + 0.3) / 2.5) + 2)
+    escalated = escalated_indices(n, escalated_pct)  # with a supervisor (`bench.voice_mix`)
     calls = [
+        EscalatedCall(clock, voice, turns, seed=i) if i in escalated else
         BenchCall(clock, voice, script_for(turns, 0, seed=i, pause=(0.3, 1.5)),
                   latencies=REALISTIC, room_mode=room_mode)
         for i in range(n)
@@ -164,11 +168,13 @@ async def bench_density_step(
         "frames": m.frames,
         "failed_calls": m.failed_calls,
         "stages_ms": m.stages(),
+        **(mix_summary(calls) if escalated else {}),
     }
 
 
 async def bench_density(
-    plan: BenchPlan, voice: CallerVoice, progress: Progress, room_mode: RoomMode = "local"
+    plan: BenchPlan, voice: CallerVoice, progress: Progress, room_mode: RoomMode = "local",
+    escalated_pct: float = 0.0,
 ) -> dict[str, Any]:
     steps: dict[str, Any] = {}
     max_calls = 0
@@ -183,7 +189,8 @@ async def bench_density(
     for n in ns:
         progress(f"density ({room_mode} room): {n} concurrent calls for "
                  f"{plan.density_seconds:g} s")
-        step = await bench_density_step(n, plan.density_seconds, voice, room_mode)
+        step = await bench_density_step(n, plan.density_seconds, voice, room_mode,
+                                        escalated_pct)
         steps[str(n)] = step
         p99 = step["turn_overhead_p99_ms"]
         if media:
@@ -204,6 +211,8 @@ async def bench_density(
                              "rss_per_call_mb": largest["rss_per_call_mb"]}
     if media:
         block["path_ms"] = path_ms
+    if escalated_pct:
+        block["escalated_pct"] = escalated_pct
     return block
 
 
@@ -246,17 +255,20 @@ async def bench_offline(plan: BenchPlan, progress: Progress) -> dict[str, Any]:
 
 
 async def run_voice_bench(
-    *, quick: bool, progress: Progress = lambda _: None, room: RoomMode = "local"
+    *, quick: bool, progress: Progress = lambda _: None, room: RoomMode = "local",
+    escalated_pct: float = 20.0, processes: int = 1,
 ) -> dict[str, Any]:
     """Run every phase and return the JSON-ready result.
 
     `room` other than local adds a density phase through that media path
-    (`density_livekit`, `density_sip`: see `bench.rooms`).
+    (`density_livekit`, `density_sip`: see `bench.rooms`). `escalated_pct` > 0 adds
+    `density_escalated` (that share of calls with a supervisor: `bench.voice_mix`);
+    `processes` > 1 adds `density_all_cores` (`bench.voice_cores`).
     """
     plan = BenchPlan.for_mode(quick)
     voice = CallerVoice("espeak", "phone")
     loop = asyncio.get_running_loop()
-    for line in (*SHORT_LINES, LONG_ASK, STOP_LINE):
+    for line in (*SHORT_LINES, LONG_ASK, STOP_LINE, *MIX_LINES):
         await loop.run_in_executor(None, voice.speak, line)
     # As a worker does once its models are loaded (callsession.handler.process_speech): the
     # CLI's ~1,300 imported modules otherwise sit in every full collection the calls trigger.
@@ -271,6 +283,16 @@ async def run_voice_bench(
     if room != "local":
         result[f"density_{room}"] = await bench_density(plan, voice, progress, room)
         phases[f"density_{room}"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
+    if escalated_pct:
+        result["density_escalated"] = await bench_density(
+            plan, voice, progress, escalated_pct=escalated_pct)
+        phases["density_escalated"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
+    if processes > 1:
+        from callcenter.bench.voice_cores import all_cores_phases
+
+        result.update(await all_cores_phases(quick, plan.density_seconds, progress,
+                                             processes=processes, room_mode=room))
+        phases["density_all_cores"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
     result["offline_e2e_ms"] = await bench_offline(plan, progress)
     phases["offline"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
     progress("static prompts: first audio with Piper, without and with the TTS cache")

@@ -53,6 +53,7 @@ def render(result: dict[str, Any]) -> Table:
         media = result.get(f"density_{mode}")
         if media is not None:
             _media_density_rows(t, mode, media)
+    _mix_and_cores_rows(t, result)
     if "skipped" in off:
         t.add_row("offline e2e", off["skipped"], "p50 <= 1300", "[yellow]n/a[/]")
     else:
@@ -76,6 +77,33 @@ def _media_density_rows(t: Table, mode: str, dens: dict[str, Any]) -> None:
               ">= 150", _verdict(dens["max_calls"], 150, higher_is_better=True))
 
 
+def _mix_and_cores_rows(t: Table, result: dict[str, Any]) -> None:
+    """The escalated mix (one process) and every core at once (`--processes`)."""
+    if (esc := result.get("density_escalated")) is not None:
+        for n, step in esc["steps"].items():
+            t.add_row(f"  escalated {esc['escalated_pct']:g} %, {n} calls: late % / CPU % / "
+                      "overhead p99 / supervisor lines heard",
+                      f"{_fmt(step['late_frame_pct'])} / {_fmt(step['cpu_pct'])} / "
+                      f"{_fmt(step['turn_overhead_p99_ms'])} / "
+                      f"{_fmt(step.get('supervisor_lines_transcribed'))}",
+                      "< 0.5 / - / < 20 / -", "")
+        t.add_row(f"density max calls, {esc['escalated_pct']:g} % escalated (one process)",
+                  _fmt(esc["max_calls"]), ">= 100",
+                  _verdict(esc["max_calls"], 100, higher_is_better=True))
+    for key, dens in result.items():
+        if not (key.startswith("density_") and key.endswith("all_cores")):
+            continue
+        room, k = dens["room"], dens["processes"]
+        for n, step in dens["steps"].items():
+            p99 = step.get("added_overhead_p99_ms", step["turn_overhead_p99_ms"])
+            t.add_row(f"  {room}, {k} processes, {n} calls: worst late % / CPU % (all) / "
+                      "worst overhead p99", f"{_fmt(step['late_frame_pct'])} / "
+                      f"{_fmt(step['cpu_pct'])} / {_fmt(p99)}", "< 0.5 / - / < 20", "")
+        t.add_row(f"density max calls, all cores ({k} processes, {room})",
+                  _fmt(dens["max_calls"]), ">= 300",
+                  _verdict(dens["max_calls"], 300, higher_is_better=True))
+
+
 @app.command("voice")
 def voice(
     quick: Annotated[bool, typer.Option("--quick", help="Short run (under a minute)")] = False,
@@ -86,6 +114,14 @@ def voice(
         "--room", help="Also run density through this media path: local (only the "
         "in-process room), livekit (livekit.rtc sources, tracks, streams), sip (RTP/G.711 "
         "over UDP)")] = "local",
+    escalated_pct: Annotated[float, typer.Option(
+        "--escalated-pct", min=0, max=100, help="Also run density with this share of calls "
+        "escalated: a supervisor talks with the caller, the AI transcribes both and stays "
+        "quiet (density_escalated); 0: skip")] = 20.0,
+    processes: Annotated[int | None, typer.Option(
+        "--processes", min=1, max=256, help="Density processes for the all-cores phase "
+        "(density_all_cores), started together and measured over the same window; 1: skip; "
+        "default: one per core")] = None,
 ) -> None:
     """Turn overhead, barge-in latency, calls per process and the offline stack's latency."""
     from callcenter.bench.rooms import check_room_mode
@@ -99,7 +135,11 @@ def voice(
     def progress(msg: str) -> None:
         console.log(msg)
 
-    result = asyncio.run(run_voice_bench(quick=quick, progress=progress, room=room_mode))
+    from callcenter.bench.voice_cores import default_processes
+
+    result = asyncio.run(run_voice_bench(
+        quick=quick, progress=progress, room=room_mode, escalated_pct=escalated_pct,
+        processes=processes if processes is not None else default_processes()))
     console.print(render(result))
     if json_path is not None:
         write_json(result, json_path)
