@@ -158,16 +158,42 @@ async def run_example(
 async def run_latency_bench(
     root: Path, *, rounds: int = 1, flows: Sequence[str] = EXAMPLES, tts_cache: bool = True,
     progress: Callable[[str], None] | None = None, speech: str = "offline",
+    early_stt: bool = True, compare_early: bool = False,
 ) -> dict[str, Any]:
-    """Run `rounds` calls of each example flow, one at a time; returns the JSON report."""
+    """Run `rounds` calls of each example flow, one at a time; returns the JSON report.
+
+    `early_stt=False` turns off decoding the speech so far before the VAD's end of speech
+    (`speech/stt/utterance.py`). `compare_early` runs every call twice, without it and
+    then with it, side by side (under the same load), and adds the first as
+    `early_stt_off`."""
+    from callcenter.speech.stt import utterance
+
     per_flow = {name: FlowFigures() for name in flows}
+    off_flow = {name: FlowFigures() for name in flows}
+    variants = [(False, off_flow), (True, per_flow)] if compare_early else [
+        (early_stt, per_flow)]
     started = time.monotonic()
-    for r in range(rounds):
-        for name in flows:
-            if progress is not None:
-                progress(f"round {r + 1}/{rounds}: {name}")
-            result, static = await run_example(root, name, tts_cache=tts_cache, speech=speech)
-            per_flow[name].add_call(result, static)
+    was = utterance.early_decoding
+    try:
+        for r in range(rounds):
+            for name in flows:
+                for early, into in variants:
+                    if progress is not None:
+                        progress(f"round {r + 1}/{rounds}: {name}"
+                                 f" (early stt {'on' if early else 'off'})")
+                    utterance.early_decoding = early
+                    result, static = await run_example(root, name, tts_cache=tts_cache,
+                                                       speech=speech)
+                    into[name].add_call(result, static)
+    finally:
+        utterance.early_decoding = was
+    extra: dict[str, Any] = {}
+    if compare_early:
+        off_total = FlowFigures()
+        for figures in off_flow.values():
+            off_total.merge(figures)
+        extra["early_stt_off"] = {"all": off_total.to_json(),
+                                  "flows": {n: f.to_json() for n, f in off_flow.items()}}
     total = FlowFigures()
     for figures in per_flow.values():
         total.merge(figures)
@@ -180,6 +206,7 @@ async def run_latency_bench(
         "rounds": rounds,
         "speech": speech,
         "tts_cache": tts_cache,
+        "early_stt": early_stt or compare_early,
         "seconds": round(time.monotonic() - started, 1),
         "all": out,
         "flows": {name: f.to_json() for name, f in per_flow.items()},
@@ -190,6 +217,7 @@ async def run_latency_bench(
             "static_prompt_ready_ok": (static_p50 is not None
                                        and static_p50 <= STATIC_READY_TARGET_MS),
         },
+        **extra,
         "median_e2e_ms_by_flow": {
             name: (statistics.median(f.stages["e2e"]) if f.stages["e2e"] else None)
             for name, f in per_flow.items()},

@@ -20,7 +20,8 @@ def _fmt(v: Any) -> str:
 def render(result: dict[str, Any]) -> Table:
     """One row per stage and flow: p50 / p99 (ms)."""
     t = Table(title=f"callcenter bench latency ({result['rounds']} round(s), "
-                    f"tts cache {'on' if result['tts_cache'] else 'off'})")
+                    f"tts cache {'on' if result['tts_cache'] else 'off'}, "
+                    f"early stt {'on' if result['early_stt'] else 'off'})")
     t.add_column("stage (ms)")
     names = ["all", *result["flows"]]
     for name in names:
@@ -43,6 +44,11 @@ def bench_latency(
                          ] = None,
     tts_cache: Annotated[bool, typer.Option(help="Replay static prompts from the cache")
                          ] = True,
+    early_stt: Annotated[bool, typer.Option(help="Decode the speech so far as soon as it "
+                                                 "goes quiet (before the VAD's end)")] = True,
+    compare_early: Annotated[bool, typer.Option(
+        "--compare-early", help="Run every call without early STT too, side by side")
+    ] = False,
     root: Annotated[Path, typer.Option(help="Repository root (holds flows/)",
                                        file_okay=False)] = Path("."),
 ) -> None:
@@ -51,10 +57,13 @@ def bench_latency(
 
     try:
         result = asyncio.run(run_latency_bench(
-            root, rounds=rounds, tts_cache=tts_cache, progress=console.log))
+            root, rounds=rounds, tts_cache=tts_cache, early_stt=early_stt,
+            compare_early=compare_early, progress=console.log))
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="--root") from None
     console.print(render(result))
+    if "early_stt_off" in result:
+        console.print(render({**result, **result["early_stt_off"], "early_stt": False}))
     targets = result["targets"]
     console.print(f"e2e p50 <= {targets['e2e_p50_ms']:g} ms: "
                   f"{'ok' if targets['e2e_p50_ok'] else 'miss'};  static prompt first audio "

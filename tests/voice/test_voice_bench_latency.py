@@ -50,3 +50,12 @@ def test_a_call_json_is_split_into_stages_and_static_or_other_speech() -> None:
 async def test_a_missing_example_says_where_to_run_from(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="repository root"):
         await run_latency_bench(tmp_path, speech="fake")
+
+
+async def test_compare_early_runs_each_call_both_ways_side_by_side() -> None:
+    result = await run_latency_bench(ROOT, speech="fake", flows=["customer_support"],
+                                     compare_early=True)
+    off, on = result["early_stt_off"], result
+    assert off["flows"]["customer_support"]["calls"] == 1
+    assert on["flows"]["customer_support"]["calls"] == 1
+    assert off["all"]["turns"] == on["all"]["turns"] >= 1
