@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     )
 
     stt_provider: STTProvider = STTProvider.WHISPER
+    local_stt_model: str = Field(
+        default="tiny.en",
+        description="Offline Whisper model: tiny.en (default) or base (twice the CPU)",
+    )
     tts_provider: TTSProvider = TTSProvider.PIPER
     llm_provider: LLMProvider = LLMProvider.INTENTS
 
@@ -190,6 +194,14 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_default(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("local_stt_model")
+    @classmethod
+    def _check_local_stt_model(cls, value: str) -> str:
+        # Imported here: the speech package reads these settings (no import cycle at load).
+        from callcenter.speech.offline.whisper_models import check_model_name
+
+        return check_model_name(value.strip())
 
     @field_validator("database_url")
     @classmethod

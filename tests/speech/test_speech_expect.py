@@ -149,8 +149,8 @@ def test_a_prompted_decode_that_loops_is_decoded_again_without_the_prompt(
     from callcenter.speech.offline.whisper import WhisperOptions, WhisperSTT
 
     model = _LoopingModel(plain)
-    monkeypatch.setattr(whisper, "load_whisper_model", lambda: model)
-    stt = WhisperSTT(WhisperOptions(second_opinion=False))
+    monkeypatch.setattr(whisper, "load_whisper_model", lambda name="tiny.en": model)
+    stt = WhisperSTT(WhisperOptions(second_opinion=False, constrained=False))
     got = stt.transcribe(np.zeros(8000, np.int16), 0.0, expect=YES_NO)
     assert got.text == want
     assert model.prompts == [YES_NO.prompt(), None]

