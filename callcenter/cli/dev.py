@@ -24,6 +24,15 @@ from callcenter.logs import configure_logging
 log = logging.getLogger(__name__)
 # By name: callcenter/ never imports admin/ (the web app is an edge over this package).
 APP_MODULE = "admin.app"
+# Why dev cannot hand calls to child processes: every call is a LocalRoom in this process,
+# and the browser phone, the SIP bridge and the console's supervisor audio join that room
+# object; no media server carries a room between processes here (LiveKit does that in
+# production), and the broker, control bus and live transcript feed are in memory too.
+DEV_ONE_PROCESS = (
+    "callcenter dev carries every call in this one process: its calls are in-process rooms "
+    "that the browser phone, the SIP endpoint and the console join, with no media server "
+    "between processes. For calls on every core run `callcenter worker --processes N` "
+    "(default: one per core) with LIVEKIT_URL and REDIS_URL set; drop --processes here")
 
 
 def dev(
@@ -33,8 +42,14 @@ def dev(
     warm: bool = typer.Option(True, help="Load the offline speech models before serving"),
     max_calls: int = typer.Option(20, min=1, max=2000,
                                   help="Calls at once before new ones are refused"),
+    processes: int = typer.Option(
+        1, min=1, max=256, help="Call-carrying processes; only 1 here (dev's rooms, "
+        "console audio, broker and control bus live in this process): for every core use "
+        "`callcenter worker --processes N` with LiveKit"),
 ) -> None:
     """Run the web admin, the supervisor console, the browser phone and the SIP endpoint."""
+    if processes > 1:
+        raise typer.BadParameter(DEV_ONE_PROCESS, param_hint="--processes")
     # The built-in SECRET_KEY is allowed here only: this server is for one machine.
     os.environ.setdefault("DEV_MODE", "true")
     get_settings.cache_clear()
