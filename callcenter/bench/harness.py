@@ -176,11 +176,16 @@ class BenchCall:
             self.room, script, board=self.board, voice=voice, comfort_noise=comfort_noise
         )
 
+    async def before_caller(self) -> None:
+        """What must happen in the call before the caller's script starts (nothing here;
+        an escalated-mix call waits for its take-over: `bench.voice_mix`)."""
+
     async def run(self) -> CallResult:
         """Play the script against the call; cancelled, it ends the call as a worker would."""
         await self.line.start()
         call = asyncio.get_running_loop().create_task(self.call.run())
         try:
+            await self.before_caller()
             report = await self.caller.run()
             self.room.close()  # the caller is done: the room closes and the call ends
             await call  # a call that failed fails the bench call

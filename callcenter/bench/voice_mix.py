@@ -74,13 +74,23 @@ class EscalatedCall(BenchCall):
                          serve_commands=self._serve)
         self.supervisor: ScriptedCaller | None = None
         self.taken_over = False
+        self._side: asyncio.Task[None] | None = None
 
     async def _serve(self, handler: CommandHandler) -> ServeHandle:
         return await self.bus.serve(Lease(call_id=self.room.name, worker_id="bench",
                                           token=1), handler)
 
+    async def before_caller(self) -> None:
+        # The caller talks to the supervisor, never to the AI: on a loaded host the
+        # take-over can take longer than the caller's first pause.
+        while not self.taken_over:
+            if self._side is not None and self._side.done():
+                self._side.result()  # the take-over failed: raise why
+                return
+            await self.room.clock.sleep(0.02)
+
     async def run(self) -> CallResult:
-        side = asyncio.get_running_loop().create_task(self._supervise())
+        self._side = side = asyncio.get_running_loop().create_task(self._supervise())
         try:
             return await super().run()
         finally:
