@@ -299,8 +299,10 @@ async def run_voice_bench(
     if processes > 1:
         from callcenter.bench.voice_cores import all_cores_phases
 
-        result.update(await all_cores_phases(quick, plan.density_seconds, progress,
-                                             processes=processes, room_mode=room))
+        media = result.get(f"density_{room}", {})
+        result.update(await all_cores_phases(
+            quick, plan.density_seconds, progress, processes=processes, room_mode=room,
+            escalated_pct=escalated_pct, path_ms=media.get("path_ms")))
         phases["density_all_cores"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
     result["offline_e2e_ms"] = await bench_offline(plan, progress)
     phases["offline"] = round(time.monotonic() - t0 - sum(phases.values()), 1)

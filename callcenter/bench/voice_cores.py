@@ -175,16 +175,18 @@ def combine(parts: list[dict[str, Any]], *, wall_s: float | None = None) -> dict
 async def bench_density_all_cores(
     totals: Sequence[int], seconds: float, progress: Progress, *, processes: int,
     room_mode: RoomMode = "local", escalated_pct: float = 0.0,
-    max_late_pct: float, max_overhead_ms: float,
+    max_late_pct: float, max_overhead_ms: float, path_ms: float | None = None,
 ) -> dict[str, Any]:
     """Steps of `totals` calls over `processes` processes, smallest first; stops after the
-    first step that fails (a bigger one would only load the host further)."""
+    first step that fails (a bigger one would only load the host further).
+
+    A media path is judged on the overhead beyond its own transit, `path_ms` (what the
+    one-process phase calibrated in the same run; None: no step passes, as there)."""
     from callcenter.bench.harness import REALISTIC
 
     steps: dict[str, Any] = {}
     max_calls = 0
     media = room_mode != "local"
-    path_ms: float | None = None
     for total in sorted(t for t in totals if t >= processes):
         progress(f"density, all cores ({processes} processes, {room_mode} room): {total} "
                  f"calls for {seconds:g} s")
@@ -192,9 +194,7 @@ async def bench_density_all_cores(
         steps[str(total)] = step
         p99 = step["turn_overhead_p99_ms"]
         if media:  # as in `bench_density`: the path's own transit is not overhead
-            if path_ms is None:
-                path_ms = step["turn_overhead_p50_ms"] or 0.0
-            p99 = None if p99 is None else round(p99 - path_ms, 2)
+            p99 = None if p99 is None or path_ms is None else round(p99 - path_ms, 2)
             step["added_overhead_p99_ms"] = p99
         passed = (step["late_frame_pct"] < max_late_pct and step["failed_calls"] == 0
                   and p99 is not None and p99 < max_overhead_ms)
@@ -216,18 +216,25 @@ async def bench_density_all_cores(
 
 
 async def all_cores_phases(quick: bool, seconds: float, progress: Progress, *,
-                           processes: int, room_mode: RoomMode) -> dict[str, Any]:
-    """`density_all_cores` (local room), and with a media path `density_<room>_all_cores`
-    too: the blocks `run_voice_bench` adds to its result."""
+                           processes: int, room_mode: RoomMode, escalated_pct: float,
+                           path_ms: float | None) -> dict[str, Any]:
+    """The blocks `run_voice_bench` adds: `density_all_cores` (local room); with a media
+    path `density_<room>_all_cores` too (judged beyond `path_ms`); in a full run with an
+    escalated share, `density_escalated_all_cores`."""
     from callcenter.bench.voice import MAX_DENSITY_OVERHEAD_MS, MAX_LATE_PCT
 
     totals = QUICK_TOTALS if quick else FULL_TOTALS
+    runs: list[tuple[str, RoomMode, float]] = [("density_all_cores", "local", 0.0)]
+    if room_mode != "local":
+        runs.append((f"density_{room_mode}_all_cores", room_mode, 0.0))
+    if escalated_pct and not quick:
+        runs.append(("density_escalated_all_cores", "local", escalated_pct))
     out: dict[str, Any] = {}
-    for mode in ("local", room_mode) if room_mode != "local" else ("local",):
-        key = "density_all_cores" if mode == "local" else f"density_{mode}_all_cores"
+    for key, mode, pct in runs:
         out[key] = await bench_density_all_cores(
             totals, seconds, progress, processes=processes, room_mode=mode,
-            max_late_pct=MAX_LATE_PCT, max_overhead_ms=MAX_DENSITY_OVERHEAD_MS)
+            escalated_pct=pct, max_late_pct=MAX_LATE_PCT,
+            max_overhead_ms=MAX_DENSITY_OVERHEAD_MS, path_ms=path_ms)
     return out
 
 
