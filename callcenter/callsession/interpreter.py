@@ -51,6 +51,7 @@ from callcenter.flow.events import (
     MaxDuration,
     ProviderFailure,
     TakenOver,
+    WebhookResult,
 )
 from callcenter.flow.runner import FlowRunner
 from callcenter.flow.schema import Flow
@@ -136,6 +137,7 @@ class FlowInterpreter:
         self._escalation: Escalate | None = None  # the escalation in progress, for its record
         self._suggester: Suggester | None = None  # while a supervisor has the call
         self._suggesting: set[asyncio.Task[None]] = set()
+        self._late: set[asyncio.Task[WebhookResult]] = set()  # webhooks a take-over interrupted
 
     # ------------------------------------------------------------------ the loop
 
@@ -248,7 +250,7 @@ class FlowInterpreter:
                     self.last_spoken = None
                     return await self.channel.listen(action)
                 case CallWebhook():
-                    return await call_webhook(action, self.effects.http)
+                    return await self._webhook(action)
                 case ClassifyIntent():
                     return await self._classify(action)
                 case AgentTurn():
@@ -299,6 +301,27 @@ class FlowInterpreter:
         await self.channel.apologise()
         self.last_spoken = None
         return ProviderFailure(component="tts", message=str(spoken.error))
+
+    async def _webhook(self, action: CallWebhook) -> Event:
+        request = asyncio.ensure_future(call_webhook(action, self.effects.http))
+        try:
+            return await asyncio.shield(request)
+        except asyncio.CancelledError:
+            if not self._interrupted:
+                request.cancel()  # the call itself is going away
+                raise
+            # A supervisor's event (a take-over) replaced the wait, but the request is
+            # already out: its reply still reaches the flow, which keeps it for the
+            # hand-back instead of sending the request again.
+            self._late.add(request)
+            request.add_done_callback(self._late_reply)
+            raise
+
+    def _late_reply(self, request: asyncio.Task[WebhookResult]) -> None:
+        self._late.discard(request)
+        if request.cancelled() or request.exception() is not None or self.state.ended:
+            return
+        self.inject(request.result())
 
     async def _classify(self, action: ClassifyIntent) -> Event:
         intents = self.effects.intents

@@ -47,6 +47,9 @@ class RunnerState(BaseModel):
     # A supervisor took the call over from the AI at this node (not at an escalate node):
     # a hand-back without a node resumes here.
     taken_over_at: str | None = None
+    # The request id of a webhook at `taken_over_at` whose result came while the supervisor
+    # had the call (its `save` variables are set): a hand-back there moves on, not re-calls it.
+    stored_webhook: str | None = None
     max_duration_fired: bool = False
     started_at: dt.datetime | None = None
     now: dt.datetime | None = None

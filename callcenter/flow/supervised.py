@@ -7,8 +7,8 @@ only what is still unanswered, or an end.
 
 from __future__ import annotations
 
-from callcenter.flow.events import EscalationResult, TakenOver
-from callcenter.flow.nodes import EscalateNode
+from callcenter.flow.events import EscalationResult, TakenOver, WebhookResult
+from callcenter.flow.nodes import EscalateNode, WebhookNode
 from callcenter.flow.walk import StepBase
 
 
@@ -56,6 +56,7 @@ class SupervisedSteps(StepBase):
         self.record("taken_over", node=self.st.node, supervisor=event.supervisor,
                     was_waiting_for=self.st.waiting_for)
         self.st.taken_over_at = self.st.node
+        self.st.stored_webhook = None
         self.st.status, self.st.waiting_for = "escalated", "escalation"
         self.st.was_escalated = True
         self.st.pending_text, self.st.pending_tools = None, []
@@ -69,6 +70,7 @@ class SupervisedSteps(StepBase):
         assert at is not None
         self.record("escalation", node=at, outcome=event.outcome, supervisor=event.supervisor,
                     taken_over=True)
+        stored, self.st.stored_webhook = self.st.stored_webhook, None
         if event.outcome == "ended":
             self.st.taken_over_at = None
             self.end("escalated", "supervisor ended the call")
@@ -76,8 +78,35 @@ class SupervisedSteps(StepBase):
             self.st.taken_over_at = None
             self.st.status = "waiting"
             self.st.skip_answered = True
-            self.goto(event.resume_at if event.resume_at and event.resume_at in self.flow.nodes
+            target = (event.resume_at if event.resume_at and event.resume_at in self.flow.nodes
                       else at)
+            node = self.flow.node(target)
+            if target == at and isinstance(node, WebhookNode) and stored is not None and (
+                    stored == self.st.request_id):
+                # Its reply came while the supervisor talked: calling it again could repeat
+                # what it does (a refund, a ticket), so the flow goes on from its answer.
+                self.record("webhook_already_done", node=at, request_id=stored)
+                target = node.next
+            self.goto(target)
         else:
             self.record("ignored", kind=event.kind, outcome=event.outcome,
                         why="no queue result applies to a taken-over call")
+
+    def taken_over_webhook(self, event: WebhookResult) -> None:
+        """The reply of a webhook that was in flight when the supervisor took over.
+
+        The request already went out; its reply is kept (the node's `save` variables) so
+        the hand-back goes on from it instead of sending the request a second time. A failed
+        reply keeps nothing: the hand-back calls the webhook again, as its retry would.
+        """
+        node = self.flow.node(self.st.node or "")
+        if (not isinstance(node, WebhookNode) or self.st.node != self.st.taken_over_at
+                or event.request_id != self.st.request_id):
+            self.record("ignored", kind=event.kind, node=self.st.node,
+                        why="a supervisor has the call", id=event.request_id)
+            return
+        self.record("webhook_result", node=self.st.node, ok=event.ok, status=event.status,
+                    error=event.error, taken_over=True)
+        if event.ok:
+            self.save_webhook(node, event)
+            self.st.stored_webhook = event.request_id

@@ -55,6 +55,8 @@ class Step(SupervisedSteps):
             self.take_over(event)
         elif isinstance(event, EscalationResult) and self.st.taken_over_at is not None:
             self.taken_over_result(event)
+        elif isinstance(event, WebhookResult) and self.st.taken_over_at is not None:
+            self.taken_over_webhook(event)
         elif waiting == "input" and isinstance(event, UserSaid | DtmfReceived | NoInput):
             assert isinstance(node, AskNode | MenuNode | AgentNode)
             self.caller_input(node, event)
@@ -439,9 +441,7 @@ class Step(SupervisedSteps):
             return
         assert isinstance(node, WebhookNode)
         if event.ok:
-            saved = {var: _path(event.data, path) for var, path in node.save.items()}
-            self.st.variables |= saved
-            self.record("variables_set", node=self.st.node, values=saved)
+            self.save_webhook(node, event)
             self.goto(node.next)
         elif self.st.webhook_attempt <= node.retries:
             self.st.webhook_attempt += 1
@@ -452,6 +452,12 @@ class Step(SupervisedSteps):
             self.fire("provider_failure", self.flow.handlers.provider_failure)
         else:
             self.hang_up("error", "webhook_failed", "Sorry, something went wrong. Goodbye.")
+
+    def save_webhook(self, node: WebhookNode, event: WebhookResult) -> None:
+        """The node's `save` variables from a successful reply."""
+        saved = {var: _path(event.data, path) for var, path in node.save.items()}
+        self.st.variables |= saved
+        self.record("variables_set", node=self.st.node, values=saved)
 
     def tool_name(self, call_id: str) -> str:
         for message in reversed(self.st.history):

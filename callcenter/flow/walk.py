@@ -28,6 +28,7 @@ from callcenter.flow.events import (
     Event,
     MaxDuration,
     ProviderFailure,
+    WebhookResult,
 )
 from callcenter.flow.hours import Schedule, build_schedule
 from callcenter.flow.nodes import (
@@ -381,6 +382,9 @@ class StepBase:
                          "We've reached the time limit for this call. Goodbye.")
 
     def provider_failure(self, event: ProviderFailure) -> None:
+        raise NotImplementedError  # turns.Step
+
+    def save_webhook(self, node: WebhookNode, event: WebhookResult) -> None:
         raise NotImplementedError  # turns.Step
 
     def dispatch(self, event: Event) -> None:
