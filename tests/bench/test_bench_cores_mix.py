@@ -101,3 +101,25 @@ def test_combined_step_takes_the_worst_process() -> None:
         300, 0.4, 15.0)
     assert step["late_frame_pct_all"] == 0.325  # 13 late frames of 4000
     assert (step["cpu_pct"], step["turns"], step["frames"]) == (120.0, 20, 4000)
+
+
+def test_summary_table_shows_the_mix_and_every_core() -> None:
+    from rich.console import Console
+
+    from callcenter.cli.bench import render
+
+    step = {"calls": 300, "late_frame_pct": 0.2, "cpu_pct": 150.0, "rss_mb": 400.0,
+            "turn_overhead_p99_ms": 12.0, "supervisor_lines_transcribed": 41}
+    result = {
+        "mode": "quick", "turn_overhead_ms": {"p50": 3.0, "p99": 8.0, "turns": 201},
+        "barge_in_ms": {"p50": 20.0, "p99": 30.0}, "density": {"steps": {}, "max_calls": 150},
+        "density_escalated": {"steps": {"300": step}, "max_calls": 300, "escalated_pct": 20.0},
+        "density_all_cores": {"room": "local", "processes": 2, "steps": {"300": step},
+                              "max_calls": 300},
+    }
+    out = Console(record=True, width=250)
+    out.print(render(result))
+    text = out.export_text()
+    assert "density max calls, 20 % escalated (one process)" in text
+    assert "density max calls, all cores (2 processes, local)" in text
+    assert "0.2 / 150 / 12" in text
