@@ -8,8 +8,9 @@ handler). Classification actions the runner emits are performed by `IntentServic
 helper the one action interpreter uses. The result is what the flow did: the menu option
 taken, the slot value stored, a reprompt, or a person asked for.
 
-The held-out part is new in phrasing (the set's `heldout` lists) and in voice
-(`HELDOUT_VOICES`): tune on `tuned`, report both.
+The parts of the set and their voices are in `quality_items` and `quality_voices`: the
+held-out parts (v3, v4 and v4's hard-voice part) are new in phrasing and in voice, and
+every part is reported per category and per voice family (natural or eSpeak "hard").
 
 The recognizer is told what the node's `Listen` expects (digits, yes/no, menu phrases),
 as the call session tells it, and the endpointing rule gets the same expectation. With
@@ -29,20 +30,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from callcenter.bench.quality_audio import (
-    FRESH_VOICES,
-    HELDOUT_VOICES,
-    TUNE_VOICES,
-    V3_SNRS,
-    V3_VOICES,
-    Segment,
-    Synth,
-    Transcriber,
-    caller_audio,
-    vad_segments,
-)
+from callcenter.bench.quality_audio import Segment, Transcriber, caller_audio, vad_segments
+from callcenter.bench.quality_items import SPLITS, Item, family_of, load_items
+from callcenter.bench.quality_voices import Synth, voice_named
 from callcenter.callsession.effects import IntentService
 from callcenter.flow.actions import Action, ClassifyIntent, Listen, RecordEvent
 from callcenter.flow.events import CallStarted, Event, UserSaid
@@ -52,20 +42,11 @@ from callcenter.flow.validate import load_flow
 from callcenter.voice.endpointing import endpoint_delay
 from callcenter.voice.settings import EndpointingSettings
 
-SET_PATH = Path(__file__).with_name("quality_set.yaml")
 # The code before issue #14's recognizer and endpointing work: the "before" column.
 BASELINE_REF = "58b913e"
 # This bench's own files, laid over the baseline's tree so both runs measure alike.
-_BENCH_FILES = ("quality.py", "quality_audio.py", "quality_report.py", "quality_set.yaml")
-SNRS: tuple[float | None, ...] = (None, 20.0, 10.0)
-# What each part of the set is for now. The first two held-out parts were run while the
-# recognizer was tuned, so only v3 still measures lines and voices nothing was tuned on.
-SPLITS = {
-    "tuned": "tuning",
-    "heldout": "tuning (held out until v3; tuned on since)",
-    "fresh": "tuning (second held-out part until v3; tuned on since)",
-    "v3": "held-out (v3: never looked at line by line while tuning)",
-}
+_BENCH_FILES = ("quality.py", "quality_audio.py", "quality_items.py", "quality_voices.py",
+                "quality_report.py", "quality_set.yaml")
 START = {"menu": "menu", "human": "menu", "out_of_domain": "menu", "digits": "ask_digits",
          "yes_no": "ask_yes", "date": "ask_date", "time": "ask_time"}
 
@@ -114,20 +95,6 @@ NODES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One labelled line and the condition it is spoken in."""
-
-    category: str
-    text: str
-    expected: Any
-    heldout: bool
-    voice: str
-    snr_db: float | None
-    seed: int
-    split: str = ""  # tuned, heldout, fresh (both tuned on since) or v3 (see SPLITS)
-
-
 @dataclass(slots=True)
 class Outcome:
     item: Item
@@ -143,60 +110,6 @@ class Outcome:
     @property
     def right(self) -> bool:
         return bool(self.got == self.item.expected) and not self.cut_off
-
-
-def load_items(path: Path = SET_PATH, *, quick: bool = False) -> tuple[list[Item], dt.date]:
-    """Every labelled line with its voice and noise (fixed by its position: repeatable)."""
-    data = yaml.safe_load(path.read_text())
-    today = data.pop("today")
-    fresh = data.pop("fresh", {})
-    v3 = data.pop("heldout_v3", {})
-    items: list[Item] = []
-    n = 0
-    for category, parts in data.items():
-        for split in ("tune", "heldout"):
-            voices = HELDOUT_VOICES if split == "heldout" else TUNE_VOICES
-            for i, (text, expected) in enumerate(parts[split]):
-                n += 1
-                _check_text(text, category)
-                if quick and i % 3:
-                    continue
-                items.append(Item(
-                    category, str(text), expected, split == "heldout",
-                    voices[i % len(voices)].name, SNRS[(i // len(voices)) % len(SNRS)], n,
-                    "heldout" if split == "heldout" else "tuned"))
-    # Seeds of their own, so adding fresh lines never changes the audio of the others.
-    n = 100_000
-    for category, lines in fresh.items():
-        for i, (text, expected) in enumerate(lines):
-            n += 1
-            _check_text(text, category)
-            if quick and i % 3:
-                continue
-            v = FRESH_VOICES
-            items.append(Item(category, str(text), expected, True, v[i % len(v)].name,
-                              SNRS[(i // len(v)) % len(SNRS)], n, "fresh"))
-    n = 200_000
-    for category, lines in v3.items():
-        for i, (text, expected) in enumerate(lines):
-            n += 1
-            _check_text(text, category)
-            if quick and i % 3:
-                continue
-            items.append(Item(category, str(text), expected, True,
-                              V3_VOICES[i % len(V3_VOICES)].name,
-                              V3_SNRS[(i // len(V3_VOICES)) % len(V3_SNRS)], n, "v3"))
-    return items, today
-
-
-def _check_text(text: object, category: str) -> None:
-    if not isinstance(text, str):  # YAML reads a bare yes/no/on/off as a boolean
-        raise ValueError(f"{category}: the line {text!r} is not text: quote it in the set")
-
-
-def _voice(name: str) -> Any:
-    voices = (*TUNE_VOICES, *HELDOUT_VOICES, *FRESH_VOICES, *V3_VOICES)
-    return next(v for v in voices if v.name == name)
 
 
 class FlowJudge:
@@ -296,7 +209,7 @@ def turns_of(segments: list[Segment], expects: Expects) -> list[list[Segment]]:
 
 def run_item(item: Item, synth: Synth, stt: Transcriber, judge: FlowJudge,
              cache: Path) -> Outcome:
-    audio = caller_audio(synth, _voice(item.voice), item.text, item.snr_db, item.seed, cache)
+    audio = caller_audio(synth, voice_named(item.voice), item.text, item.snr_db, item.seed, cache)
     expects = Expects.of(judge.listen(item.category))
     segments = [stt.segment(audio, a, b, expects.recognizer) for a, b in vad_segments(audio)]
     out = Outcome(item, segments=[s.text for s in segments])
@@ -327,33 +240,43 @@ def _p(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
 
 
+def _part(part: list[Outcome]) -> dict[str, Any]:
+    """Accuracy per category, cut-offs, human recall and false escalations of some lines."""
+    cats: dict[str, Any] = {}
+    for cat in dict.fromkeys(o.item.category for o in part):
+        group = [o for o in part if o.item.category == cat]
+        cats[cat] = {"n": len(group),
+                     "accuracy_pct": _pct(sum(o.right for o in group), len(group)),
+                     "cut_offs": sum(o.cut_off for o in group)}
+        if cat == "digits":
+            cats[cat]["exact_match_pct"] = cats[cat]["accuracy_pct"]
+            cats[cat]["mid_number_cut_offs"] = cats[cat]["cut_offs"]
+    human = [o for o in part if o.item.category == "human"]
+    others = [o for o in part if o.item.category != "human"]
+    return {
+        "categories": cats,
+        "human_recall_pct": _pct(sum(o.got == "human" for o in human), len(human)),
+        "false_escalation_pct": _pct(sum(o.got == "human" for o in others), len(others)),
+        "overall_pct": _pct(sum(o.right for o in part), len(part)),
+        "n": len(part),
+    }
+
+
 def summarize(outcomes: Iterable[Outcome]) -> dict[str, Any]:
-    """Per split and category: accuracy, cut-offs, human recall / false escalations, latency."""
+    """Per split: per category, per voice family and per voice; then latency per turn."""
     outs = list(outcomes)
     report: dict[str, Any] = {}
     for split, role in SPLITS.items():
         part = [o for o in outs if o.item.split == split]
         if not part and split != "tuned":
             continue
-        cats: dict[str, Any] = {}
-        for cat in dict.fromkeys(o.item.category for o in part):
-            group = [o for o in part if o.item.category == cat]
-            cats[cat] = {"n": len(group), "accuracy_pct": _pct(sum(o.right for o in group),
-                                                               len(group)),
-                         "cut_offs": sum(o.cut_off for o in group)}
-            if cat == "digits":
-                cats[cat]["exact_match_pct"] = cats[cat]["accuracy_pct"]
-                cats[cat]["mid_number_cut_offs"] = cats[cat]["cut_offs"]
-        human = [o for o in part if o.item.category == "human"]
-        others = [o for o in part if o.item.category != "human"]
-        report[split] = {
-            "categories": cats,
-            "human_recall_pct": _pct(sum(o.got == "human" for o in human), len(human)),
-            "false_escalation_pct": _pct(sum(o.got == "human" for o in others), len(others)),
-            "overall_pct": _pct(sum(o.right for o in part), len(part)),
-            "n": len(part),
-            "role": role,
-        }
+        families = {fam: _part([o for o in part if family_of(o.item.voice) == fam])
+                    for fam in dict.fromkeys(family_of(o.item.voice) for o in part)}
+        voices = {name: _pct(sum(o.right for o in part if o.item.voice == name),
+                             sum(o.item.voice == name for o in part))
+                  for name in dict.fromkeys(o.item.voice for o in part)}
+        report[split] = _part(part) | {"role": role, "families": families,
+                                       "voices_overall_pct": voices}
     total = [o.endpoint_ms + o.stt_ms + o.understand_ms for o in outs if o.turns]
     report["latency_ms_per_turn"] = {
         "endpoint_wait_p50": _p([o.endpoint_ms for o in outs if o.turns], 0.5),
@@ -477,8 +400,8 @@ def run_quality_bench(*, quick: bool = False, cache: Path | None = None,
         except BaselineError as exc:
             exc.partial = result  # this run's figures are still worth writing
             raise
-        result["baseline"] = {k: base[k] for k in ("code", "tuned", "heldout", "fresh", "v3",
-                                                   "latency_ms_per_turn") if k in base}
+        result["baseline"] = {k: base[k] for k in ("code", *SPLITS, "latency_ms_per_turn")
+                              if k in base}
         result["baseline_items"] = base.get("items", [])
     return result
 

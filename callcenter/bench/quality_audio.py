@@ -1,10 +1,11 @@
 """Caller audio for the quality bench: voices, pauses, noise, the phone line, and turns.
 
-Each labelled line is spoken by one voice (Piper at several speeds, eSpeak NG voices and
-speeds), with a pause of about a second wherever the text has " | ", noise at the item's
-SNR, through the phone channel (300-3400 Hz, 8 kHz mu-law) and back up to the 16 kHz the
-voice session asks the room for. Audio and Whisper transcripts are cached under the data
-dir: they depend on the voice and the words, not on the code under test.
+Each labelled line is spoken by one voice (`quality_voices`: Piper, Flite, Festival,
+eSpeak NG at several speeds and pitches), with a pause of about a second wherever the
+text has " | ", noise at the item's SNR, through the phone channel (300-3400 Hz, 8 kHz
+mu-law) and back up to the 16 kHz the voice session asks the room for. Audio and
+Whisper transcripts are cached under the data dir: they depend on the voice, the words
+and the recognizer's options, not on the flow code under test.
 
 Turns are cut the way `VoiceSession` cuts them: the real Silero `VADStream` with the
 session's settings finds speech segments, Whisper transcribes each segment, and
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,88 +27,12 @@ import numpy as np
 from callcenter.audio.frame import PCM16, AudioFrame
 from callcenter.audio.resample import resample_pcm
 from callcenter.audio.vad import VADEvent, VADEventKind, VADStream
+from callcenter.bench.quality_voices import Synth, Voice, speech_module
 from callcenter.testing.voices import to_channel
 from callcenter.voice.settings import VoiceSettings
 
 RATE = 16000
 _FRAME = RATE // 50  # 20 ms, as rooms deliver it
-
-
-@dataclass(frozen=True, slots=True)
-class Voice:
-    """One synthetic caller: engine, voice name, speed (Piper length scale or eSpeak wpm)."""
-
-    name: str
-    engine: str
-    voice: str = ""
-    speed: float = 1.0
-
-
-# Tuning voices and held-out voices never overlap (the held-out part is new in voice too).
-TUNE_VOICES = (
-    Voice("piper-1.0", "piper", speed=1.0),
-    Voice("piper-slow", "piper", speed=1.25),
-    Voice("espeak-us-160", "espeak", "en-us", 160),
-    Voice("espeak-029-150", "espeak", "en-029", 150),
-)
-HELDOUT_VOICES = (
-    Voice("piper-fast", "piper", speed=0.85),
-    Voice("espeak-f3-175", "espeak", "en-us+f3", 175),
-    Voice("espeak-scot-150", "espeak", "en-gb-scotland", 150),
-)
-# The second held-out part (the set's `fresh` lists) is spoken only by these.
-FRESH_VOICES = (
-    Voice("espeak-m3-140", "espeak", "en-us+m3", 140),
-    Voice("piper-1.1", "piper", speed=1.1),
-    Voice("espeak-rp-165", "espeak", "en-gb-x-rp", 165),
-)
-# Held-out v3 (the set's `heldout_v3`): accents and speeds used by no other part, and noise
-# levels of its own (`V3_SNRS`), so nothing tuned on the other parts saw its audio.
-V3_VOICES = (
-    Voice("espeak-nyc-m5-170", "espeak", "en-us-nyc+m5", 170),
-    Voice("piper-1.4", "piper", speed=1.4),
-    Voice("espeak-cwmd-f2-155", "espeak", "en-gb-x-gbcwmd+f2", 155),
-    Voice("espeak-clan-m1-185", "espeak", "en-gb-x-gbclan+m1", 185),
-)
-V3_SNRS: tuple[float | None, ...] = (15.0, None, 12.0)
-
-
-class Synth:
-    """Thread-safe synthesizers, one per voice (loaded on first use)."""
-
-    def __init__(self) -> None:
-        self._engines: dict[str, object] = {}
-        self._lock = threading.Lock()
-
-    def speak(self, voice: Voice, text: str) -> PCM16:
-        with self._lock:
-            engine = self._engines.get(voice.name)
-            if engine is None:
-                engine = self._engines[voice.name] = self._make(voice)
-            clause = engine.synthesize_clause(text)  # type: ignore[attr-defined]
-            samples: PCM16 = clause.samples
-            return samples
-
-    @staticmethod
-    def _make(voice: Voice) -> object:
-        if voice.engine == "piper":
-            piper = _speech_module("piper")
-            return piper.PiperTTS(RATE, piper.PiperOptions(deterministic=True,
-                                                           length_scale=voice.speed))
-        espeak = _speech_module("espeak")
-        return espeak.EspeakTTS(RATE, espeak.EspeakOptions(voice=voice.voice,
-                                                           rate_wpm=int(voice.speed)))
-
-
-def _speech_module(name: str) -> Any:
-    """`callcenter.speech.offline.<name>`, or `callcenter.speech.<name>` on older code (the
-    baseline run lays this bench over a tree from before the speech package was split)."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"callcenter.speech.offline.{name}")
-    except ModuleNotFoundError:
-        return importlib.import_module(f"callcenter.speech.{name}")
 
 
 def _key(*parts: object) -> str:
@@ -186,13 +110,14 @@ class Transcriber:
     """Whisper tiny.en on each segment (the production `WhisperSTT`), cached on disk.
 
     `expect` is what the flow's Listen told the recognizer (None on code that cannot take
-    it); the cache key holds it, so runs with and without it never mix transcripts.
+    it); the cache key holds it and the recognizer's options, so runs with and without it,
+    or on another model, never mix transcripts.
     """
 
     def __init__(self, cache: Path) -> None:
         import inspect
 
-        self.stt = _speech_module("whisper").WhisperSTT()
+        self.stt = speech_module("whisper").WhisperSTT()
         self.takes_expectation = "expect" in inspect.signature(self.stt.transcribe).parameters
         self.path = cache / "transcripts.json"
         self.memo: dict[str, list[float | str]] = (
@@ -203,9 +128,12 @@ class Transcriber:
         # The listener forwards audio up to the speech-end event, plus the last frame.
         lo, hi = int(start_ms * RATE / 1000), int((end_ms + 20) * RATE / 1000)
         chunk = np.ascontiguousarray(samples[lo:hi])
-        key = hashlib.sha256(chunk.tobytes()).hexdigest()[:24]
-        if expect is not None:
-            key = _key(key, repr(expect), repr(self.stt.options))
+        # The recognizer's options (its model among them: LOCAL_STT_MODEL) are in every
+        # key, with or without an expectation, so a run on another model never reads
+        # transcripts another model made.
+        key = _key(hashlib.sha256(chunk.tobytes()).hexdigest()[:24],
+                   None if expect is None else repr(expect),
+                   repr(getattr(self.stt, "options", None)))
         hit = self.memo.get(key)
         if hit is None:
             began = time.perf_counter()

@@ -1,5 +1,6 @@
-"""bench quality's labelled set: the held-out v3 part is new in words, voices and noise,
-and every part's report says what it is for (tuning or held out)."""
+"""bench quality's labelled set: the held-out parts are new in words, voices and noise,
+natural voices speak through Flite and Festival, and every part's report says what it is
+for (tuning or held out) and splits natural from eSpeak voices."""
 
 from __future__ import annotations
 
@@ -7,22 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.bench.quality import (
-    SNRS,
-    SPLITS,
-    BaselineError,
-    Item,
-    Outcome,
-    export_code,
-    load_items,
-    summarize,
-)
-from callcenter.bench.quality_audio import (
+from callcenter.bench.quality import BaselineError, Outcome, export_code, summarize
+from callcenter.bench.quality_items import SNRS, SPLITS, Item, load_items
+from callcenter.bench.quality_report import quality_table
+from callcenter.bench.quality_voices import (
+    ALL_VOICES,
     FRESH_VOICES,
     HELDOUT_VOICES,
+    TUNE_NATURAL_VOICES,
     TUNE_VOICES,
     V3_SNRS,
     V3_VOICES,
+    V4_HARD_VOICES,
+    V4_VOICES,
+    Synth,
+    voice_named,
 )
 
 
@@ -35,21 +35,71 @@ def test_held_out_v3_has_its_own_lines_voices_and_noise() -> None:
     assert not {i.text.lower() for i in v3} & {i.text.lower() for i in rest}
     v3_voices = {v.name for v in V3_VOICES}
     assert {i.voice for i in v3} == v3_voices
-    assert not v3_voices & {v.name for v in (*TUNE_VOICES, *HELDOUT_VOICES, *FRESH_VOICES)}
+    assert not v3_voices & {v.name for v in (*TUNE_VOICES, *HELDOUT_VOICES, *FRESH_VOICES,
+                                              *TUNE_NATURAL_VOICES, *V4_VOICES,
+                                              *V4_HARD_VOICES)}
     assert not {i.voice for i in rest} & v3_voices
     noisy = {i.snr_db for i in v3} - {None}
     assert noisy == set(V3_SNRS) - {None} and not noisy & set(SNRS)
     assert len({i.seed for i in items}) == len(items)  # every line's audio is its own
 
 
+def test_held_out_v4_is_new_in_words_and_voices_and_covers_every_category() -> None:
+    items, _ = load_items()
+    v4 = [i for i in items if i.split == "v4"]
+    hard = [i for i in items if i.split == "v4_hard"]
+    rest = [i for i in items if i.split not in ("v4", "v4_hard")]
+    assert len(v4) >= 100
+    assert {i.category for i in v4} == {i.category for i in rest}
+    assert not {i.text.lower() for i in v4} & {i.text.lower() for i in rest}
+    assert {i.text for i in hard} <= {i.text for i in v4} and len(hard) >= len(v4) // 2
+    assert {i.voice for i in v4} == {v.name for v in V4_VOICES}
+    assert {i.voice for i in hard} == {v.name for v in V4_HARD_VOICES}
+    assert not ({i.voice for i in v4} | {i.voice for i in hard}) & {i.voice for i in rest}
+    assert {voice_named(i.voice).family for i in v4} == {"natural"}
+    assert {voice_named(i.voice).family for i in hard} == {"hard"}
+    assert {i.snr_db for i in v4} == {None, 20.0, 10.0}
+    assert any("|" in i.text for i in v4 if i.category == "digits")  # pauses in numbers
+
+
+def test_voice_names_are_unique_and_an_unknown_one_names_the_choices() -> None:
+    assert len({v.name for v in ALL_VOICES}) == len(ALL_VOICES)
+    with pytest.raises(ValueError, match="flite-slt"):
+        voice_named("no-such-voice")
+
+
+def test_the_older_voices_keep_their_cache_keys() -> None:
+    # The audio cache is keyed on repr(voice): pitch must not appear in the older voices'.
+    assert repr(TUNE_VOICES[0]) == (
+        "Voice(name='piper-1.0', engine='piper', voice='', speed=1.0)")
+
+
+@pytest.mark.parametrize("name", ["flite-rms-0.9-low", "festival-slt-hts"])
+def test_natural_voices_speak_through_flite_and_festival(name: str) -> None:
+    samples = Synth().speak(voice_named(name), "my order number is four five six")
+    assert samples.dtype.name == "int16"
+    seconds = len(samples) / 16000
+    assert 0.8 < seconds < 6.0 and int(abs(samples.astype(int)).max()) > 1000
+
+
 def test_each_part_of_the_report_says_whether_it_was_tuned_on() -> None:
-    outs = [Outcome(Item("yes_no", "yes", True, split != "tuned", "v", None, n, split),
+    outs = [Outcome(Item("yes_no", "yes", True, split != "tuned", voice, None, n, split),
                     got=True, turns=1)
-            for n, split in enumerate(SPLITS)]
+            for n, split in enumerate(SPLITS) for voice in ("flite-slt", "espeak-f4-165")]
+    outs[-1].got = False  # the last part's eSpeak line is wrong
     report = summarize(outs)
     assert [report[s]["role"].split()[0] for s in SPLITS] == [
-        "tuning", "tuning", "tuning", "held-out"]
+        "tuning", "tuning", "tuning", "tuning", "held-out", "held-out", "held-out"]
     assert report["v3"]["categories"]["yes_no"]["accuracy_pct"] == 100.0
+    last = report["v4_hard"]
+    assert last["overall_pct"] == 50.0
+    assert last["families"]["natural"]["overall_pct"] == 100.0
+    assert last["families"]["hard"]["overall_pct"] == 0.0
+    assert last["voices_overall_pct"] == {"flite-slt": 100.0, "espeak-f4-165": 0.0}
+    result = report | {"lines": len(outs), "code": "x"}
+    table = quality_table(result)
+    assert [c.header for c in table.columns][-2:] == ["v4 hard voices %", "cut-offs"]
+    assert "hard voices" in list(table.columns[0].cells)
 
 
 def test_the_baseline_code_is_exported_from_the_checkout_or_refused_with_the_fix(
