@@ -86,8 +86,11 @@ def spoken_date(text: str, today: dt.date) -> dt.date | None:
         return _future(today, month, day)
     for i, weekday in enumerate(_WEEKDAYS):
         if weekday in ws or weekday + "s" in ws:
-            # "next Friday" and "Friday" both mean the coming one: callers mostly do.
+            # "next Friday" and "Friday" both mean the coming one: callers mostly do. But
+            # "next Wednesday" said on a Tuesday is the week after: tomorrow is "tomorrow".
             ahead = (i - today.weekday()) % 7 or 7
+            if ahead == 1 and "next" in ws[:ws.index(weekday) if weekday in ws else None]:
+                ahead = 8
             return today + dt.timedelta(days=ahead)
     if day is not None and month is None and re.search(r"\bthe\b|\d(st|nd|rd|th)\b", t):
         # "the eighth": the next 8th of a month.
@@ -138,7 +141,9 @@ def spoken_time(text: str) -> str | None:
         hour, minute = int(m.group(3)) - 1, 45
     elif m := re.search(r"\b(\d{1,2})[:. ](\d{2})(?!\d)", t):
         hour, minute = int(m.group(1)), int(m.group(2))
-    elif m := re.search(r"\b(\d{3,4})\s*(am|pm)\b", t):
+    elif (m := re.search(r"\b(\d{3,4})\s*(am|pm)\b", t)) or (
+            (am or pm) and (m := re.search(r"\b(\d{3,4})\b", t))):
+        # "330 in the afternoon": the recognizer writes "three thirty" as one number.
         hour, minute = int(m.group(1)[:-2]), int(m.group(1)[-2:])
     elif m := re.search(r"\b(\d{1,2})\b(?!\s*(st|nd|rd|th|minutes|days))", t):
         hour = int(m.group(1))

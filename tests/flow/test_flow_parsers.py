@@ -89,5 +89,19 @@ def test_times_as_people_say_them(said: str, at: str) -> None:
     assert spoken_time(said) == at
 
 
+def test_three_thirty_written_as_one_number_is_a_time_of_day() -> None:
+    # bench quality (tuning part): Whisper heard "How about 330 in the afternoon?".
+    assert spoken_time("How about 330 in the afternoon?") == "15:30"
+    assert spoken_time("1045 in the morning") == "10:45"
+    assert spoken_time("order 330") is None  # no time of day: not a time
+
+
+def test_next_weekday_that_is_tomorrow_means_the_week_after() -> None:
+    # bench quality (tuning part): "next Wednesday", said on a Tuesday, is not tomorrow.
+    assert spoken_date("next Wednesday.", TUESDAY) == dt.date(2026, 12, 2)
+    assert spoken_date("Wednesday", TUESDAY) == dt.date(2026, 11, 25)
+    assert spoken_date("next Friday", TUESDAY) == dt.date(2026, 11, 27)
+
+
 def test_no_time_in_words_without_one() -> None:
     assert spoken_time("whenever suits you") is None
