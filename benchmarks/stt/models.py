@@ -75,6 +75,9 @@ from callcenter.bench.quality_audio import (  # noqa: E402
     caller_audio,
     vad_segments,
 )
+from callcenter.bench.quality_audio import (  # noqa: E402
+    _key as audio_key,
+)
 from callcenter.config import get_settings  # noqa: E402
 from callcenter.speech.offline.constrain import (  # noqa: E402
     Constrained,
@@ -101,9 +104,9 @@ def _key(chunk: np.ndarray, expect: Any) -> str:
     return hashlib.sha256(chunk.tobytes() + repr(expect).encode()).hexdigest()[:24]
 
 
-def decode(model: str, limit: int | None, every: int = 1) -> None:
-    """Phase 1: every segment's readings for `model`, cached in OUT_DIR/<model>.json."""
-    path = OUT_DIR / f"{model}.json"
+def decode(model: str, limit: int | None, every: int = 1, first: int = 0) -> None:
+    """Phase 1: every segment's readings for `model`, cached in OUT_DIR/<model>[-from].json."""
+    path = OUT_DIR / (f"{model}.json" if not first else f"{model}-from{first}.json")
     memo: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     stt = WhisperSTT(WhisperOptions(model=model, constrained=False))  # the open reading
     stt.warm_up()
@@ -111,7 +114,7 @@ def decode(model: str, limit: int | None, every: int = 1) -> None:
     judge = FlowJudge(today)
     synth = Synth()
     for n, item in enumerate(items[:limit], 1):
-        if (n - 1) % every:
+        if n <= first or (n - 1) % every:
             continue  # a sample of the set (a slow model on a loaded machine)
         audio = caller_audio(synth, _voice(item.voice), item.text, item.snr_db, item.seed,
                              CACHE)
@@ -168,34 +171,46 @@ def evaluate(candidates: list[Candidate], out: Path | None, show: str | None) ->
     items, today = load_items()
     judge = FlowJudge(today)
     synth = Synth()
-    memos = {m: json.loads((OUT_DIR / f"{m}.json").read_text())
-             for m in {c.model for c in candidates} if (OUT_DIR / f"{m}.json").exists()}
+    memos: dict[str, dict[str, Any]] = {}
+    for model in {c.model for c in candidates}:
+        for path in (OUT_DIR / f"{model}.json", *OUT_DIR.glob(f"{model}-from*.json")):
+            if path.exists():
+                memos.setdefault(model, {}).update(json.loads(path.read_text()))
     cands = [c for c in candidates if c.model in memos]
-    prepared: list[tuple[Item, Any, list[tuple[float, float, np.ndarray]]]] = []
+    # Each line's segments and their memo keys, cached: VAD over the whole set is slow.
+    seg_path = OUT_DIR / "segments.json"
+    seg_memo: dict[str, list[list[Any]]] = (
+        json.loads(seg_path.read_text()) if seg_path.exists() else {})
+    prepared: list[tuple[Item, Any, list[tuple[float, float, str]]]] = []
     for item in items:
-        audio = caller_audio(synth, _voice(item.voice), item.text, item.snr_db, item.seed,
-                             CACHE)
         listen = judge.listen(item.category)
-        segs = []
-        for a, b in vad_segments(audio):
-            lo, hi = int(a * RATE / 1000), int((b + 20) * RATE / 1000)
-            segs.append((a, b, np.ascontiguousarray(audio[lo:hi])))
-        prepared.append((item, listen, segs))
-    # Only lines every model decoded in full (a slow model may have decoded a sample).
-    prepared = [
-        p for p in prepared
-        if all(_key(chunk, Expects.of(p[1]).recognizer) in memo
-               for memo in memos.values() for _, _, chunk in p[2])]
+        expect = Expects.of(listen).recognizer
+        ident = f"{item.seed}:{item.voice}:{item.text}"
+        if ident not in seg_memo:
+            voice = _voice(item.voice)
+            if not (CACHE / "audio" / f"{audio_key(voice, item.text, item.snr_db, item.seed)}"
+                    ".npy").exists():
+                continue  # never decoded: no audio made for it
+            audio = caller_audio(synth, voice, item.text, item.snr_db, item.seed, CACHE)
+            entries = []
+            for a, b in vad_segments(audio):
+                lo, hi = int(a * RATE / 1000), int((b + 20) * RATE / 1000)
+                entries.append([a, b, _key(np.ascontiguousarray(audio[lo:hi]), expect)])
+            seg_memo[ident] = entries
+        segs = [(float(a), float(b), str(k)) for a, b, k in seg_memo[ident]]
+        # Only lines every model decoded in full (a slow model may have decoded a sample).
+        if all(k in memo for memo in memos.values() for _, _, k in segs):
+            prepared.append((item, listen, segs))
+    seg_path.parent.mkdir(parents=True, exist_ok=True)
+    seg_path.write_text(json.dumps(seg_memo))
     report: dict[str, Any] = {"loaded_machine": True, "lines": len(prepared), "candidates": {}}
     for cand in cands:
         rows = []
         for item, listen, segs in prepared:
             expects = Expects.of(listen)
             segments = []
-            for a, b, chunk in segs:
-                entry = memos[cand.model].get(_key(chunk, expects.recognizer))
-                if entry is None:
-                    continue
+            for a, b, key in segs:
+                entry = memos[cand.model][key]
                 text, ms = _reading(entry, cand, expects.recognizer)
                 segments.append(Segment(a, b, text, ms))
             turns = turns_of(segments, expects)
@@ -257,12 +272,13 @@ def main() -> None:
     d.add_argument("--model", required=True)
     d.add_argument("--limit", type=int)
     d.add_argument("--every", type=int, default=1, help="only every Nth line")
+    d.add_argument("--from", dest="first", type=int, default=0, help="skip the first N lines")
     e = sub.add_parser("evaluate")
     e.add_argument("--json", type=Path)
     e.add_argument("--show", help="print the tuning-part misses of this candidate")
     args = p.parse_args()
     if args.cmd == "decode":
-        decode(args.model, args.limit, args.every)
+        decode(args.model, args.limit, args.every, args.first)
     else:
         evaluate(CANDIDATES, args.json, args.show)
 

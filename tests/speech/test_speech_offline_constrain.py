@@ -113,3 +113,9 @@ def test_the_constrained_reading_wins_only_where_it_fits_and_answers(
 def test_the_choice_thresholds_are_options() -> None:
     strict = ConstrainedChoice(min_logprob=-0.1)
     assert choose("Nobe.", -0.9, Constrained("No.", -0.2, 0.0), YES_NO, strict) == "Nobe."
+
+
+def test_digits_the_parser_reads_in_whisper_spellings_count_for_the_open_reading() -> None:
+    # "4.8 to 9.1 free." is 482913 to the digit parser: a shorter constrained reading loses.
+    cons = Constrained("4, 8, 2, 9, 1", -0.2, 0.0)
+    assert choose("4.8 to 9.1 free.", -0.9, cons, DIGITS) == "4.8 to 9.1 free."

@@ -145,8 +145,14 @@ _YES_NO_SAID = frozenset(_YES + _NO) | {"correct", "right", "sure", "okay", "ok"
                                         "wrong", "affirmative", "negative", "incorrect"}
 
 
+# Whisper's usual spellings of digits on phone audio, which the digit parser reads as
+# digits inside a run ("4.8 to 9.1 free." is 482913): they count for the open reading.
+_HEARD_AS_DIGITS = frozenset({"to", "too", "for", "won", "ate", "free", "tree", "a"})
+
+
 def _digit_count(text: str) -> int:
-    return sum(len(w) if w.isdigit() else w in _SPOKEN_DIGITS for w in words(text))
+    return sum(len(w) if w.isdigit() else w in _SPOKEN_DIGITS or w in _HEARD_AS_DIGITS
+               for w in words(text))
 
 
 def closed_kind(expect: Expectation | None) -> str | None:

@@ -90,7 +90,7 @@ class WhisperOptions:
     # A closed answer (digits, yes/no) the open reading lacks gets a second decode of the
     # same audio with only that answer's vocabulary allowed (`offline.constrain`); it wins
     # where it fits well and gives the answer. It costs a decode, only on those segments.
-    constrained: bool = False  # off until measured on the bench (benchmarks/stt)
+    constrained: bool = True
     closed_beam_size: int = 1
     constrained_choice: ConstrainedChoice = field(default_factory=ConstrainedChoice)
 
