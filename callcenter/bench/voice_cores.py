@@ -114,8 +114,15 @@ async def all_cores_step(total: int, processes: int, seconds: float, room_mode: 
     children = [await _spawn(child_command(k, seconds, room_mode, escalated_pct))
                 for k in shares]
     try:
-        await asyncio.wait_for(asyncio.gather(*(_await_ready(c) for c in children)),
-                               _READY_TIMEOUT_S)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(_await_ready(c) for c in children)),
+                                   _READY_TIMEOUT_S)
+        except TimeoutError:
+            load = os.getloadavg()[0]
+            raise RuntimeError(
+                f"{processes} density children were not ready after {_READY_TIMEOUT_S:g} s "
+                f"(load average {load:.1f}): the host is too busy to measure; run again "
+                "when it is idle, or with fewer --processes") from None
         t0 = time.monotonic()
         for c in children:  # the same instant for all: their windows coincide
             assert c.proc.stdin is not None
