@@ -23,6 +23,9 @@ HUMAN_EXAMPLES = (
     "someone who can actually help me", "I need help from a real human",
     "is there anybody real I can talk to", "I demand to speak to someone in charge",
     "get me one of your staff", "I hate these automated systems",
+    # Fed-up callers who ask for "someone" without naming a person: "I'm so frustrated.
+    # Just give me someone." scored under the threshold (bench quality, tuning part).
+    "I'm frustrated, just give me someone", "I'm fed up, give me somebody",
 )
 # Words that only ever ask for a person in a caller's turn ("no more menus, person please"
 # scored 0.24 against the examples above): said anywhere, they fire the human-request
