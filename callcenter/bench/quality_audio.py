@@ -123,17 +123,23 @@ class Transcriber:
         self.memo: dict[str, list[float | str]] = (
             json.loads(self.path.read_text()) if self.path.exists() else {})
 
+    def key(self, chunk: PCM16, expect: object = None) -> str:
+        """The cache key of one segment's transcript.
+
+        The recognizer's options (its model among them: LOCAL_STT_MODEL) are in every key,
+        with or without an expectation, so a run on another model never reads transcripts
+        another model made.
+        """
+        return _key(hashlib.sha256(chunk.tobytes()).hexdigest()[:24],
+                    None if expect is None else repr(expect),
+                    repr(getattr(self.stt, "options", None)))
+
     def segment(self, samples: PCM16, start_ms: float, end_ms: float,
                 expect: object = None) -> Segment:
         # The listener forwards audio up to the speech-end event, plus the last frame.
         lo, hi = int(start_ms * RATE / 1000), int((end_ms + 20) * RATE / 1000)
         chunk = np.ascontiguousarray(samples[lo:hi])
-        # The recognizer's options (its model among them: LOCAL_STT_MODEL) are in every
-        # key, with or without an expectation, so a run on another model never reads
-        # transcripts another model made.
-        key = _key(hashlib.sha256(chunk.tobytes()).hexdigest()[:24],
-                   None if expect is None else repr(expect),
-                   repr(getattr(self.stt, "options", None)))
+        key = self.key(chunk, expect)
         hit = self.memo.get(key)
         if hit is None:
             began = time.perf_counter()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from callcenter.bench.quality import BaselineError, Outcome, export_code, summarize
+from callcenter.bench.quality_audio import Transcriber
 from callcenter.bench.quality_items import SNRS, SPLITS, Item, load_items
 from callcenter.bench.quality_report import quality_table
 from callcenter.bench.quality_voices import (
@@ -80,6 +81,21 @@ def test_natural_voices_speak_through_flite_and_festival(name: str) -> None:
     assert samples.dtype.name == "int16"
     seconds = len(samples) / 16000
     assert 0.8 < seconds < 6.0 and int(abs(samples.astype(int)).max()) > 1000
+
+
+def test_transcripts_of_another_recognizer_model_get_their_own_cache_keys(
+        tmp_path: Path) -> None:
+    import dataclasses
+
+    import numpy as np
+
+    stt = Transcriber(tmp_path)
+    chunk = np.zeros(1600, np.int16)
+    tiny = {stt.key(chunk), stt.key(chunk, "digits")}
+    stt.stt.options = dataclasses.replace(stt.stt.options, model="base")
+    # The path without an expectation (the baseline's) changes with the model too.
+    assert not {stt.key(chunk), stt.key(chunk, "digits")} & tiny
+    assert len(tiny) == 2
 
 
 def test_each_part_of_the_report_says_whether_it_was_tuned_on() -> None:
