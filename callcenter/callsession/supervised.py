@@ -128,6 +128,13 @@ class SupervisedActions:
         (record, AI listen-only, brief, suggestions) without a queue."""
         action = take_over_record(event.supervisor)
         self._escalation = action
+        if event.supervisor:
+            try:
+                # The taker is busy with this call: no offers beyond their capacity.
+                await self.effects.escalations.attach(self.call_id, action, event.supervisor)
+            except Exception:  # the broker down must not stop the take-over itself
+                log.warning("call %s: the take-over is not counted in %s's load", self.call_id,
+                            event.supervisor, exc_info=True)
         await self.journal.escalation(action.queue, PRIORITY["normal"], action.reason,
                                       "active", event.supervisor)
         await self.channel.set_listen_only(True)  # stops the agent mid-word, if speaking

@@ -136,5 +136,8 @@ class ScriptedEscalations:
                       on_update: OnUpdate | None = None) -> EscalationResult:
         return EscalationResult(outcome=self.outcome)  # type: ignore[arg-type]
 
+    async def attach(self, call_id: str, action: Escalate, supervisor: str) -> None:
+        return None
+
     async def close(self, call_id: str, how: Closing) -> None:
         return None

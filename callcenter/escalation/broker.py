@@ -80,6 +80,12 @@ class EscalationBroker(Protocol):
         A ticket already finished comes back unchanged; a connected one raises."""
         ...
 
+    async def attach(self, ticket: Ticket, supervisor_id: str) -> Ticket:
+        """A supervisor took the call over without a queue: the ticket is stored connected
+        to them at once, so it counts in their load (no offers beyond their capacity) until
+        `returned`/`end`. A call that already has a live ticket gets that ticket back."""
+        ...
+
     async def returned(self, call_id: str) -> Ticket:
         """The supervisor handed the call back to the AI."""
         ...

@@ -122,6 +122,15 @@ class InProcessEscalationBroker:
         target = S.ABANDONED if reason == "caller_hangup" else S.TIMED_OUT
         return self._apply(t, t.leave(target, now=self._clock(), reason=reason))
 
+    async def attach(self, ticket: Ticket, supervisor_id: str) -> Ticket:
+        old = self._tickets.get(ticket.call_id)
+        if old is not None and old.live:
+            return old
+        self._seq += 1
+        now = self._clock()
+        queued = ticket.queued(seq=self._seq, now=now, replacing=old)
+        return self._apply(old, queued.connect(supervisor_id, now=now))
+
     async def returned(self, call_id: str) -> Ticket:
         t = self._get(call_id)
         return self._apply(t, t.hand_back(now=self._clock()))

@@ -39,6 +39,10 @@ class CallEscalation(Protocol):
         """Wait for a supervisor; `on_update` hears queue moves (the caller's place in line)."""
         ...
 
+    async def attach(self, call_id: str, action: Escalate, supervisor: str) -> None:
+        """A supervisor took the call over (no queue): they are busy with it until `close`."""
+        ...
+
     async def close(self, call_id: str, how: Closing) -> None:
         """The escalation is over: the caller hung up, or the supervisor handed back or ended."""
         ...
@@ -54,6 +58,9 @@ class NoSupervisors:
     async def request(self, call_id: str, action: Escalate,
                       on_update: OnUpdate | None = None) -> EscalationResult:
         return EscalationResult(outcome="unavailable", note="no supervisor is online")
+
+    async def attach(self, call_id: str, action: Escalate, supervisor: str) -> None:
+        return None
 
     async def close(self, call_id: str, how: Closing) -> None:
         return None
@@ -130,6 +137,14 @@ class QueueEscalation:
                 return _result(TicketStatus(await self.broker.cancel(call_id, "timeout"), None,
                                             None))
 
+
+    async def attach(self, call_id: str, action: Escalate, supervisor: str) -> None:
+        """The taker's connected ticket: without it routing still offers them calls."""
+        await self.broker.attach(Ticket(
+            call_id=call_id, queue=action.queue, priority=priority_value(action.priority),
+            reason=action.reason, context={"summary": dict(action.summary)},
+            timeout_s=action.timeout,
+        ), supervisor)
 
     async def close(self, call_id: str, how: Closing) -> None:
         """Free the supervisor (hand-back / end) or give up the caller's place (hang-up)."""

@@ -122,6 +122,19 @@ class RedisEscalationBroker(RedisConsoleReads):
                 return new
         raise BrokerConflict(f"call {ticket.call_id}: enqueue kept losing to other writers")
 
+    async def attach(self, ticket: Ticket, supervisor_id: str) -> Ticket:
+        for _ in range(_RETRIES):
+            raw, seq = await self._arrivals.run(ticket.call_id)
+            old = ticket_from_hash(raw)
+            if old is not None and old.live:
+                return old
+            now = self._clock()
+            queued = ticket.queued(seq=int(seq), now=now, replacing=old)
+            new = queued.connect(supervisor_id, now=now)
+            if await self.commit(old, new, expect=raw.get("version", "")):
+                return new
+        raise BrokerConflict(f"call {ticket.call_id}: attach kept losing to other writers")
+
     async def _number_arrivals(self, call_ids: list[str]) -> list[tuple[dict[str, str], int]]:
         replies = await self.batch.script(
             self._arrival_script, [self.k("seq"), *(self.k("t", c) for c in call_ids)], [])
