@@ -93,7 +93,7 @@ V4_VOICES = (
 # The same v4 lines (every other one) in eSpeak variants no other part uses: v4's hard part.
 V4_HARD_VOICES = (
     Voice("espeak-f4-165", "espeak", "en-us+f4", 165),
-    Voice("espeak-gb-m2-150", "espeak", "en-gb+m2", 150),
+    Voice("espeak-rp-m2-150", "espeak", "en-gb-x-rp+m2", 150),
     Voice("espeak-m6-175", "espeak", "en-us+m6", 175),
 )
 ALL_VOICES = (*TUNE_VOICES, *TUNE_NATURAL_VOICES, *HELDOUT_VOICES, *FRESH_VOICES,

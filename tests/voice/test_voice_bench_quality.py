@@ -75,8 +75,10 @@ def test_the_older_voices_keep_their_cache_keys() -> None:
         "Voice(name='piper-1.0', engine='piper', voice='', speed=1.0)")
 
 
-@pytest.mark.parametrize("name", ["flite-rms-0.9-low", "festival-slt-hts"])
-def test_natural_voices_speak_through_flite_and_festival(name: str) -> None:
+@pytest.mark.parametrize("name", [v.name for v in (*V4_VOICES, *V4_HARD_VOICES,
+                                                   *TUNE_NATURAL_VOICES)])
+def test_every_new_voice_speaks(name: str) -> None:
+    # An eSpeak variant missing from its data ('en-gb+m2') once failed the bench mid-run.
     samples = Synth().speak(voice_named(name), "my order number is four five six")
     assert samples.dtype.name == "int16"
     seconds = len(samples) / 16000
