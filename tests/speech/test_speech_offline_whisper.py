@@ -108,7 +108,7 @@ def test_wrong_sample_rate_and_language_are_refused_clearly(stt: WhisperSTT) -> 
         ValueError, match=r"whisper takes 16000 Hz frames, got 8000 Hz.*StreamResampler"
     ):
         stt.stream().push_frame(AudioFrame(np.zeros(160, np.int16), 8000))
-    with pytest.raises(SpeechError, match="only transcribes English"):
+    with pytest.raises(SpeechError, match="transcribes English only"):
         stt.stream(language="de")
 
 

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -55,6 +55,9 @@ class _Job:
     # early one when the utterance ends, or when it is dropped).
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     dropped: bool = False
+    # An early job's utterance end (media ms), set when it is used: its samples stop at the
+    # quiet it was cut at, but the FINAL spans the utterance the VAD ended.
+    utterance_end_ms: float | None = None
 
 
 class UtteranceSTTStream(STTStream):
@@ -146,6 +149,7 @@ class UtteranceSTTStream(STTStream):
         early, self._early = self._early, None
         if early is not None and early.expect is self._expect:
             # Nothing loud since it started: its words are all the words there are.
+            early.utterance_end_ms = (self._start_ms or 0.0) + 1000.0 * self._buffered / self._rate
             early.settled.set()
             self.early_used += 1
         else:
@@ -171,8 +175,11 @@ class UtteranceSTTStream(STTStream):
                 continue  # the caller went on before it started: no model call
             result = await self._decoded(job)
             await job.settled.wait()  # an early job: until the utterance ends
-            if not job.dropped:
-                self._out.put(result)
+            if job.dropped:
+                continue
+            if isinstance(result, Transcript) and job.utterance_end_ms is not None:
+                result = replace(result, end_ms=job.utterance_end_ms)
+            self._out.put(result)
 
     async def _decoded(self, job: _Job) -> Transcript | SpeechError:
         samples, start = job.samples, job.start_ms
