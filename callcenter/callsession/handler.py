@@ -54,6 +54,19 @@ def process_speech() -> Speech:
     return speech
 
 
+_intents_warmed: set[int] = set()
+
+
+async def _warm_intents(speech: Speech, published: PublishedFlow) -> None:
+    """Embed the flow's intent phrases on its first call in this process (~7 ms a phrase,
+    off the loop), so no menu's first spoken answer waits for them mid-call."""
+    version = published.version.id
+    if version is None or version in _intents_warmed:
+        return
+    _intents_warmed.add(version)
+    await asyncio.to_thread(speech.intents.warm_flow, published.flow)
+
+
 def call_escalation(settings: Settings, broker: EscalationBroker | None = None
                     ) -> CallEscalation:
     """The escalation port for calls: the given broker (the embedded default passes its
@@ -189,6 +202,7 @@ async def _run_call(ctx: JobContext, info: CallInfo, escalations: CallEscalation
         return
     info.flow_version_id = published.version.id
     admit_flow(speech.tts, published.flow)
+    await _warm_intents(speech, published)
     resume = ctx.resume.data if ctx.resume is not None else None
     recorder: CallRecorder = SqlRecorder(get_engine())
     if tap is not None:

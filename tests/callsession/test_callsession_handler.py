@@ -111,3 +111,24 @@ async def test_mapped_number_runs_its_published_flow_and_postcall_stores_the_rec
 
 def test_engine_is_the_settings_database() -> None:
     assert str(get_engine().url).endswith("callcenter.db")
+
+
+async def test_a_flows_intent_phrases_are_embedded_once_per_process_on_its_first_call() -> None:
+    from callcenter import models
+    from callcenter.flow.validate import load_flow
+    from callcenter.flowstore import PublishedFlow
+
+    warmed: list[str] = []
+
+    class Recording(IntentService):
+        def warm_flow(self, flow):  # type: ignore[no-untyped-def]
+            warmed.append(flow.name)
+
+    speech = Speech(stt=None, tts=None, llm=None, intents=Recording())  # type: ignore[arg-type]
+    flow = load_flow((FLOWS / "customer_support.yaml").read_text())
+    first = PublishedFlow(flow, models.FlowVersion(id=987_001, flow_id=1, version=1, yaml_text=""))
+    again = PublishedFlow(flow, models.FlowVersion(id=987_001, flow_id=1, version=1, yaml_text=""))
+    newer = PublishedFlow(flow, models.FlowVersion(id=987_002, flow_id=1, version=2, yaml_text=""))
+    for published in (first, again, newer):
+        await handler._warm_intents(speech, published)
+    assert warmed == [flow.name, flow.name]  # versions 1 and 2, each once
