@@ -67,7 +67,8 @@ class WhisperOptions:
     # Which Whisper model (`whisper_models.MODEL_NAMES`); default: LOCAL_STT_MODEL.
     model: str = field(default_factory=_default_model)
     beam_size: int = 1  # greedy: beam 5 costs ~2x for little gain on short turns
-    word_timestamps: bool = True
+    # Off: only word counts are used (turn-taking), and the timestamps cost a decode ~30 ms.
+    word_timestamps: bool = False
     # Shorter than this is not worth a model call (a click, a breath).
     min_speech_ms: float = 120.0
     # Longer than Whisper's 30 s window would need a second pass; cut it off instead.
