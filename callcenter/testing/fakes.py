@@ -106,6 +106,9 @@ def _correlation(a: dict[int, float], b: dict[int, float]) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
+_KEEP_SLOTS = 1500  # 30 s of 20 ms frames
+
+
 class FakeSTTStream(STTStream):
     def __init__(self, stt: FakeSTT) -> None:
         self._stt = stt
@@ -116,7 +119,10 @@ class FakeSTTStream(STTStream):
         self._finalized_until = -1.0
         self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._frames: deque[AudioFrame] = deque(maxlen=1500)  # 30 s
+        # Loudness per 20 ms slot of what this stream carried (the last 30 s), measured
+        # once per frame and only when speakers overlap: frames wait in `_unmeasured`.
+        self._unmeasured: deque[AudioFrame] = deque(maxlen=_KEEP_SLOTS)
+        self._env: dict[int, float] = {}
 
     def push_frame(self, frame: AudioFrame) -> None:
         if self._closed or frame.end_ms <= self._finalized_until:
@@ -124,7 +130,7 @@ class FakeSTTStream(STTStream):
         if self._seg_start is None:
             self._seg_start = frame.timestamp_ms
         self._seg_end = frame.end_ms
-        self._frames.append(frame)  # loudness is computed only if speakers overlap
+        self._unmeasured.append(frame)  # loudness is computed only if speakers overlap
         if self._stt.interim:
             words = self._heard_words(self._seg_start, self._seg_end)
             n = sum(1 for w in words if w.end_ms <= self._seg_end)
@@ -141,12 +147,25 @@ class FakeSTTStream(STTStream):
         found = self._stt.board.overlapping(start, end)
         if len({u.identity for u in found}) > 1 and all(u.envelope for u in found):
             # Several speakers at once: keep the one whose loudness this stream followed.
-            env = {round(f.timestamp_ms / 20.0): _rms(f.samples) for f in self._frames}
+            env = self._loudness()
             best = max(found, key=lambda u: _correlation(u.envelope, env)).identity
             found = [u for u in found if u.identity == best]
         for u in found:
             words.extend(w for w in u.words() if w.end_ms > self._finalized_until)
         return words
+
+    def _loudness(self) -> dict[int, float]:
+        # Measuring every kept frame on every frame pushed during an overlap was O(kept
+        # frames) per frame: it made an escalated bench call cost several plain ones.
+        env = self._env
+        while self._unmeasured:
+            f = self._unmeasured.popleft()
+            slot = round(f.timestamp_ms / 20.0)
+            env.pop(slot, None)  # a later frame in the same slot wins, and counts as newest
+            env[slot] = _rms(f.samples)
+        while len(env) > _KEEP_SLOTS:
+            del env[next(iter(env))]  # oldest first (dicts keep insertion order)
+        return env
 
     def end_of_speech(self) -> None:
         if self._seg_start is None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import numpy as np
+import pytest
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.rooms.clock import VirtualClock
 from callcenter.speech import TranscriptKind
+from callcenter.testing import fakes
 from callcenter.testing.fakes import FakeLLM, FakeSTT, FakeTTS, SpeechBoard
 
 
@@ -46,6 +48,43 @@ async def test_fake_stt_transcribes_what_the_board_says_was_spoken_in_its_audio(
         "four", "four eight", "four eight two",
     ]
     assert got[-1].text == "four eight two"
+    await s.aclose()
+
+
+def _voiced(rate: int, ts: float, seconds: float, seed: int) -> AudioFrame:
+    # Speech-like audio whose loudness wanders (per 20 ms) in a pattern of its own per seed.
+    rng = np.random.default_rng(seed)
+    n = int(rate * seconds)
+    level = np.repeat(rng.uniform(200, 8000, n // (rate // 50) + 1), rate // 50)[:n]
+    return AudioFrame((rng.standard_normal(n) * level).astype(np.int16), rate, ts)
+
+
+async def test_fake_stt_overlapping_speakers_hears_the_one_its_audio_follows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rate = 8000
+    caller, supervisor = _voiced(rate, 0.0, 1.2, seed=1), _voiced(rate, 0.0, 1.2, seed=2)
+    board = SpeechBoard()
+    board.said("caller", "my parcel never arrived", 0.0, 1200.0, audio=caller)
+    board.said("sup", "hello this is ada", 0.0, 1200.0, audio=supervisor)
+    measured: list[int] = []
+    real_rms = fakes._rms
+    monkeypatch.setattr(fakes, "_rms", lambda s: measured.append(len(s)) or real_rms(s))
+    s = FakeSTT(board, clock=VirtualClock(), sample_rate=rate).stream()
+    n = rate // 50
+    for i in range(0, len(supervisor.samples), n):  # this stream carries the supervisor
+        s.push_frame(AudioFrame(supervisor.samples[i : i + n], rate, 1000.0 * i / rate))
+    s.end_of_speech()
+    got = []
+    async for t in s:
+        got.append(t)
+        if t.kind is TranscriptKind.FINAL:
+            break
+    assert got[-1].text == "hello this is ada"
+    assert all("parcel" not in t.text for t in got)
+    # Each of the 60 frames pushed is measured once however often the speakers are compared
+    # (it was every kept frame on every push: quadratic in an escalated call).
+    assert len(measured) == 60
     await s.aclose()
 
 
