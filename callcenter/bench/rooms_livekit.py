@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 from livekit import rtc
@@ -26,14 +26,30 @@ from callcenter.audio.frame import AudioFrame
 from callcenter.bench.rooms import CallerEar, RelayRoom, restamped
 from callcenter.rooms.base import Participant
 from callcenter.rooms.livekit import OUTPUT_RATE
-from callcenter.rooms.livekit_audio import LiveKitAudioOutput, closing_frames, track_frames
+from callcenter.rooms.livekit_audio import (
+    LiveKitAudioOutput,
+    NativeAudioStream,
+    closing_frames,
+    track_frames,
+)
 from callcenter.rooms.livekit_ffi import install_routed_queue
 from callcenter.rooms.local import LocalRoom
 
 CALLER_SOURCE_RATE = 48000  # what an AudioStream gets from a remote participant's Opus track
 PHONE_RATE = 8000  # the caller's ear: a phone line
-MIC_CHUNK_MS = 40  # the caller's audio goes into their source this much at a time
-MIC_LEAD_MS = 100  # queued ahead of it: the source still holds >= 60 ms when a piece goes in
+MIC_CHUNK_MS = 100  # the caller's audio goes into their source this much at a time
+MIC_LEAD_MS = 200  # queued ahead of it: the source still holds >= 100 ms when a piece goes in
+EAR_FRAME_MS = 100  # the caller's ear takes the agent's voice this much at a time
+
+
+def _settled(in_flight: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], None]:
+    """A capture task's end: forgotten, its failure read (a capture still in flight when
+    the call ends and its source closes fails; that is not an error of the bench)."""
+    def done(task: asyncio.Task[None]) -> None:
+        in_flight.discard(task)
+        if not task.cancelled():
+            task.exception()
+    return done
 
 
 class _AgentRoom(RelayRoom):
@@ -83,9 +99,18 @@ class LiveKitLine:
         self._tasks.append(asyncio.get_running_loop().create_task(self._to_caller()))
 
     async def _to_caller(self) -> None:
-        async with closing_frames(track_frames(self._agent_track, PHONE_RATE)) as frames:
-            async for frame in frames:
+        # Far end: whole native frames of `EAR_FRAME_MS`, not cut into 20 ms ones. A frame
+        # with any of the agent's voice in it is played whole, the silence before the voice
+        # included, so the caller hears the voice a constant delay after the source played it.
+        stream = NativeAudioStream(self._agent_track, PHONE_RATE, EAR_FRAME_MS)
+        t_ms = 0.0
+        try:
+            while (chunk := await stream.next_chunk()) is not None:
+                frame = AudioFrame(chunk, PHONE_RATE, t_ms)
+                t_ms = frame.end_ms
                 await self.ear.hear(frame)
+        finally:
+            await stream.aclose()
 
     def hear_caller(self, identity: str, sample_rate: int) -> AsyncIterator[AudioFrame]:
         frames = self._caller_frames(identity, sample_rate)
@@ -149,7 +174,7 @@ class LiveKitLine:
             task = loop.create_task(mic.capture_frame(
                 rtc.AudioFrame(wide.tobytes(), CALLER_SOURCE_RATE, 1, len(wide))))
             in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
+            task.add_done_callback(_settled(in_flight))
         await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def aclose(self) -> None:

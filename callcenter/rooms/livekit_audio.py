@@ -7,28 +7,55 @@ loopback bench) runs the same conversion code.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator
 
+import numpy as np
 from livekit import rtc
+from livekit.rtc import _ffi_client as ffi
+from livekit.rtc._proto import audio_frame_pb2 as proto_audio
+from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
-from callcenter.audio.frame import AudioFrame
+from callcenter.audio.frame import PCM16, AudioFrame
 from callcenter.audio.resample import StreamResampler
 from callcenter.rooms.base import AudioOutput
+from callcenter.rooms.livekit_ffi import install_routed_queue
+from callcenter.rooms.livekit_ffi_buffers import take_samples
+
+FRAME_MS = 20  # what the voice pipeline takes
+_STREAM_EVENT = "audio_stream_event"
+_EOS_WAIT_S = 1.0
 
 
 class LiveKitAudioOutput(AudioOutput):
     """Frames go into the source's queue (which paces them in real time); `clear()` drops it.
 
-    `played_ms` counts what actually left: everything captured, minus what is still queued,
-    minus what a `clear()` threw away.
+    Each capture is a native request and a completion event through the SDK's callback
+    thread (~0.2-0.4 ms of GIL-held work in all), so once the source holds enough audio
+    (`low_water_ms`) frames are gathered here and captured `chunk_ms` at a time. The
+    first frames of an utterance, and any frame while the source is running low, go at
+    once: the caller hears the agent no later than without gathering, and a timer sends
+    what is gathered before the source could run dry, however slowly the TTS delivers.
+
+    `played_ms` counts what actually left: everything captured, minus what is still queued
+    (in the source or gathered here), minus what a `clear()` threw away.
     """
 
-    def __init__(self, source: rtc.AudioSource) -> None:
+    def __init__(
+        self, source: rtc.AudioSource, *, chunk_ms: float = 100.0, low_water_ms: float = 60.0
+    ) -> None:
         self.source = source
         self.sample_rate = source.sample_rate
+        self.chunk_ms = chunk_ms
+        self.low_water_ms = low_water_ms
         self._captured_ms = 0.0
         self._resamplers: dict[int, StreamResampler] = {}
+        self._gathered: list[PCM16] = []
+        self._gathered_n = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task[None] | None = None
         self.enabled = True
 
     async def capture_frame(self, frame: AudioFrame) -> None:
@@ -46,39 +73,150 @@ class LiveKitAudioOutput(AudioOutput):
             n = len(f.samples)
             if n == 0:
                 continue
-            await self.source.capture_frame(rtc.AudioFrame(f.to_bytes(), self.sample_rate, 1, n))
+            self._gathered.append(f.samples)
+            self._gathered_n += n
             self._captured_ms += 1000.0 * n / self.sample_rate
+        if not self._gathered_n:
+            return
+        source_ms = 1000.0 * self.source.queued_duration
+        if (source_ms < self.low_water_ms
+                or 1000.0 * self._gathered_n / self.sample_rate >= self.chunk_ms):
+            await self._flush()
+        elif self._timer is None:
+            # Send it before the source could run dry (less than low water left in it).
+            self._timer = asyncio.get_running_loop().call_later(
+                max(0.0, source_ms - self.low_water_ms) / 1000.0, self._flush_later)
+
+    def _flush_later(self) -> None:
+        self._timer = None
+        if self._gathered_n and (self._flushing is None or self._flushing.done()):
+            self._flushing = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._gathered_n:
+            return
+        pcm = self._gathered[0] if len(self._gathered) == 1 else np.concatenate(self._gathered)
+        self._gathered, self._gathered_n = [], 0
+        data = pcm.astype("<i2", copy=False).tobytes()
+        await self.source.capture_frame(rtc.AudioFrame(data, self.sample_rate, 1, len(pcm)))
 
     def clear(self) -> None:
         self._captured_ms -= self.queued_ms
+        self._gathered, self._gathered_n = [], 0
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self.source.clear_queue()
 
     async def wait_for_playout(self) -> None:
+        await self._flush()
         await self.source.wait_for_playout()
 
     @property
     def queued_ms(self) -> float:
-        return 1000.0 * self.source.queued_duration
+        return 1000.0 * (self.source.queued_duration + self._gathered_n / self.sample_rate)
 
     @property
     def played_ms(self) -> float:
         return max(0.0, self._captured_ms - self.queued_ms)
 
 
-async def track_frames(track: rtc.Track, sample_rate: int) -> AsyncIterator[AudioFrame]:
+class NativeAudioStream:
+    """One native `AudioStream` of a track, read without the SDK's per-frame Python.
+
+    The same FFI request as `rtc.AudioStream` (the SDK resamples to `sample_rate` and cuts
+    `frame_ms` frames natively), but its events are routed straight to this object
+    (`RoutedFfiQueue.route`: no filter, no task hop, one loop wake-up per batch) and each
+    frame's buffer is copied and freed in one step (`livekit_ffi_buffers`).
+    """
+
+    def __init__(self, track: rtc.Track, sample_rate: int, frame_ms: int) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._chunks: deque[PCM16] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.ended = False
+        self._closed = False
+        req = proto_ffi.FfiRequest()
+        new = req.new_audio_stream
+        new.track_handle = track._ffi_handle.handle
+        new.sample_rate = sample_rate
+        new.num_channels = 1
+        new.queue_size_frames = 0
+        new.frame_size_ms = frame_ms
+        new.type = proto_audio.AudioStreamType.AUDIO_STREAM_NATIVE
+        self._routed = install_routed_queue()
+        with self._routed.opening():
+            resp = ffi.FfiClient.instance.request(req)
+            self._handle = ffi.FfiHandle(resp.new_audio_stream.stream.handle.id)
+            self._routed.route(_STREAM_EVENT, self._handle.handle, self._loop, self._on_event)
+
+    def _on_event(self, event: proto_ffi.FfiEvent) -> None:
+        ev = event.audio_stream_event
+        if ev.HasField("frame_received"):
+            self._chunks.append(take_samples(ev.frame_received.frame))
+        elif ev.HasField("eos"):
+            self.ended = True
+            self._routed.unroute(_STREAM_EVENT, self._handle.handle)
+        else:
+            return
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def next_chunk(self) -> PCM16 | None:
+        """The next native frame's samples; None once the stream has ended."""
+        while not self._chunks:
+            if self.ended:
+                return None
+            self._waiter = self._loop.create_future()
+            await self._waiter
+        return self._chunks.popleft()
+
+    async def aclose(self) -> None:
+        """Drop the native stream and wait (briefly) for its end, as `rtc.AudioStream` does:
+        frames still in flight are freed as they come."""
+        if self._closed:
+            return
+        self._closed = True
+        self._handle.dispose()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_EOS_WAIT_S):
+                while await self.next_chunk() is not None:
+                    pass
+        self._routed.unroute(_STREAM_EVENT, self._handle.handle)
+        self._chunks.clear()
+
+
+async def track_frames(
+    track: rtc.Track, sample_rate: int, *, native_frame_ms: int = FRAME_MS
+) -> AsyncIterator[AudioFrame]:
     """`track`'s audio as 20 ms mono frames at `sample_rate` (the SDK resamples).
 
-    Media times count samples from 0 at the first frame; the stream is closed when the
-    iteration ends or is closed.
+    The native stream delivers `native_frame_ms` at a time (a multiple of 20): fewer,
+    larger events across the FFI, each cut here into 20 ms frames (numpy views), at the
+    cost of hearing the first of them `native_frame_ms - 20` ms later. Media times count
+    samples from 0 at the first frame; the stream is closed when the iteration ends or is
+    closed.
     """
-    stream = rtc.AudioStream(track, sample_rate=sample_rate, num_channels=1, frame_size_ms=20)
+    if native_frame_ms % FRAME_MS:
+        raise ValueError(f"native_frame_ms must be a multiple of {FRAME_MS}, "
+                         f"not {native_frame_ms}")
+    stream = NativeAudioStream(track, sample_rate, native_frame_ms)
+    n = sample_rate * FRAME_MS // 1000
     t_ms = 0.0
+    pending: PCM16 | None = None
     try:
-        async for ev in stream:
-            f = ev.frame
-            samples = AudioFrame.from_bytes(bytes(f.data), f.sample_rate, t_ms)
-            t_ms += samples.duration_ms
-            yield samples
+        while (chunk := await stream.next_chunk()) is not None:
+            if pending is not None:
+                chunk = np.concatenate((pending, chunk))
+            k = 0
+            while len(chunk) - k >= n:
+                yield AudioFrame(chunk[k : k + n], sample_rate, t_ms)
+                t_ms += FRAME_MS
+                k += n
+            pending = chunk[k:] if k < len(chunk) else None
     finally:
         await stream.aclose()
 
