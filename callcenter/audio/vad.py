@@ -110,13 +110,26 @@ VADCallback = Callable[[VADEvent], None]
 
 
 class Scorer(Protocol):
-    """Turns full windows into speech probabilities for one stream."""
+    """Turns full windows into speech probabilities for one stream.
+
+    A scorer may have a `context_samples` attribute > 0 (the batched Silero model reads
+    the tail of the stream's previous window before each window): then the stream passes
+    rows of `context_samples + window` samples, the context filled in (zeros after a gated
+    window), each row a fresh array the scorer may keep. Otherwise `window` is the window
+    alone, in a buffer the stream reuses.
+    """
 
     def score(self, stream: VADStream, window: F32, end_ms: float, gated: bool) -> None:
-        """Score `window` (copy it if kept); call `stream.on_probability(p, end_ms)` now or
-        later, in submission order per stream. `gated` windows are silence: p = 0, no model."""
+        """Score `window` (copy it if kept, unless rows with context are fresh: see above);
+        call `stream.on_probability(p, end_ms)` now or later, in submission order per
+        stream. `gated` windows are silence: p = 0, no model."""
 
     def release(self, stream: VADStream) -> None: ...
+
+
+_SCALE = np.float32(1.0 / 32768.0)  # int16 -> [-1, 1) exactly (a power of two), float32 math
+# The bound ufunc reductions: `ndarray.max()` goes through a Python wrapper per call.
+_MAX, _MIN = np.maximum.reduce, np.minimum.reduce
 
 
 class LiteScorer:
@@ -160,6 +173,10 @@ class VADStream:
         self.window_size_samples = window_samples(sample_rate)
         self._window_ms = 1000.0 * self.window_size_samples / sample_rate
         self._scorer: Scorer = scorer if scorer is not None else LiteScorer(sample_rate)
+        # Scored rows carry the previous window's tail when the scorer wants it (`Scorer`):
+        # the stream knows its own windows, so no scorer-side bookkeeping per window.
+        self._ctx = int(getattr(self._scorer, "context_samples", 0))
+        self._tail: F32 | None = None  # the last scored window's tail; None: zeros
         self._on_event = on_event
         # Samples are gathered as they come (int16) and turned to float once per window:
         # the per-frame path is one copy, not a conversion per piece of a frame.
@@ -219,16 +236,26 @@ class VADStream:
 
     def _submit(self, end_ms: float) -> None:
         ibuf = self._ibuf
-        hi, lo = int(ibuf.max()), int(ibuf.min())
+        hi, lo = int(_MAX(ibuf)), int(_MIN(ibuf))
         peak = (hi if hi > -lo else -lo) / 32768.0
         self._peaks.append(peak)
         gated = peak < self._gate
+        window = self._buf
         if gated:
             self.windows_gated += 1
+            self._tail = None  # a silent window resets the model's context
         else:
             self.windows_scored += 1
-            np.multiply(ibuf, 1.0 / 32768.0, out=self._buf)
-        self._scorer.score(self, self._buf, end_ms, gated)
+            ctx = self._ctx
+            if ctx:
+                window = np.empty(ctx + self.window_size_samples, np.float32)
+                tail = self._tail
+                window[:ctx] = 0.0 if tail is None else tail
+                np.multiply(ibuf, _SCALE, out=window[ctx:])
+                self._tail = window[self.window_size_samples :]
+            else:
+                np.multiply(ibuf, _SCALE, out=window)
+        self._scorer.score(self, window, end_ms, gated)
 
     # ------------------------------------------------------------------ state machine
 

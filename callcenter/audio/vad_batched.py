@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, ClassVar
 
@@ -41,7 +42,10 @@ class BatchedSileroVAD:
             ) from exc
         self.sample_rate = sample_rate
         self.window_size_samples = window_samples(sample_rate)
-        self._ctx_len = 64 if sample_rate == 16000 else 32
+        # The model reads this many samples of the previous window before each one; the
+        # streams lay their rows out that way (see `Scorer` in `vad`).
+        self.context_samples = 64 if sample_rate == 16000 else 32
+        self._row_len = self.context_samples + self.window_size_samples
         opts = ort.SessionOptions()
         # One thread: the batch is small and the other core belongs to the event loop.
         opts.intra_op_num_threads = 1
@@ -53,10 +57,14 @@ class BatchedSileroVAD:
         self._max_batch = max_batch
         self._cap = 64
         self._state = np.zeros((2, self._cap, 128), dtype=np.float32)
-        self._ctx = np.zeros((self._cap, self._ctx_len), dtype=np.float32)
+        # Bumped when a slot changes hands: a trip's results are kept only for the slots
+        # still held by the streams they were computed for.
+        self._gen = np.zeros(self._cap, dtype=np.int64)
         self._slots: dict[int, int] = {}
         self._free: list[int] = []
-        self._queue: deque[tuple[int, VADStream, F32 | None, float]] = deque()
+        # In submission order (results go back in that order); the rows to score by slot.
+        self._queue: deque[tuple[int, VADStream, bool, float]] = deque()
+        self._rows: dict[int, list[F32]] = {}
         self._inflight: dict[int, int] = {}
         self._running = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -87,11 +95,10 @@ class BatchedSileroVAD:
                 self._cap *= 2
                 state = np.zeros((2, self._cap, 128), dtype=np.float32)
                 state[:, : slot] = self._state
-                ctx = np.zeros((self._cap, self._ctx_len), dtype=np.float32)
-                ctx[:slot] = self._ctx
-                self._state, self._ctx = state, ctx
+                gen = np.zeros(self._cap, dtype=np.int64)
+                gen[:slot] = self._gen
+                self._state, self._gen = state, gen
         self._state[:, slot] = 0.0
-        self._ctx[slot] = 0.0
         self._slots[key] = slot
         return slot
 
@@ -101,20 +108,29 @@ class BatchedSileroVAD:
             # A new event loop (e.g. the next test): work queued on the old one is gone.
             self._loop, self._running = loop, False
             self._queue.clear()
+            self._rows.clear()
             self._inflight.clear()
-        slot = self._slot(stream)
-        if gated and not self._inflight.get(slot):
-            self._ctx[slot] = 0.0
-            stream.on_probability(0.0, end_ms)
-            return
-        self._inflight[slot] = self._inflight.get(slot, 0) + 1
-        row: F32 | None = None
-        if not gated:
-            # The model's input row: room for the context (filled when the batch is laid
-            # out), then the window, copied once.
-            row = np.empty(self._ctx_len + self.window_size_samples, np.float32)
-            row[self._ctx_len :] = window
-        self._queue.append((slot, stream, row, end_ms))
+        slot = self._slots.get(id(stream))
+        if slot is None:
+            slot = self._slot(stream)
+        inflight = self._inflight
+        if gated:
+            if not inflight.get(slot):
+                stream.on_probability(0.0, end_ms)
+                return
+        else:
+            if len(window) != self._row_len:
+                raise ValueError(
+                    f"a batched VAD row is context + window ({self._row_len} samples), "
+                    f"not {len(window)}: the stream must honour `context_samples`"
+                )
+            rows = self._rows.get(slot)
+            if rows is None:
+                self._rows[slot] = [window]  # the stream's fresh row: kept, not copied
+            else:
+                rows.append(window)
+        inflight[slot] = inflight.get(slot, 0) + 1
+        self._queue.append((slot, stream, gated, end_ms))
         if not self._running:
             self._running = True
             self._task = loop.create_task(self._drain())  # keep a reference: no early GC
@@ -123,6 +139,8 @@ class BatchedSileroVAD:
         slot = self._slots.pop(id(stream), None)
         if slot is not None:
             self._inflight.pop(slot, None)
+            self._rows.pop(slot, None)
+            self._gen[slot] += 1
             self._free.append(slot)
 
     async def _drain(self) -> None:
@@ -131,12 +149,14 @@ class BatchedSileroVAD:
             await asyncio.sleep(0)  # let every stream that is ready this iteration submit
             while self._queue:
                 items, self._queue = list(self._queue), deque()
-                await self._score_all(loop, items)
+                per_slot, self._rows = self._rows, {}
+                await self._score_all(loop, items, per_slot)
         finally:
             self._running = False
 
     async def _score_all(
-        self, loop: asyncio.AbstractEventLoop, items: list[tuple[int, VADStream, F32 | None, float]]
+        self, loop: asyncio.AbstractEventLoop, items: list[tuple[int, VADStream, bool, float]],
+        per_slot: dict[int, list[F32]],
     ) -> None:
         """Score every queued window in one trip to the worker thread.
 
@@ -146,73 +166,67 @@ class BatchedSileroVAD:
         (frames that arrived late in a burst, after a stall) catches up in this one trip,
         instead of one window per trip while new windows keep coming.
         """
-        ctx_len = self._ctx_len
-        # Model inputs per slot: the context is the tail of the stream's previous window
-        # (zeros after a silent one), known before any model output.
-        per_slot: dict[int, list[F32]] = {}
-        ctx_now: dict[int, F32 | None] = {}
-        for slot, _stream, row, _end in items:
-            if row is None:
-                ctx_now[slot] = None  # a silent window resets the context
-                continue
-            prev = ctx_now[slot] if slot in ctx_now else self._ctx[slot]
-            row[:ctx_len] = 0.0 if prev is None else prev
-            per_slot.setdefault(slot, []).append(row)
-            ctx_now[slot] = row[-ctx_len:]
-        owners = {slot: stream for slot, stream, _w, _e in items}
-        probs: dict[int, list[float]] = {}
+        probs: dict[int, Iterator[float]] = {}
         if per_slot:
             slots = list(per_slot)
-            local = {slot: i for i, slot in enumerate(slots)}
-            rounds: list[tuple[npt.NDArray[np.intp], F32]] = []
+            at = np.fromiter(slots, dtype=np.intp, count=len(slots))
+            rounds: list[tuple[npt.NDArray[np.intp] | None, F32]] = []
             depth = max(map(len, per_slot.values()))
-            if depth == 1:  # on time: one window per stream, one round
-                rows = [r[0] for r in per_slot.values()]
-                rounds.append((np.arange(len(slots)), np.stack(rows)))
+            if depth == 1:  # on time: one window per stream, one round of them all
+                rounds.append((None, np.stack([r[0] for r in per_slot.values()])))
             else:
+                local = {slot: i for i, slot in enumerate(slots)}
                 for r in range(depth):
                     here = [slot for slot in slots if len(per_slot[slot]) > r]
                     idx = np.fromiter((local[slot] for slot in here), dtype=np.intp,
                                       count=len(here))
                     rounds.append((idx, np.stack([per_slot[slot][r] for slot in here])))
-            state = self._state[:, slots]  # fancy indexing: a copy the thread may own
+            gen = self._gen[at]
+            state = self._state[:, at]  # fancy indexing: a copy the thread may own
             self.trips += 1
             outs, state = await loop.run_in_executor(self._executor, self._run_rounds,
                                                      rounds, state)
-            for i, slot in enumerate(slots):
-                # A stream closed meanwhile may have handed its slot to a new one.
-                if self._slots.get(id(owners[slot])) == slot:
-                    self._state[:, slot] = state[:, i]
-            for (idx, _x), out in zip(rounds, outs, strict=True):
+            # A stream closed meanwhile may have handed its slot to a new one.
+            kept = self._gen[at] == gen
+            if kept.all():
+                self._state[:, at] = state
+            else:
+                self._state[:, at[kept]] = state[:, kept]
+            got: dict[int, list[float]] = {slot: [] for slot in slots}
+            for (which, _x), out in zip(rounds, outs, strict=True):
                 self.batches += 1
-                self.windows += len(idx)
-                for n, j in enumerate(idx.tolist()):
-                    probs.setdefault(slots[j], []).append(float(out[n, 0]))
-        for slot, last in ctx_now.items():
-            if self._slots.get(id(owners[slot])) == slot:
-                self._ctx[slot] = 0.0 if last is None else last
-        taken: dict[int, int] = {}
-        for slot, stream, window, end_ms in items:
-            if slot in self._inflight:
-                self._inflight[slot] -= 1
-            p = 0.0
-            if window is not None:
-                k = taken.get(slot, 0)
-                taken[slot] = k + 1
-                p = probs[slot][k]
-            if id(stream) in self._slots:  # skip streams closed meanwhile
-                stream.on_probability(p, end_ms)
+                self.windows += len(out)
+                for j, p in zip(range(len(slots)) if which is None else which.tolist(),
+                                out[:, 0].tolist(), strict=True):
+                    got[slots[j]].append(p)
+            probs = {slot: iter(v) for slot, v in got.items()}
+        inflight, owned = self._inflight, self._slots
+        for slot, stream, gated, end_ms in items:
+            if owned.get(id(stream)) != slot:
+                # Closed meanwhile: its rows, counts and pending results went with it (its
+                # slot may be a new stream's now, whose results these must not take).
+                continue
+            inflight[slot] -= 1
+            stream.on_probability(0.0 if gated else next(probs[slot]), end_ms)
 
     def _run_rounds(
-        self, rounds: list[tuple[npt.NDArray[np.intp], F32]], state: F32
+        self, rounds: list[tuple[npt.NDArray[np.intp] | None, F32]], state: F32
     ) -> tuple[list[F32], F32]:
-        """The rounds in order (worker thread); `state` is updated in place and returned."""
+        """The rounds in order (worker thread); `state` is updated in place and returned.
+
+        A round's `idx` says which of the trip's streams it holds (None: all of them)."""
         outs: list[F32] = []
         step = self._max_batch
         for idx, x in rounds:
+            if idx is None and len(x) <= step:  # the common case: no gather, no scatter
+                out, state = self._session.run(
+                    None, {"input": x, "state": state, "sr": self._sr})
+                outs.append(out)
+                continue
+            rows_all = np.arange(len(x)) if idx is None else idx
             parts: list[F32] = []
-            for lo in range(0, len(idx), step):
-                rows = idx[lo : lo + step]
+            for lo in range(0, len(rows_all), step):
+                rows = rows_all[lo : lo + step]
                 out, new_state = self._session.run(None, {
                     "input": x[lo : lo + step],
                     "state": np.ascontiguousarray(state[:, rows]), "sr": self._sr,
