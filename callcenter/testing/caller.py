@@ -155,6 +155,21 @@ class ScriptedCaller:
     def agent_segments_since(self, ms: float) -> list[AgentSegment]:
         return [s for s in self.report.agent if s.start_ms >= ms]
 
+    # The waits' predicates run on every frame heard: they look back from the newest
+    # segment (segments are heard in time order) instead of listing the whole call's.
+    def _started_since(self, ms: float) -> bool:
+        agent = self.report.agent
+        return bool(agent) and agent[-1].start_ms >= ms
+
+    def _finished_since(self, ms: float) -> bool:
+        """Some agent segment that started at or after `ms` is over."""
+        for seg in reversed(self.report.agent):
+            if seg.start_ms < ms:
+                return False
+            if seg is not self._open:
+                return True
+        return False
+
     # ------------------------------------------------------------------ acting
 
     async def run(self) -> CallerReport:
@@ -177,14 +192,14 @@ class ScriptedCaller:
             talking = self._open is not None and self._last_frame is not None
             mark = self._open.start_ms if talking and self._open else self._mark_ms
             await self._until(
-                lambda: any(s is not self._open for s in self.agent_segments_since(mark)),
+                lambda: self._finished_since(mark),
                 timeout, f"in turn {i} for the agent to speak and finish (wait: agent_done)",
             )
             self._mark_ms = self.room.next_frame_ms()
         if turn.barge_in_after is not None:
             mark = self._mark_ms
             await self._until(
-                lambda: bool(self.agent_segments_since(mark)), timeout,
+                lambda: self._started_since(mark), timeout,
                 f"in turn {i} for the agent to start speaking (barge_in_after)",
             )
             start = self.agent_segments_since(mark)[0].start_ms
