@@ -128,8 +128,9 @@ class FakeSTTStream(STTStream):
         self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
         # Loudness per 20 ms slot of what this stream carried (the last 30 s), measured
-        # once per frame and only when speakers overlap: frames wait in `_unmeasured`.
-        self._unmeasured: deque[AudioFrame] = deque(maxlen=_KEEP_SLOTS)
+        # once per frame and only when speakers overlap: frames wait in `_unmeasured` as
+        # (slot, samples) pairs (no frame objects: the collector skips such tuples).
+        self._unmeasured: deque[tuple[int, np.ndarray]] = deque(maxlen=_KEEP_SLOTS)
         self._env: dict[int, float] = {}
 
     def push_frame(self, frame: AudioFrame) -> None:
@@ -138,7 +139,8 @@ class FakeSTTStream(STTStream):
         if self._seg_start is None:
             self._seg_start = frame.timestamp_ms
         self._seg_end = frame.end_ms
-        self._unmeasured.append(frame)  # loudness is computed only if speakers overlap
+        # Loudness is computed only if speakers overlap.
+        self._unmeasured.append((round(frame.timestamp_ms / 20.0), frame.samples))
         if self._stt.interim:
             words = self._heard_words(self._seg_start, self._seg_end)
             n = sum(1 for w in words if w.end_ms <= self._seg_end)
@@ -167,10 +169,9 @@ class FakeSTTStream(STTStream):
         # frames) per frame: it made an escalated bench call cost several plain ones.
         env = self._env
         while self._unmeasured:
-            f = self._unmeasured.popleft()
-            slot = round(f.timestamp_ms / 20.0)
+            slot, samples = self._unmeasured.popleft()
             env.pop(slot, None)  # a later frame in the same slot wins, and counts as newest
-            env[slot] = _rms(f.samples)
+            env[slot] = _rms(samples)
         while len(env) > _KEEP_SLOTS:
             del env[next(iter(env))]  # oldest first (dicts keep insertion order)
         return env

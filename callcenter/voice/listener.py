@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from callcenter.audio.frame import AudioFrame
+from callcenter.audio.frame import PCM16, AudioFrame
 from callcenter.audio.resample import StreamResampler
 from callcenter.audio.vad import Scorer, VADEvent, VADEventKind, VADStream
 from callcenter.rooms.base import Participant
@@ -93,7 +93,12 @@ class ParticipantListener:
             v.prefix_padding_ms + v.min_speech_ms, v.min_silence_ms + _END_SEARCH_MS
         )
         keep = int((keep_ms + 100) / 20) + 2
-        self._ring: deque[AudioFrame] = deque(maxlen=keep)
+        # The ring holds each frame's samples and start time, not the frame: ~90 frame
+        # objects per speaker living ~2 s each would be most of what the garbage collector
+        # walks in a busy worker (arrays and floats are not tracked); frames are rebuilt
+        # at speech edges only.
+        self._ring_pcm: deque[PCM16] = deque(maxlen=keep)
+        self._ring_ms: deque[float] = deque(maxlen=keep)
         self.in_segment = False
         # Sample-accurate speech onset (VAD window start refined by level), for barge-in.
         self.speech_start_ms = 0.0
@@ -118,12 +123,13 @@ class ParticipantListener:
     async def _audio_loop(self) -> None:
         sink = self.sink
         vad = self.vad
-        ring = self._ring
+        ring_pcm, ring_ms = self._ring_pcm, self._ring_ms
         async for frame in self._audio:
             self.frames += 1
             self.last_frame_end_ms = frame.end_ms
             sink.observe_frame(frame)
-            ring.append(frame)
+            ring_pcm.append(frame.samples)
+            ring_ms.append(frame.timestamp_ms)
             if self.in_segment:
                 self._stt_push(frame)
             vad.push_frame(frame)
@@ -181,9 +187,9 @@ class ParticipantListener:
             self.speech_start_ms = ev.timestamp_ms
             if not self.in_segment:
                 self.in_segment = True
-                for f in self._ring:  # pre-roll: the words' onsets before the VAD fired
-                    if f.end_ms > ev.padded_start_ms:
-                        self._stt_push(f)
+                # Pre-roll: the words' onsets before the VAD fired.
+                for f in self._ring_since(ev.padded_start_ms):
+                    self._stt_push(f)
             self.sink.on_speech_start(self, ev)
         else:
             self.in_segment = False
@@ -199,7 +205,7 @@ class ParticipantListener:
         start = ev.kind is VADEventKind.SPEECH_START
         lo = ev.timestamp_ms - (64.0 if start else _END_SEARCH_MS)
         hi = ev.timestamp_ms + 32.0
-        frames = [f for f in self._ring if lo < f.end_ms and f.timestamp_ms < hi]
+        frames = [f for f in self._ring_since(lo) if f.timestamp_ms < hi]
         if not frames:
             return ev.timestamp_ms
         # Stay above the line noise: 4x the quietest frame's level, at least -40 dBFS.
@@ -221,6 +227,14 @@ class ParticipantListener:
                 if t <= hi:
                     best = t
         return ev.timestamp_ms if best is None else float(best)
+
+    def _ring_since(self, ms: float) -> list[AudioFrame]:
+        """The kept frames that end after media time `ms`, oldest first (every frame in
+        the ring is at the listener's rate: the VAD takes no other)."""
+        rate = self._rate
+        return [AudioFrame(pcm, rate, ts)
+                for pcm, ts in zip(self._ring_pcm, self._ring_ms, strict=True)
+                if ts + 1000.0 * len(pcm) / rate > ms]
 
     async def _transcript_loop(self) -> None:
         async for t in self.stt:
