@@ -253,12 +253,12 @@ async def _child(calls: int, seconds: float, room_mode: RoomMode, escalated_pct:
     from callcenter.bench.voice import bench_density_step
     from callcenter.bench.voice_mix import MIX_LINES
     from callcenter.testing.voices import CallerVoice
-    from callcenter.voice.runtime import settle_gc
+    from callcenter.voice.runtime import realtime_process
 
     voice = CallerVoice("espeak", "phone")
     for line in (*SHORT_LINES, LONG_ASK, STOP_LINE, *MIX_LINES):
         voice.speak(line)  # before the clock starts, as the one-process bench does
-    settle_gc()
+    realtime_process()
     print(READY, flush=True)
     line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     if line.strip() != GO:
