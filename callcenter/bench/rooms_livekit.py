@@ -2,15 +2,22 @@
 
 Caller -> agent: the caller's frames, at 48 kHz as a LiveKit participant's decoded audio
 is, go into an `rtc.AudioSource` published as a `LocalAudioTrack`; the agent hears that
-track through `track_frames`, the production `rtc.AudioStream` path with the SDK's
+track through `track_frames`, the production native audio stream with the SDK's
 resampler down to the rate the agent asks for (what `LiveKitRoom.audio_stream` runs).
 Agent -> caller: the agent speaks through the production `LiveKitAudioOutput` into an
 `rtc.AudioSource` at `OUTPUT_RATE` on an "agent-voice" track, as `LiveKitRoom` publishes
 it; the caller hears that track through another `rtc.AudioStream` at the phone rate.
 
-What a server adds (Opus, the network, jitter buffers) is not here; what a worker process
-pays per call for `livekit.rtc` media (native sources, streams, the FFI events per frame,
-resampling) is, twice over: the far end's source and stream run in the same process.
+What a server adds (Opus, the network, jitter buffers) is not here. What a worker process
+pays per call for `livekit.rtc` media is: the agent's own output source and its input
+stream run the production code at production settings (20 ms native frames in, the
+gathering `LiveKitAudioOutput` out). The far end (the caller's mic source and the stream
+the caller hears through) is the server's work in production, but a loopback track cannot
+cross a process, so it stays here and is made as cheap as the SDK allows: the mic is fed
+in 100 ms pieces and the ear reads 100 ms native frames. Its latency is only in `path_ms`
+(measured, then subtracted); its cost is still counted against the worker: one more
+source thread and one more stream per call, and each loopback track starts its own WebRTC
+factory (3 threads), where a connected room's tracks share one.
 """
 
 from __future__ import annotations

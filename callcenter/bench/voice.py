@@ -61,6 +61,7 @@ TARGETS = {
 MAX_LATE_PCT = 0.5
 MAX_DENSITY_OVERHEAD_MS = 20.0
 WARMUP_S = 1.0
+CALIBRATION_S = 12.0  # the media path's own delay: 2 calls for at least this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +191,10 @@ async def bench_density(
     calibration: dict[str, Any] | None = None
     if media:
         progress(f"density ({room_mode} room): the path's own delay, 2 calls")
-        calib = await bench_density_step(2, plan.density_seconds, voice, room_mode)
+        # Two calls give a turn or two per 5 s window once the path's delay is in every
+        # turn (livekit: ~0.3 s): a longer window, so the calibration always has turns.
+        calib = await bench_density_step(2, max(plan.density_seconds, CALIBRATION_S), voice,
+                                         room_mode)
         calibration = {k: calib[k] for k in (
             "calls", "turns", "turn_overhead_p50_ms", "turn_overhead_p99_ms", "late_frame_pct")}
         path_ms = calib["turn_overhead_p50_ms"]

@@ -1,6 +1,6 @@
 """`LiveKitRoom`: the `Room` interface on `livekit.rtc` (what the agent sees of a call's room).
 
-Caller audio comes from the participant's subscribed track through `rtc.AudioStream`
+Caller audio comes from the participant's subscribed track through a native audio stream
 (resampled by the SDK to the rate STT wants, 20 ms frames); the agent speaks through one
 `AudioSource` published as a microphone track; DTMF, data, joins and leaves become our room
 events; transcripts go out as text streams on `lk.transcription`. Hang-up deletes the room
