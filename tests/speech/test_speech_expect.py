@@ -153,8 +153,9 @@ def test_a_prompted_decode_that_loops_is_decoded_again_without_the_prompt(
     stt = WhisperSTT(WhisperOptions(second_opinion=False, constrained=False))
     got = stt.transcribe(np.zeros(8000, np.int16), 0.0, expect=YES_NO)
     assert got.text == want
-    assert model.prompts == [YES_NO.prompt(), None]
-    # Without a prompt a repeat is left alone: "one one one one" can be an order number.
+    # A plain decode that loops too is tried once more in Whisper's full window.
+    assert model.prompts == [YES_NO.prompt(), None] + ([None] if want != plain.strip() else [])
+    # Without a prompt a repeat is not collapsed: "one one one one" can be an order number.
     model.prompts.clear()
     assert stt.transcribe(np.zeros(8000, np.int16), 0.0).text == plain.strip()
-    assert model.prompts == [None]
+    assert model.prompts == [None] + ([None] if want != plain.strip() else [])

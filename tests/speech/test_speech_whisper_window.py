@@ -62,11 +62,35 @@ def test_the_real_model_encodes_a_short_answer_in_the_short_window() -> None:
     audio = phone_channel(AudioFrame(clause.samples, 16000), output_rate=16000).samples
     mp = pytest.MonkeyPatch()
     mp.setattr(base, "encode", spy)
-    try:
+
+    def read() -> str:
         segments, _ = model.transcribe(audio.astype(np.float32) / 32768.0, language="en",
                                        beam_size=1, without_timestamps=True, vad_filter=False)
-        text = " ".join(s.text for s in segments).lower()
+        return " ".join(s.text for s in segments).lower()
+
+    try:
+        text = read()
+        encoded = len(seen)
+        again = read()  # a second decode of the same audio reuses the encoder's output
     finally:
         mp.undo()
     assert seen and max(seen) == ww.MIN_WINDOW_FRAMES, seen
     assert "order status" in text
+    assert len(seen) == encoded and again == text
+
+
+def test_the_encoder_memo_encodes_each_window_once_and_stays_bounded() -> None:
+    calls: list[int] = []
+
+    def encode(features: np.ndarray) -> object:
+        calls.append(features.shape[-1])
+        return object()
+
+    memo = ww.EncoderMemo(size=2)
+    a, b, c = _features(300, 1000), _features(400, 1000), _features(300, 1100)
+    first = memo.get(a, encode)
+    assert memo.get(a.copy(), encode) is first  # the same content: no second encode
+    assert memo.get(c, encode) is not first      # same speech, another window length
+    memo.get(b, encode)                          # a is now the oldest of three: dropped
+    memo.get(a, encode)
+    assert calls == [1000, 1100, 1000, 1000] and memo.hits == 1

@@ -34,6 +34,7 @@ from callcenter.speech.offline.constrain import (
 )
 from callcenter.speech.offline.executor import BoundedExecutor
 from callcenter.speech.offline.whisper_models import check_model_name, load_whisper
+from callcenter.speech.offline.whisper_window import full_window
 from callcenter.speech.stt.base import STT, Transcript, TranscriptKind
 from callcenter.speech.stt.expect import (
     Expectation,
@@ -45,6 +46,8 @@ from callcenter.speech.stt.utterance import UtteranceSTTStream
 from callcenter.speech.types import Word
 
 log = logging.getLogger(__name__)
+# Whisper's 448-token context less the longest prompt faster-whisper sends (~227 tokens).
+MAX_NEW_TOKENS = 200
 
 
 def load_whisper_model(name: str = "tiny.en") -> Any:
@@ -151,13 +154,8 @@ class WhisperSTT(STT):
         hotwords = ", ".join([*keywords, *(expect.phrases if expect else ())]) or None
         prompt = (expect.prompt() or None) if expect else None
         text, words, logprobs = self._decode(audio, start_ms, hotwords, prompt)
-        if opts.loop_guard and (prompt or hotwords) and is_loop(text):
-            # The prompt led greedy decoding into a loop ("No. No. No. ..." for "that's
-            # it"): the plain decode is the better guess; a loop in that too is said once.
-            log.debug("whisper looped with a prompt (%d chars): decoded again", len(text))
-            text, words, logprobs = self._decode(audio, start_ms, None, None)
-            if is_loop(text):
-                text, words = collapse_loops(text), []
+        if opts.loop_guard and is_loop(text):
+            text, words, logprobs = self._unloop(audio, start_ms, bool(prompt or hotwords))
         end_ms = start_ms + 1000.0 * len(samples) / self.sample_rate
         asked = expect  # the grammar check below narrows `expect`; the constrained try not
         if expect is not None and opts.second_opinion and not opts.digits_second_opinion:
@@ -178,6 +176,27 @@ class WhisperSTT(STT):
             confidence=confidence,
             produced_at=time.monotonic(),
         )
+
+    def _unloop(self, audio: Any, start_ms: float,
+                prompted: bool) -> tuple[str, list[Word], list[float]]:
+        """Decode again a segment whose decode looped (the same phrase four times or more).
+
+        A prompt can lead greedy decoding into a loop ("No. No. No. ..." for "that's it"):
+        the plain decode is the better guess. Without a prompt, the short encoder window
+        loops now and then on a group of repeated digits ("7, 7, 7, 7, ..." for "seven
+        seven seven") where the full window did not. A loop left after that is said once
+        if a prompt began it; an unprompted one may be the answer ("one one one one").
+        """
+        log.debug("whisper looped (prompted: %s): decoded again", prompted)
+        text, words, logprobs = "", list[Word](), list[float]()
+        if prompted:
+            text, words, logprobs = self._decode(audio, start_ms, None, None)
+        if not prompted or is_loop(text):
+            with full_window():
+                text, words, logprobs = self._decode(audio, start_ms, None, None)
+        if prompted and is_loop(text):
+            text, words = collapse_loops(text), []
+        return text, words, logprobs
 
     def _constrained(self, audio: Any, text: str, words: list[Word], confidence: float,
                      expect: Expectation | None) -> tuple[str, list[Word], float]:
@@ -212,6 +231,8 @@ class WhisperSTT(STT):
             no_speech_threshold=opts.no_speech_threshold,
             hotwords=hotwords,
             initial_prompt=prompt,
+            # A bound far above anyone's speech rate: a loop stops early and costs less.
+            max_new_tokens=max_open_tokens(len(audio) / self.sample_rate),
         )
         words: list[Word] = []
         texts: list[str] = []
@@ -240,6 +261,12 @@ class WhisperSTT(STT):
         """Transcribe in the bounded executor (never on the event loop)."""
         return await self._executor.run(
             lambda: self.transcribe(samples, start_ms, keywords, expect))
+
+
+def max_open_tokens(seconds: float) -> int:
+    """The open decode's token bound for `seconds` of audio: ~12 tokens a second (digits
+    with separators, the densest a caller speaks, take ~8), never beyond Whisper's limit."""
+    return min(MAX_NEW_TOKENS, 24 + int(12 * seconds))
 
 
 def _grammar_check(text: str, samples: PCM16, start_ms: float, expect: Expectation) -> str:
