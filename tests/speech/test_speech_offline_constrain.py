@@ -79,7 +79,11 @@ def test_constrained_decode_reads_digits_and_a_nope_from_phone_audio(tiny: objec
 
 def test_a_constrained_reading_is_asked_for_only_where_the_open_one_lacks_the_answer() -> None:
     assert not wants_constrained("853109", DIGITS)
-    assert not wants_constrained("uh eight five three", DIGITS)
+    assert not wants_constrained("uh eight five three", Expectation(digits=3))
+    # Digits, but fewer than the answer has: a dropped digit, or one group of a number.
+    assert wants_constrained("4.8.2.1.3.", DIGITS)
+    assert wants_constrained("uh eight five three", DIGITS)
+    assert not wants_constrained("4.8.2.1.3.", Expectation(digits=5))
     assert wants_constrained("I'm Brie Woznero", DIGITS)
     assert wants_constrained("", DIGITS)
     assert not wants_constrained("Yeah, that's right.", YES_NO)
@@ -119,3 +123,18 @@ def test_digits_the_parser_reads_in_whisper_spellings_count_for_the_open_reading
     # "4.8 to 9.1 free." is 482913 to the digit parser: a shorter constrained reading loses.
     cons = Constrained("4, 8, 2, 9, 1", -0.2, 0.0)
     assert choose("4.8 to 9.1 free.", -0.9, cons, DIGITS) == "4.8 to 9.1 free."
+
+
+@pytest.mark.parametrize(("heard", "cons", "want"), [
+    # Whisper dropped a digit and is sure of it: the whole constrained answer still wins
+    # (digits are no sentence, however many there are).
+    ("4.8.2.1.3.", Constrained("4, 8, 2, 9, 1, 3", -0.3, 0.0), "4, 8, 2, 9, 1, 3"),
+    # One group of a number said in groups: a digit added to it is no answer.
+    ("4, 8, 2.", Constrained("4, 8, 2, 2", -0.3, 0.0), "4, 8, 2."),
+    ("4.8.2.1.3.", Constrained("4, 8, 2, 1, 3", -0.2, 0.0), "4.8.2.1.3."),
+    # The whole answer from a reading that fits badly loses all the same.
+    ("4.8.2.1.3.", Constrained("4, 8, 2, 9, 1, 3", -1.2, 0.0), "4.8.2.1.3."),
+])
+def test_a_short_digit_reading_is_replaced_only_by_a_whole_answer(
+        heard: str, cons: Constrained, want: str) -> None:
+    assert choose(heard, -0.2, cons, DIGITS) == want

@@ -169,8 +169,14 @@ def wants_constrained(heard: str, expect: Expectation | None) -> bool:
     kind = closed_kind(expect)
     said = words(heard)
     if kind == "digits":
-        # Digits and fillers only: the open reading already is the answer.
-        return not said or any(not w.isdigit() and w not in _DIGITISH for w in said)
+        if not said or any(not w.isdigit() and w not in _DIGITISH for w in said):
+            return True
+        # Digits and fillers only, but fewer than a complete answer has: tiny.en drops a
+        # digit now and then ("4.8.2.1.3." for "four eight two nine one three"). A group
+        # of a number said in groups is decoded again too; `choose` keeps it unless the
+        # constrained reading is the whole answer.
+        return expect is not None and bool(expect.digits) and _digit_count(heard) < (
+            expect.digits or 0)
     if kind == "yes_no":
         return not set(said) & _YES_NO_SAID
     return False
@@ -184,10 +190,19 @@ def choose(heard: str, heard_logprob: float, constrained: Constrained,
         return heard
     if constrained.avg_logprob < rule.min_logprob:
         return heard
-    if heard_logprob > rule.open_sure and len(words(heard)) > rule.open_words:
+    said = words(heard)
+    # Only the words that are no answer make a sentence ("4.8.2.1.3." is five digits).
+    sentence = [w for w in said if not w.isdigit() and w not in _DIGITISH] if (
+        kind == "digits") else said
+    if heard_logprob > rule.open_sure and len(sentence) > rule.open_words:
         return heard
     if kind == "digits":
-        return constrained.text if _digit_count(constrained.text) > _digit_count(heard) else heard
+        have, got = _digit_count(heard), _digit_count(constrained.text)
+        if said and not sentence and expect is not None and expect.digits:
+            # The open reading is digits already, only too few: the constrained one wins
+            # only as a whole answer (never a digit or two added to one group of it).
+            return constrained.text if got >= expect.digits > have else heard
+        return constrained.text if got > have else heard
     first = words(constrained.text)[:1]
     if first and first[0] in _YES:
         return "Yes."
