@@ -36,6 +36,7 @@ from callcenter.rooms.livekit import OUTPUT_RATE
 from callcenter.rooms.livekit_audio import (
     LiveKitAudioOutput,
     NativeAudioStream,
+    capture_samples,
     closing_frames,
     track_frames,
 )
@@ -154,13 +155,14 @@ class LiveKitLine:
         stream a constant delay behind the caller.
         """
         up = CALLER_SOURCE_RATE // PHONE_RATE
+        # Linear interpolation weights of one input step (k / up for k in 1..up).
+        weights = (np.arange(1, up + 1, dtype=np.float32) / up)[None, :]
         lead = np.zeros(CALLER_SOURCE_RATE * MIC_LEAD_MS // 1000, dtype=np.int16)
-        await mic.capture_frame(
-            rtc.AudioFrame(lead.tobytes(), CALLER_SOURCE_RATE, 1, len(lead)))
+        await capture_samples(mic, lead)
         chunk = PHONE_RATE * MIC_CHUNK_MS // 1000
         pending: list[AudioFrame] = []
         queued = 0
-        last = 0.0
+        last = np.float32(0.0)
         loop = asyncio.get_running_loop()
         in_flight: set[asyncio.Task[None]] = set()
         async for f in self.local.audio_stream(identity, PHONE_RATE):
@@ -171,15 +173,13 @@ class LiveKitLine:
             pcm = np.concatenate([p.samples for p in pending]).astype(np.float32)
             pending, queued = [], 0
             # Linear interpolation from the previous piece's last sample: no seams.
-            x = np.concatenate(([last], pcm))
-            pos = np.arange(1, len(x) * up - up + 1, dtype=np.float32) / up
-            wide = np.interp(pos, np.arange(len(x), dtype=np.float32), x).astype(np.int16)
-            last = float(pcm[-1])
+            prev = np.concatenate(([last], pcm[:-1]))
+            wide = (prev[:, None] + (pcm - prev)[:, None] * weights).astype(np.int16).ravel()
+            last = pcm[-1]
             # Not awaited here: a capture's completion event can come 10-60 ms late on a
             # busy loop, and waiting for it before the next piece lets the source run dry.
             # Tasks start in order, so the pieces reach the source in order.
-            task = loop.create_task(mic.capture_frame(
-                rtc.AudioFrame(wide.tobytes(), CALLER_SOURCE_RATE, 1, len(wide))))
+            task = loop.create_task(capture_samples(mic, wide))
             in_flight.add(task)
             task.add_done_callback(_settled(in_flight))
         await asyncio.gather(*in_flight, return_exceptions=True)

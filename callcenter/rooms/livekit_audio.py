@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import itertools
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 
@@ -19,14 +22,99 @@ from livekit.rtc._proto import audio_frame_pb2 as proto_audio
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
 from callcenter.audio.frame import PCM16, AudioFrame
-from callcenter.audio.resample import StreamResampler
 from callcenter.rooms.base import AudioOutput
 from callcenter.rooms.livekit_ffi import install_routed_queue
-from callcenter.rooms.livekit_ffi_buffers import take_samples
+from callcenter.rooms.livekit_ffi_buffers import request, take_samples
 
 FRAME_MS = 20  # what the voice pipeline takes
 _STREAM_EVENT = "audio_stream_event"
+_CAPTURE_EVENT = "capture_audio_frame"
 _EOS_WAIT_S = 1.0
+# Our own capture request ids: far above the FFI's handle ids (a counter from 1), so the
+# completion can be routed before the request is sent.
+_capture_ids = itertools.count(1 << 62)
+
+
+async def capture_samples(source: rtc.AudioSource, pcm: PCM16) -> None:
+    """`source.capture_frame` of mono int16 samples, with the SDK's per-capture Python cut.
+
+    The same FFI request and the same bookkeeping in `source` (`queued_duration`,
+    `wait_for_playout`, `clear_queue` keep working), but the request keeps the GIL
+    (`livekit_ffi_buffers.request`), it names its own id so its completion event is
+    routed straight here before it is sent (the SDK subscribes a filtered queue per
+    capture, which every native event is offered to while the request runs), and the
+    samples go to the FFI as they are (no `AudioFrame` copy). Returns, as the SDK's
+    does, once the source has taken the samples into its queue.
+    """
+    n = len(pcm)
+    if n == 0 or source._ffi_handle.disposed:
+        return
+    pcm = np.ascontiguousarray(pcm, dtype=np.int16)  # held until the FFI has copied it
+    # As `rtc.AudioSource.capture_frame` keeps them (livekit 1.2.1, pinned).
+    now = time.monotonic()
+    elapsed = 0.0 if source._last_capture == 0.0 else now - source._last_capture
+    source._q_size += n / source.sample_rate - elapsed
+    source._last_capture = now
+    if source._join_handle:
+        source._join_handle.cancel()
+    if source._join_fut is None:
+        source._join_fut = source._loop.create_future()
+    source._join_handle = source._loop.call_later(source._q_size, source._release_waiter)
+
+    req = proto_ffi.FfiRequest()
+    cap = req.capture_audio_frame
+    cap.source_handle = source._ffi_handle.handle
+    buf = cap.buffer
+    buf.data_ptr = pcm.ctypes.data
+    buf.sample_rate = source.sample_rate
+    buf.num_channels = 1
+    buf.samples_per_channel = n
+    async_id = cap.request_async_id = next(_capture_ids)
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[str] = loop.create_future()
+
+    def on_done(event: proto_ffi.FfiEvent) -> None:
+        if not done.done():
+            done.set_result(event.capture_audio_frame.error)
+
+    routed = install_routed_queue()
+    routed.route(_CAPTURE_EVENT, async_id, loop, on_done)
+    try:
+        resp = request(req)
+        if resp.capture_audio_frame.async_id != async_id:  # an FFI that ignores the id
+            raise RuntimeError("livekit FFI did not take the capture's request_async_id")
+        error = await done
+    finally:
+        routed.unroute(_CAPTURE_EVENT, async_id)
+    if error:
+        raise RuntimeError(error)
+
+
+class NativeResampler:
+    """The SDK's streaming resampler (`rtc.AudioResampler`, sox), pushed without the
+    SDK's per-push Python: the request keeps the GIL and the output is copied once
+    into an int16 array. One per stream (the filter keeps history)."""
+
+    def __init__(self, input_rate: int, output_rate: int) -> None:
+        self.input_rate, self.output_rate = input_rate, output_rate
+        self._rs = rtc.AudioResampler(input_rate, output_rate, num_channels=1)
+
+    def push(self, pcm: PCM16) -> PCM16:
+        pcm = np.ascontiguousarray(pcm, dtype=np.int16)
+        if not len(pcm):
+            return pcm
+        req = proto_ffi.FfiRequest()
+        push = req.push_sox_resampler
+        push.resampler_handle = self._rs._ffi_handle.handle
+        push.data_ptr = pcm.ctypes.data
+        push.size = 2 * len(pcm)
+        out = request(req).push_sox_resampler
+        if out.error:
+            raise RuntimeError(out.error)
+        if not out.output_ptr or not out.size:
+            return np.zeros(0, dtype=np.int16)
+        # The output belongs to the resampler until its next push: copied here.
+        return np.frombuffer(ctypes.string_at(out.output_ptr, out.size), dtype=np.int16)
 
 
 class LiveKitAudioOutput(AudioOutput):
@@ -51,7 +139,7 @@ class LiveKitAudioOutput(AudioOutput):
         self.chunk_ms = chunk_ms
         self.low_water_ms = low_water_ms
         self._captured_ms = 0.0
-        self._resamplers: dict[int, StreamResampler] = {}
+        self._resamplers: dict[int, NativeResampler] = {}
         self._gathered: list[PCM16] = []
         self._gathered_n = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -61,19 +149,16 @@ class LiveKitAudioOutput(AudioOutput):
     async def capture_frame(self, frame: AudioFrame) -> None:
         if not self.enabled:
             return  # listen-only: the agent is silent, its speech is dropped
-        frames = [frame]
+        samples = frame.samples
         if frame.sample_rate != self.sample_rate:
             rs = self._resamplers.get(frame.sample_rate)
             if rs is None:
-                rs = self._resamplers[frame.sample_rate] = StreamResampler(
-                    frame.sample_rate, self.sample_rate
-                )
-            frames = rs.push(frame)
-        for f in frames:
-            n = len(f.samples)
-            if n == 0:
-                continue
-            self._gathered.append(f.samples)
+                rs = self._resamplers[frame.sample_rate] = NativeResampler(
+                    frame.sample_rate, self.sample_rate)
+            samples = rs.push(samples)
+        n = len(samples)
+        if n:
+            self._gathered.append(samples)
             self._gathered_n += n
             self._captured_ms += 1000.0 * n / self.sample_rate
         if not self._gathered_n:
@@ -100,8 +185,7 @@ class LiveKitAudioOutput(AudioOutput):
             return
         pcm = self._gathered[0] if len(self._gathered) == 1 else np.concatenate(self._gathered)
         self._gathered, self._gathered_n = [], 0
-        data = pcm.astype("<i2", copy=False).tobytes()
-        await self.source.capture_frame(rtc.AudioFrame(data, self.sample_rate, 1, len(pcm)))
+        await capture_samples(self.source, pcm)
 
     def clear(self) -> None:
         self._captured_ms -= self.queued_ms

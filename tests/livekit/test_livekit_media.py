@@ -15,6 +15,7 @@ from livekit import rtc
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
 from callcenter.audio.frame import AudioFrame
+from callcenter.rooms import livekit_audio
 from callcenter.rooms.livekit_audio import LiveKitAudioOutput, NativeAudioStream, track_frames
 from callcenter.rooms.livekit_ffi import RoutedFfiQueue, install_routed_queue
 
@@ -146,20 +147,22 @@ def _loud_run(heard: list[np.ndarray]) -> list[int]:
     return [i for i, c in enumerate(heard) if np.abs(c).max() > 2000]
 
 
-async def test_output_gathers_captures_and_the_source_never_runs_dry() -> None:
+async def test_output_gathers_captures_and_the_source_never_runs_dry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     src = rtc.AudioSource(24000, 1)
     track = rtc.LocalAudioTrack.create_audio_track("agent", src)
     stream, heard = await _hear(track, 24000)
     out = LiveKitAudioOutput(src)
     captures = 0
-    real_capture = src.capture_frame
+    real_capture = livekit_audio.capture_samples
 
-    async def counting(frame: rtc.AudioFrame) -> None:
+    async def counting(source: rtc.AudioSource, pcm: np.ndarray) -> None:
         nonlocal captures
         captures += 1
-        await real_capture(frame)
+        await real_capture(source, pcm)
 
-    src.capture_frame = counting  # type: ignore[method-assign]
+    monkeypatch.setattr(livekit_audio, "capture_samples", counting)
     await out.capture_frame(_tone(40, 24000))
     assert captures == 1 and out.queued_ms > 30  # the first frame goes at once
     for _ in range(24):  # one second in 40 ms pieces, as fast as accepted (a TTS)
