@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # native_events.py, a sibling
+
 
 def thread_cpu() -> dict[str, float]:
     """CPU seconds per thread name, summed over threads of the same name."""
@@ -58,6 +60,10 @@ async def _measure(calls: int, seconds: float, room: str) -> dict[str, Any]:
     for line in (*SHORT_LINES, LONG_ASK, STOP_LINE):
         voice.speak(line)
     realtime_process()
+    if os.environ.get("CALLCENTER_NATIVE_EVENTS") == "1":  # native_events.py's experiment
+        from native_events import install
+
+        install(asyncio.get_running_loop())
     snaps: list[tuple[float, float, dict[str, float]]] = []
 
     async def window() -> None:

@@ -41,6 +41,10 @@ async def _measure(lines: int, pieces: int) -> dict[str, Any]:
 
     realtime_process()
     install_routed_queue()
+    if os.environ.get("CALLCENTER_NATIVE_EVENTS") == "1":  # native_events.py's experiment
+        from native_events import install
+
+        install(asyncio.get_running_loop())
     loop = asyncio.get_running_loop()
     frames = 0
     keep: list[Any] = []
