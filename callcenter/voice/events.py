@@ -74,6 +74,9 @@ class TurnMetrics:
     speech_end_ms: float
     end_of_utterance_delay_ms: float | None = None  # speech end -> turn committed
     stt_final_latency_ms: float | None = None  # end_of_speech() -> final transcript
+    # A turn of several segments: how long the commit waited for the STT's reading of
+    # the whole turn (`STTStream.decode_turn`) past the endpointing delay.
+    turn_reading_ms: float | None = None
     llm_ttft_ms: float | None = None
     tts_ttfb_ms: float | None = None  # first text pushed -> first audio
     # Where the reply's time went after the turn was committed: the flow deciding what to

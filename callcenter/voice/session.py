@@ -49,7 +49,7 @@ from callcenter.voice.listener import ParticipantListener
 from callcenter.voice.settings import VoiceSettings
 from callcenter.voice.speaker import AgentSpeaker
 from callcenter.voice.speech import SpeechHandle, TextSource
-from callcenter.voice.turns import EventQueue, TurnState, wait_event
+from callcenter.voice.turns import EventQueue, TurnState, turn_text, wait_event, wants_reading
 
 UtteranceHook = Callable[[Utterance], None]
 log = logging.getLogger(__name__)
@@ -339,6 +339,8 @@ class VoiceSession:
         if turn.start_ms is None:
             turn.start_ms = ev.timestamp_ms
             turn.overlapped = self.state is not AgentState.LISTENING
+        else:
+            listener.stt.continue_turn()  # past a pause: the STT keeps the turn's audio
         turn.interim_words = 0
         self.on_speaking(listener, listener.last_frame_end_ms - ev.timestamp_ms)
 
@@ -352,6 +354,7 @@ class VoiceSession:
     def on_speech_end(self, listener: ParticipantListener, ev: VADEvent) -> None:
         turn = self._turn(listener)
         turn.speech_end_ms = ev.timestamp_ms
+        turn.segments += 1
         turn.awaiting_finals += 1
         turn.final_arrived.clear()
         turn.eos_at = self.clock.now()
@@ -382,29 +385,73 @@ class VoiceSession:
         text = turn.text
         if not text:
             self._turns[listener.identity] = TurnState()  # noise: no words, no turn
+            listener.stt.end_turn()
             return
         delay = endpoint_delay(text, s, expected_digits=self.expected_digits,
                                yes_no=self.expect_yes_no)
         deadline_ms = turn.speech_end_ms + 1000.0 * delay
-        wait_ms = deadline_ms - self.media_now()
-        if wait_ms > 0:
-            await self.clock.sleep(wait_ms / 1000.0)
-        # The clock says the pause is long enough, but was it heard? Audio that arrives
-        # late (after a loop stall) may hold the caller going on: its speech start
-        # cancels this task, as it would have on time.
-        await listener.wait_caught_up(deadline_ms, self.clock)
+        # A turn of several segments is read again as one (`wants_reading`). Where the
+        # turn is likely to end here the reading starts now, during the wait; a turn held
+        # open for the rest of a number is read only if it does end (one decode a turn).
+        reading: asyncio.Task[Transcript | None] | None = None
+        if wants_reading(turn.segments) and delay < s.max_delay:
+            reading = asyncio.get_running_loop().create_task(listener.stt.decode_turn())
+        try:
+            wait_ms = deadline_ms - self.media_now()
+            if wait_ms > 0:
+                await self.clock.sleep(wait_ms / 1000.0)
+            # The clock says the pause is long enough, but was it heard? Audio that
+            # arrives late (after a loop stall) may hold the caller going on: its speech
+            # start cancels this task, as it would have on time.
+            await listener.wait_caught_up(deadline_ms, self.clock)
+            if wants_reading(turn.segments):
+                began = self.clock.now()
+                turn.reading = await self._turn_reading(listener, reading)
+                turn.reading_wait_ms = 1000.0 * (self.clock.now() - began)
+        finally:
+            if reading is not None and not reading.done():
+                reading.cancel()  # the caller went on: the turn is read when it ends
         turn.endpoint = None
         self._commit(listener, turn)
 
+    async def _turn_reading(
+        self, listener: ParticipantListener, reading: asyncio.Task[Transcript | None] | None
+    ) -> str | None:
+        """The STT's reading of the whole turn (started now if not yet), at most
+        `stt_timeout` away; None when there is none (the segments' texts stand)."""
+        if reading is None:
+            reading = asyncio.get_running_loop().create_task(listener.stt.decode_turn())
+        timer = asyncio.get_running_loop().create_task(self.clock.sleep(self.stt_timeout))
+        try:
+            await asyncio.wait({reading, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+        if not reading.done():
+            reading.cancel()
+            log.warning("the STT's reading of a turn took over %.1f s: its segments stand",
+                        self.stt_timeout)
+            return None
+        if reading.cancelled():
+            return None
+        exc = reading.exception()
+        if exc is not None:
+            log.warning("the STT's reading of a turn failed (%s: %s): its segments stand",
+                        type(exc).__name__, exc)
+            return None
+        result = reading.result()
+        return result.text if result is not None else None
+
     def _commit(self, listener: ParticipantListener, turn: TurnState) -> None:
         self._turns[listener.identity] = TurnState()
+        listener.stt.end_turn()
         now = self.media_now()
-        text = turn.text
+        text = turn_text(turn.texts, turn.reading)
         start = turn.start_ms if turn.start_ms is not None else turn.speech_end_ms
         m = TurnMetrics(
             listener.identity, turn.speech_end_ms,
             end_of_utterance_delay_ms=now - turn.speech_end_ms,
             stt_final_latency_ms=turn.stt_latency_ms,
+            turn_reading_ms=turn.reading_wait_ms,
         )
         self.metrics.append(m)
         self._unanswered, self._committed_ms = m, now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from callcenter.rooms.clock import Clock
@@ -17,6 +18,11 @@ class TurnState:
     start_ms: float | None = None
     speech_end_ms: float = 0.0
     texts: list[str] = field(default_factory=list)
+    segments: int = 0  # speech segments (VAD speech ends) in the turn so far
+    # The whole turn read as one utterance by the STT (`STTStream.decode_turn`), when it
+    # has several segments and the engine could: the turn's text (see `turn_text`).
+    reading: str | None = None
+    reading_wait_ms: float | None = None  # how long the commit waited for `reading`
     awaiting_finals: int = 0
     interim_words: int = 0
     eos_at: float = 0.0  # clock time of the last end_of_speech(), for STT latency
@@ -27,7 +33,22 @@ class TurnState:
 
     @property
     def text(self) -> str:
+        """The segments' texts joined: what the endpointing judges while the turn is open."""
         return " ".join(t for t in self.texts if t).strip()
+
+
+def wants_reading(segments: int) -> bool:
+    """A turn that went on past a pause (a number read in groups) is read again as one
+    utterance: each group alone is short and without context, and often misheard."""
+    return segments > 1
+
+
+def turn_text(texts: Sequence[str], reading: str | None = None) -> str:
+    """A committed turn's text: the one reading of its whole audio when there is one (and
+    it heard words), else its segments' texts joined."""
+    if reading is not None and reading.strip():
+        return reading.strip()
+    return " ".join(t.strip() for t in texts if t.strip())
 
 
 async def wait_event(clock: Clock, event: asyncio.Event, timeout: float) -> bool:

@@ -54,6 +54,24 @@ class STTStream(abc.ABC):
         Engines that can be biased (Whisper's prompt, a grammar) use it; others ignore it.
         """
 
+    def continue_turn(self) -> None:  # noqa: B027 - optional
+        """The speech starting now belongs to the same turn as the speech before it (the
+        caller paused mid-answer: a number read in groups). Engines that decode whole
+        utterances keep the turn's audio for `decode_turn`; others ignore it.
+        """
+
+    async def decode_turn(self) -> Transcript | None:
+        """The turn so far (its speech segments since the last `continue_turn`-less one)
+        read as one utterance, with what is expected; None when the engine cannot (a
+        streaming provider), the turn has a single segment, or the decode failed.
+
+        A FINAL per segment still comes out as before; this reading is extra, on demand.
+        """
+        return None
+
+    def end_turn(self) -> None:  # noqa: B027 - optional
+        """The turn was committed: its kept audio may go."""
+
     @abc.abstractmethod
     def __aiter__(self) -> AsyncIterator[Transcript]: ...
 
