@@ -39,8 +39,12 @@ from callcenter.flow.events import CallStarted, Event, UserSaid
 from callcenter.flow.runner import FlowRunner
 from callcenter.flow.state import RunnerState
 from callcenter.flow.validate import load_flow
+from callcenter.voice import turns as _turns
 from callcenter.voice.endpointing import endpoint_delay
 from callcenter.voice.settings import EndpointingSettings
+
+# Older code (the baseline run) reads no turn again: its turn is its segments' texts.
+_wants_reading: Callable[[int], bool] | None = getattr(_turns, "wants_reading", None)
 
 # The code before issue #14's recognizer and endpointing work: the "before" column.
 BASELINE_REF = "58b913e"
@@ -106,6 +110,10 @@ class Outcome:
     stt_ms: float = 0.0
     understand_ms: float = 0.0
     segments: list[str] = field(default_factory=list)
+    # The first turn read again as one utterance (a turn of several segments): its text,
+    # and that decode's time (on top of the last segment's: `stt_ms` holds both).
+    reading: str | None = None
+    reading_ms: float | None = None
 
     @property
     def right(self) -> bool:
@@ -220,9 +228,16 @@ def run_item(item: Item, synth: Synth, stt: Transcriber, judge: FlowJudge,
         out.got = "reprompt"  # nothing heard: the flow would ask again
         return out
     first = turns[0]
-    out.heard = " ".join(s.text for s in first if s.text)
-    out.endpoint_ms = 1000.0 * expects.delay(out.heard, EndpointingSettings())
+    # The endpointing judged the segments' texts; the turn's text is its reading if any.
+    joined = " ".join(s.text for s in first if s.text)
+    out.endpoint_ms = 1000.0 * expects.delay(joined, EndpointingSettings())
     out.stt_ms = first[-1].stt_ms
+    out.heard = joined
+    if _wants_reading is not None and _wants_reading(len(first)) and stt.reads_turns:
+        read = stt.turn(audio, first, expects.recognizer)
+        out.reading, out.reading_ms = read.text, read.stt_ms
+        out.stt_ms += read.stt_ms  # after the last segment's FINAL: one more decode
+        out.heard = _turns.turn_text([s.text for s in first], out.reading)
     began = time.perf_counter()
     out.got = judge.judge(item.category, out.heard)
     out.understand_ms = 1000.0 * (time.perf_counter() - began)
@@ -286,6 +301,9 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, Any]:
         "total_p50": _p(total, 0.5),
         "total_mean": round(statistics.fmean(total), 1) if total else None,
     }
+    read = [o.reading_ms for o in outs if o.reading_ms is not None]
+    report["turn_reading"] = {"turns": len(read), "decode_ms_p50": _p(read, 0.5),
+                              "decode_ms_max": _p(read, 1.0)}
     return report
 
 
@@ -390,7 +408,8 @@ def run_quality_bench(*, quick: bool = False, cache: Path | None = None,
                "seconds": round(time.perf_counter() - began, 1),
                "intents_backend": judge.intents.backend,
                "items": [asdict(o.item) | {"heard": o.heard, "got": o.got, "right": o.right,
-                                           "turns": o.turns, "segments": o.segments}
+                                           "turns": o.turns, "segments": o.segments,
+                                           "reading": o.reading}
                          for o in outcomes]}
     if baseline:
         if progress:

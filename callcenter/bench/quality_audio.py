@@ -11,6 +11,8 @@ Turns are cut the way `VoiceSession` cuts them: the real Silero `VADStream` with
 session's settings finds speech segments, Whisper transcribes each segment, and
 `voice.endpointing.endpoint_delay` (on the text so far) decides whether the next segment
 continues the turn. A gap shorter than that delay bridges; a longer one ends the turn.
+A turn of several segments is then read again as one utterance, as the STT stream does
+for the session (`speech.stt.utterance.join_segments`; not on code that lacks it).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +31,12 @@ from callcenter.audio.frame import PCM16, AudioFrame
 from callcenter.audio.resample import resample_pcm
 from callcenter.audio.vad import VADEvent, VADEventKind, VADStream
 from callcenter.bench.quality_voices import Synth, Voice, speech_module
+from callcenter.speech.stt import utterance as _utterance
 from callcenter.testing.voices import to_channel
 from callcenter.voice.settings import VoiceSettings
+
+# The baseline run lays these files over older code, which reads segments only.
+_join_segments: Callable[..., PCM16] | None = getattr(_utterance, "join_segments", None)
 
 RATE = 16000
 _FRAME = RATE // 50  # 20 ms, as rooms deliver it
@@ -134,11 +141,32 @@ class Transcriber:
                     None if expect is None else repr(expect),
                     repr(getattr(self.stt, "options", None)))
 
+    @staticmethod
+    def chunk(samples: PCM16, start_ms: float, end_ms: float) -> PCM16:
+        """A segment's audio as the STT stream gets it: the listener forwards it from the
+        padded start up to the speech-end event, plus the last frame."""
+        lo, hi = int(start_ms * RATE / 1000), int((end_ms + 20) * RATE / 1000)
+        return np.ascontiguousarray(samples[lo:hi])
+
     def segment(self, samples: PCM16, start_ms: float, end_ms: float,
                 expect: object = None) -> Segment:
-        # The listener forwards audio up to the speech-end event, plus the last frame.
-        lo, hi = int(start_ms * RATE / 1000), int((end_ms + 20) * RATE / 1000)
-        chunk = np.ascontiguousarray(samples[lo:hi])
+        return self._read(self.chunk(samples, start_ms, end_ms), start_ms, end_ms, expect)
+
+    @property
+    def reads_turns(self) -> bool:
+        """The code under test reads a turn of several segments as one utterance."""
+        return _join_segments is not None
+
+    def turn(self, samples: PCM16, segments: list[Segment], expect: object = None) -> Segment:
+        """A turn of several segments read as one utterance, as `UtteranceSTTStream.
+        decode_turn` reads it: the segments' audio joined by `join_segments`."""
+        assert _join_segments is not None
+        joined = _join_segments(
+            [self.chunk(samples, s.start_ms, s.end_ms) for s in segments], RATE)
+        return self._read(np.ascontiguousarray(joined), segments[0].start_ms,
+                          segments[-1].end_ms, expect)
+
+    def _read(self, chunk: PCM16, start_ms: float, end_ms: float, expect: object) -> Segment:
         key = self.key(chunk, expect)
         hit = self.memo.get(key)
         if hit is None:
