@@ -18,9 +18,10 @@ so a turn takes the production path through the flow runner):
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,18 @@ MAX_LATE_PCT = 0.5
 MAX_DENSITY_OVERHEAD_MS = 20.0
 WARMUP_S = 1.0
 CALIBRATION_S = 12.0  # the media path's own delay: 2 calls for at least this long
+# What `run_voice_bench(phases=...)` can run (`bench voice --phases`); media: the --room
+# block, all_cores: the --processes blocks.
+PHASES = ("overhead", "density", "media", "escalated", "all_cores", "offline", "prompts")
+
+
+def check_phases(names: Collection[str]) -> frozenset[str]:
+    """`names` as a set of phases, or a ValueError that lists the choices."""
+    unknown = sorted(set(names) - set(PHASES))
+    if unknown or not names:
+        raise ValueError(f"unknown bench voice phase {', '.join(unknown) or '(none)'}: "
+                         f"use some of {', '.join(PHASES)}")
+    return frozenset(names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +85,9 @@ class BenchPlan:
     density_ns: tuple[int, ...]
     density_seconds: float
     offline_turns: int
+    # A media path's density always runs its 150-call target step (not when the steps
+    # were chosen: `bench voice --steps`).
+    media_target_step: bool = True
 
     @classmethod
     def for_mode(cls, quick: bool) -> BenchPlan:
@@ -182,7 +198,8 @@ async def bench_density(
     media = room_mode != "local"
     # A media path's target is 150 calls: that step is always run. Past the first step that
     # fails, a bigger one only loads the host (every call's native streams run real time).
-    ns = sorted({*plan.density_ns, 150}) if media else plan.density_ns
+    ns = sorted({*plan.density_ns, 150}) if media and plan.media_target_step else \
+        plan.density_ns
     # A media path delays every turn by its own transit (SIP: two jitter buffers and four
     # 20 ms clocks; livekit: the sources' queues), which is not turn overhead. Its size is
     # the median overhead of two calls, measured first; each step is judged on what load
@@ -270,15 +287,21 @@ async def bench_offline(plan: BenchPlan, progress: Progress) -> dict[str, Any]:
 async def run_voice_bench(
     *, quick: bool, progress: Progress = lambda _: None, room: RoomMode = "local",
     escalated_pct: float = 20.0, processes: int = 1,
+    phases: Collection[str] = PHASES, density_steps: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
-    """Run every phase and return the JSON-ready result.
+    """Run every phase (or only `phases`, see `PHASES`) and return the JSON-ready result.
 
     `room` other than local adds a density phase through that media path
     (`density_livekit`, `density_sip`: see `bench.rooms`). `escalated_pct` > 0 adds
     `density_escalated` (that share of calls with a supervisor: `bench.voice_mix`);
-    `processes` > 1 adds `density_all_cores` (`bench.voice_cores`).
+    `processes` > 1 adds `density_all_cores` (`bench.voice_cores`). `density_steps`
+    replaces the one-process density steps (sorted; a media path then runs only those).
     """
+    run = check_phases(phases)
     plan = BenchPlan.for_mode(quick)
+    if density_steps:
+        plan = dataclasses.replace(plan, density_ns=tuple(sorted(set(density_steps))),
+                                   media_target_step=False)
     voice = CallerVoice("espeak", "phone")
     loop = asyncio.get_running_loop()
     for line in (*SHORT_LINES, LONG_ASK, STOP_LINE, *MIX_LINES):
@@ -288,33 +311,39 @@ async def run_voice_bench(
     realtime_process()
     t0 = time.monotonic()
     result: dict[str, Any] = {"mode": "quick" if quick else "full"}
-    phases: dict[str, float] = {}
-    result.update(await bench_overhead(plan, voice, progress))
-    phases["overhead"] = round(time.monotonic() - t0, 1)
-    result["density"] = await bench_density(plan, voice, progress)
-    phases["density"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
-    if room != "local":
+    if set(run) != set(PHASES):
+        result["phases_run"] = sorted(run)
+    took: dict[str, float] = {}
+    if "overhead" in run:
+        result.update(await bench_overhead(plan, voice, progress))
+        took["overhead"] = round(time.monotonic() - t0, 1)
+    if "density" in run:
+        result["density"] = await bench_density(plan, voice, progress)
+        took["density"] = round(time.monotonic() - t0 - sum(took.values()), 1)
+    if room != "local" and "media" in run:
         result[f"density_{room}"] = await bench_density(plan, voice, progress, room)
-        phases[f"density_{room}"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
-    if escalated_pct:
+        took[f"density_{room}"] = round(time.monotonic() - t0 - sum(took.values()), 1)
+    if escalated_pct and "escalated" in run:
         result["density_escalated"] = await bench_density(
             plan, voice, progress, escalated_pct=escalated_pct)
-        phases["density_escalated"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
-    if processes > 1:
+        took["density_escalated"] = round(time.monotonic() - t0 - sum(took.values()), 1)
+    if processes > 1 and "all_cores" in run:
         from callcenter.bench.voice_cores import all_cores_phases
 
         media = result.get(f"density_{room}", {})
         result.update(await all_cores_phases(
             quick, plan.density_seconds, progress, processes=processes, room_mode=room,
             escalated_pct=escalated_pct, path_ms=media.get("path_ms")))
-        phases["density_all_cores"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
-    result["offline_e2e_ms"] = await bench_offline(plan, progress)
-    phases["offline"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
-    progress("static prompts: first audio with Piper, without and with the TTS cache")
-    result["static_prompt_first_audio_ms"] = await bench_static_prompts(
-        limit=12 if quick else None)
-    phases["static_prompts"] = round(time.monotonic() - t0 - sum(phases.values()), 1)
-    result["phase_s"] = phases
+        took["density_all_cores"] = round(time.monotonic() - t0 - sum(took.values()), 1)
+    if "offline" in run:
+        result["offline_e2e_ms"] = await bench_offline(plan, progress)
+        took["offline"] = round(time.monotonic() - t0 - sum(took.values()), 1)
+    if "prompts" in run:
+        progress("static prompts: first audio with Piper, without and with the TTS cache")
+        result["static_prompt_first_audio_ms"] = await bench_static_prompts(
+            limit=12 if quick else None)
+        took["static_prompts"] = round(time.monotonic() - t0 - sum(took.values()), 1)
+    result["phase_s"] = took
     result["provider_latencies_s"] = {
         "overhead": vars_of(ZERO), "density": vars_of(REALISTIC)
     }

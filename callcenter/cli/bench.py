@@ -32,29 +32,33 @@ def render(result: dict[str, Any]) -> Table:
     t.add_column("value", justify="right")
     t.add_column("target", justify="right")
     t.add_column("")
-    to, bi = result["turn_overhead_ms"], result["barge_in_ms"]
-    off = result.get("offline_e2e_ms", {})
-    dens = result["density"]
-    t.add_row("turn overhead p50 / p99 (ms)", f"{_fmt(to['p50'])} / {_fmt(to['p99'])}",
-              "p99 <= 10", _verdict(to["p99"], 10))
-    t.add_row("  turns measured", _fmt(to["turns"]), ">= 200",
-              _verdict(to["turns"], 200, higher_is_better=True))
-    t.add_row("barge-in p50 / p99 (ms)", f"{_fmt(bi['p50'])} / {_fmt(bi['p99'])}",
-              "p99 <= 40", _verdict(bi["p99"], 40))
-    for n, step in dens["steps"].items():
-        t.add_row(
-            f"  {n} calls: late % / CPU % / RSS MB / overhead p99",
-            f"{_fmt(step['late_frame_pct'])} / {_fmt(step['cpu_pct'])} / {_fmt(step['rss_mb'])}"
-            f" / {_fmt(step['turn_overhead_p99_ms'])}", "< 0.5 / - / - / < 20", "",
-        )
-    t.add_row("density max calls (one process)", _fmt(dens["max_calls"]), ">= 100",
-              _verdict(dens["max_calls"], 100, higher_is_better=True))
+    off = result.get("offline_e2e_ms")
+    if "turn_overhead_ms" in result:  # phases left out (`--phases`) have no rows
+        to, bi = result["turn_overhead_ms"], result["barge_in_ms"]
+        t.add_row("turn overhead p50 / p99 (ms)", f"{_fmt(to['p50'])} / {_fmt(to['p99'])}",
+                  "p99 <= 10", _verdict(to["p99"], 10))
+        t.add_row("  turns measured", _fmt(to["turns"]), ">= 200",
+                  _verdict(to["turns"], 200, higher_is_better=True))
+        t.add_row("barge-in p50 / p99 (ms)", f"{_fmt(bi['p50'])} / {_fmt(bi['p99'])}",
+                  "p99 <= 40", _verdict(bi["p99"], 40))
+    if (dens := result.get("density")) is not None:
+        for n, step in dens["steps"].items():
+            t.add_row(
+                f"  {n} calls: late % / CPU % / RSS MB / overhead p99",
+                f"{_fmt(step['late_frame_pct'])} / {_fmt(step['cpu_pct'])} / "
+                f"{_fmt(step['rss_mb'])} / {_fmt(step['turn_overhead_p99_ms'])}",
+                "< 0.5 / - / - / < 20", "",
+            )
+        t.add_row("density max calls (one process)", _fmt(dens["max_calls"]), ">= 100",
+                  _verdict(dens["max_calls"], 100, higher_is_better=True))
     for mode in ("livekit", "sip"):
         media = result.get(f"density_{mode}")
         if media is not None:
             _media_density_rows(t, mode, media)
     _mix_and_cores_rows(t, result)
-    if "skipped" in off:
+    if off is None:
+        pass
+    elif "skipped" in off:
         t.add_row("offline e2e", off["skipped"], "p50 <= 1300", "[yellow]n/a[/]")
     else:
         t.add_row("offline e2e p50 / p95 (ms)", f"{_fmt(off.get('p50'))} / {_fmt(off.get('p95'))}",
@@ -122,15 +126,35 @@ def voice(
         "--processes", min=1, max=256, help="Density processes for the all-cores phase "
         "(density_all_cores), started together and measured over the same window; 1: skip; "
         "default: one per core")] = None,
+    phases: Annotated[str | None, typer.Option(
+        "--phases", help="Only these phases, comma-separated: overhead, density, media "
+        "(the --room block), escalated, all_cores, offline, prompts; default: all")] = None,
+    steps: Annotated[str | None, typer.Option(
+        "--steps", help="One-process density steps (calls), comma-separated, e.g. 10,30; "
+        "a --room path then runs only these (not its 150 target step)")] = None,
 ) -> None:
     """Turn overhead, barge-in latency, calls per process and the offline stack's latency."""
     from callcenter.bench.rooms import check_room_mode
-    from callcenter.bench.voice import run_voice_bench, write_json
+    from callcenter.bench.voice import PHASES, check_phases, run_voice_bench, write_json
 
     try:
         room_mode = check_room_mode(room)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--room") from None
+    try:
+        run = check_phases([x.strip() for x in phases.split(",") if x.strip()]
+                           if phases is not None else PHASES)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--phases") from None
+    density_steps: tuple[int, ...] | None = None
+    if steps is not None:
+        try:
+            density_steps = tuple(int(x) for x in steps.split(",") if x.strip())
+        except ValueError:
+            density_steps = ()
+        if not density_steps or min(density_steps) < 1:
+            raise typer.BadParameter(f"{steps!r}: give call counts of at least 1, "
+                                     "comma-separated (e.g. 10,30)", param_hint="--steps")
 
     def progress(msg: str) -> None:
         console.log(msg)
@@ -139,7 +163,8 @@ def voice(
 
     result = asyncio.run(run_voice_bench(
         quick=quick, progress=progress, room=room_mode, escalated_pct=escalated_pct,
-        processes=processes if processes is not None else default_processes()))
+        processes=processes if processes is not None else default_processes(),
+        phases=run, density_steps=density_steps))
     console.print(render(result))
     if json_path is not None:
         write_json(result, json_path)
