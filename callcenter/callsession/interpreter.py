@@ -25,6 +25,7 @@ import httpx
 
 from callcenter.callsession.channel import Channel, Journal, Spoken
 from callcenter.callsession.effects import IntentService, call_webhook, run_agent_turn
+from callcenter.callsession.second_hearing import misses
 from callcenter.callsession.supervised import (
     BRIEF_TOPIC,
     PRIORITY,
@@ -56,6 +57,7 @@ from callcenter.flow.events import (
     MaxDuration,
     ProviderFailure,
     TakenOver,
+    UserSaid,
     WebhookResult,
 )
 from callcenter.flow.runner import FlowRunner
@@ -118,6 +120,8 @@ class FlowInterpreter(SupervisedActions):
         self._suggester: Suggester | None = None  # while a supervisor has the call
         self._suggesting: set[asyncio.Task[None]] = set()
         self._late: set[asyncio.Task[WebhookResult]] = set()  # webhooks a take-over interrupted
+        # The last classification, kept so the trial step of `_heard_again` is not paid twice.
+        self._classified: tuple[ClassifyIntent, Event] | None = None
 
     # ------------------------------------------------------------------ the loop
 
@@ -141,6 +145,8 @@ class FlowInterpreter(SupervisedActions):
             event = await self._next_event(actions)
             if event is None:
                 return self.state
+            if isinstance(event, UserSaid):
+                event = await self._heard_again(event)
             actions = await self.step(event)
 
     async def step(self, event: Event) -> list[Action]:
@@ -163,6 +169,24 @@ class FlowInterpreter(SupervisedActions):
         if self.on_step is not None:
             await self.on_step(self.state, actions)
         return actions
+
+    async def _heard_again(self, event: UserSaid) -> UserSaid:
+        """The caller's turn, or a second recognizer's reading of it if only that one is
+        understood (`second_hearing`): a missed answer is heard again before the caller is
+        asked to repeat it. Channels without a second recognizer pay nothing."""
+        hear = getattr(self.channel, "hear_again", None)
+        if hear is None or self.state.status == "escalated" or not event.text.strip():
+            return event
+        if not await misses(self.runner, self.state, self._stamp(event), self._classify):
+            return event
+        again = await hear()
+        if not again or again.strip() == event.text.strip():
+            return event
+        second = event.model_copy(update={"text": again})
+        if await misses(self.runner, self.state, self._stamp(second), self._classify):
+            return event
+        await self.journal.event("heard_again", {"first": event.text, "second": again})
+        return second
 
     def inject(self, event: Event) -> None:
         """Deliver an event from outside the call (a supervisor's command).
@@ -307,8 +331,11 @@ class FlowInterpreter(SupervisedActions):
         intents = self.effects.intents
         if intents is None:
             return ProviderFailure(component="intents", message="no intent classifier configured")
+        if self._classified is not None and self._classified[0] == action:
+            return self._classified[1]  # asked already by `_heard_again`'s trial step
         # Embedding is CPU work (~20 ms, more on first use): keep it off the event loop.
         result: IntentResult = await self.effects.run_blocking(intents.classify, action)
+        self._classified = (action, result)
         return result
 
     async def _agent_turn(self, action: AgentTurn) -> Event:

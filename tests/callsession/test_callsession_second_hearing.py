@@ -1,0 +1,106 @@
+"""A caller turn the flow does not understand is heard again before the caller is asked
+to repeat it (`callsession.second_hearing`)."""
+
+from __future__ import annotations
+
+import httpx
+
+from callcenter.callsession.effects import IntentService
+from callcenter.callsession.interpreter import Effects
+from callcenter.callsession.text_session import TextSession
+from callcenter.flow.validate import load_flow
+
+FLOW = """
+name: second_hearing
+start: menu
+nodes:
+  menu:
+    type: menu
+    prompt: Say billing or cancel.
+    slot: topic
+    options:
+      - {key: 1, value: billing, goto: number, phrases: [billing, refund, invoice]}
+      - {key: 2, value: cancel, goto: done, phrases: [cancel, close my account]}
+  number:
+    type: ask
+    slot: order
+    prompt: Your six digit order number?
+    expect: digits
+    min_length: 6
+    max_length: 6
+    next: done
+  done: {type: hangup, say: Thanks.}
+"""
+
+
+class Ears:
+    """A second recognizer that reads every turn as `reading` and counts its calls."""
+
+    def __init__(self, reading: str | None) -> None:
+        self.reading, self.calls = reading, 0
+
+    async def hear_again(self) -> str | None:
+        self.calls += 1
+        return self.reading
+
+
+async def _session(http: httpx.AsyncClient, ears: Ears | None) -> TextSession:
+    session = TextSession(load_flow(FLOW, "<t>"),
+                          Effects(http=http, intents=IntentService(prefer_minilm=False)))
+    if ears is not None:
+        session.interpreter.channel.hear_again = ears.hear_again  # type: ignore[attr-defined]
+    await session.start()
+    return session
+
+
+async def test_a_missed_menu_answer_is_heard_again_and_taken() -> None:
+    ears = Ears("I want a refund")
+    async with httpx.AsyncClient() as http:
+        session = await _session(http, ears)
+        turn = await session.send("one for reason.")  # Whisper tiny.en's reading of it
+        assert session.state.slots.get("topic") == "billing", turn.said
+        assert ears.calls == 1
+        assert ("heard_again", {"first": "one for reason.", "second": "I want a refund"}) in (
+            turn.events)
+        await session.aclose()
+
+
+async def test_a_missed_number_is_heard_again_and_taken() -> None:
+    ears = Ears("4 8 2 9 1 3")
+    async with httpx.AsyncClient() as http:
+        session = await _session(http, ears)
+        await session.send("billing")
+        assert ears.calls == 0  # understood the first time: never heard again
+        await session.send("for a tune nine one three")
+        assert session.state.slots.get("order") == "482913"
+        assert ears.calls == 1
+        await session.aclose()
+
+
+async def test_an_understood_answer_is_never_heard_again() -> None:
+    ears = Ears("cancel")
+    async with httpx.AsyncClient() as http:
+        session = await _session(http, ears)
+        await session.send("billing please")
+        assert session.state.slots.get("topic") == "billing"
+        assert ears.calls == 0
+        await session.aclose()
+
+
+async def test_when_neither_reading_is_understood_the_caller_is_asked_again() -> None:
+    ears = Ears("what's the weather")
+    async with httpx.AsyncClient() as http:
+        session = await _session(http, ears)
+        turn = await session.send("one for reason.")
+        assert "topic" not in session.state.slots
+        assert ears.calls == 1
+        assert "no_match" in turn.notes and "heard_again" not in turn.notes
+        await session.aclose()
+
+
+async def test_a_channel_without_a_second_recognizer_reprompts_as_before() -> None:
+    async with httpx.AsyncClient() as http:
+        session = await _session(http, None)
+        turn = await session.send("one for reason.")
+        assert "topic" not in session.state.slots and "no_match" in turn.notes
+        await session.aclose()
