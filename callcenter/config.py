@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         default="tiny.en",
         description="Offline Whisper model: tiny.en (default) or base (twice the CPU)",
     )
+    local_stt_second_model: str = Field(
+        default="base",
+        description="Offline Whisper model that hears again a turn the flow did not "
+        "understand, before the caller is asked to repeat ('' or 'none': no second hearing)",
+    )
     tts_provider: TTSProvider = TTSProvider.PIPER
     llm_provider: LLMProvider = LLMProvider.INTENTS
 
@@ -202,6 +207,14 @@ class Settings(BaseSettings):
         from callcenter.speech.offline.whisper_models import check_model_name
 
         return check_model_name(value.strip())
+
+    @field_validator("local_stt_second_model")
+    @classmethod
+    def _check_local_stt_second_model(cls, value: str) -> str:
+        from callcenter.speech.offline.whisper_models import check_model_name
+
+        value = value.strip()
+        return "" if value.lower() in ("", "none") else check_model_name(value)
 
     @field_validator("database_url")
     @classmethod

@@ -61,6 +61,15 @@ class VoiceChannel:
         self.voice.ignore_key = self._swallow
         return result
 
+    async def hear_again(self) -> str | None:
+        """The caller's last turn as the STT's second recognizer reads it (None: it has
+        none, or nothing was kept): for a turn the flow did not understand."""
+        for identity, listener in list(self.voice.listeners.items()):
+            if self.is_caller(identity):
+                result = await listener.stt.hear_again()
+                return result.text.strip() if result is not None else None
+        return None
+
     async def apologise(self) -> None:
         if self.apology is not None:
             await play(self.room.audio_output, self.apology)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 def build_stt(settings: Settings) -> STT:
     """The STT `settings` ask for; a cloud one falls back to Whisper."""
     if settings.stt_provider != STTProvider.DEEPGRAM:
-        return offline_stt()
+        return offline_stt(settings)
     from callcenter.speech.stt.fallback import FallbackSTT
 
     primary = deepgram_stt(settings)
@@ -66,10 +66,18 @@ def build_llm(settings: Settings) -> LLM | None:
     return llm
 
 
-def offline_stt() -> STT:
+def offline_stt(settings: Settings | None = None) -> STT:
+    """Whisper, in two tiers where a second model is set (`whisper_tiers`)."""
+    from callcenter.config import get_settings
     from callcenter.speech.offline.whisper import WhisperSTT
 
-    return WhisperSTT()
+    settings = settings or get_settings()
+    second = settings.local_stt_second_model
+    if not second or second == settings.local_stt_model:
+        return WhisperSTT()
+    from callcenter.speech.offline.whisper_tiers import TieredWhisperSTT
+
+    return TieredWhisperSTT(second_model=second)
 
 
 def offline_tts(sample_rate: int, *, fast: bool = False) -> TTS:

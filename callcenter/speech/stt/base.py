@@ -72,6 +72,13 @@ class STTStream(abc.ABC):
     def end_turn(self) -> None:  # noqa: B027 - optional
         """The turn was committed: its kept audio may go."""
 
+    async def hear_again(self) -> Transcript | None:
+        """The last committed turn read by a second recognizer, with what was expected when
+        it ended: for a turn the flow did not understand (`callsession.second_hearing`).
+        None when the engine has no second recognizer, or the turn's audio is not kept.
+        """
+        return None
+
     @abc.abstractmethod
     def __aiter__(self) -> AsyncIterator[Transcript]: ...
 

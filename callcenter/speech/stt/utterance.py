@@ -168,6 +168,12 @@ class UtteranceSTTStream(STTStream):
         self._continues = False
         self._replies: set[asyncio.Future[Transcript | SpeechError]] = set()
         self.turn_decodes = 0
+        # A second recognizer for `hear_again` (a larger model; None: no second hearing),
+        # and the last committed turn's segments with what was expected of it.
+        self.second_decode: Decode | None = None
+        self._last_turn: list[tuple[PCM16, float, float]] = []
+        self._last_expect: Expectation | None = None
+        self.second_hearings = 0
 
     def push_frame(self, frame: AudioFrame) -> None:
         if self._closed:
@@ -219,7 +225,26 @@ class UtteranceSTTStream(STTStream):
         self._continues = True
 
     def end_turn(self) -> None:
+        # Kept until the next turn ends: the flow may not understand this one and ask for
+        # a second hearing of it (the expectation is cleared once the listen is over).
+        self._last_turn = self._turn if self._turn_whole else []
+        self._last_expect = self._expect
         self._turn, self._turn_whole, self._continues = [], True, False
+
+    async def hear_again(self) -> Transcript | None:
+        if self._closed or self.second_decode is None or not self._last_turn:
+            return None
+        segments = self._last_turn
+        samples = (join_segments([s for s, _, _ in segments], self._rate) if len(segments) > 1
+                   else segments[0][0])
+        self.second_hearings += 1
+        try:
+            result = await self.second_decode(samples, segments[0][1], self._last_expect)
+        except SpeechError as exc:
+            log.warning("%s: the second hearing failed (%s): the first reading stands",
+                        self._provider, exc)
+            return None
+        return replace(result, end_ms=segments[-1][2], words=[])
 
     def _keep(self, samples: PCM16, start_ms: float, end_ms: float) -> None:
         if not self._continues:
