@@ -95,6 +95,32 @@ def install(loop: asyncio.AbstractEventLoop) -> None:
             else:
                 routed.put(ev)
 
+    if os.environ.get("CALLCENTER_NATIVE_EVENTS_THREAD") == "1":
+        import select
+        import threading
+
+        def thread_drain() -> None:  # one GIL take per batch, on its own thread
+            while True:
+                select.select([fd], [], [])
+                with contextlib.suppress(BlockingIOError):
+                    os.read(fd, 8)  # before taking: an event after the take wakes us again
+                n = lib.cc_lk_take(ctypes.byref(ptr))
+                if not n:
+                    continue
+                data = ctypes.string_at(ptr, n)
+                lib.cc_lk_free(ptr)
+                view = memoryview(data)
+                k = 0
+                while k < n:
+                    m = int.from_bytes(view[k : k + 4], "little")
+                    ev = proto_ffi.FfiEvent()
+                    ev.ParseFromString(view[k + 4 : k + 4 + m])
+                    k += 4 + m
+                    if ev.WhichOneof("message") not in ("logs", "panic"):
+                        routed.put(ev)
+
+        threading.Thread(target=thread_drain, daemon=True, name="lk-events").start()
+        return
     loop.add_reader(fd, drain)
 
 
