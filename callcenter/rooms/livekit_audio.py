@@ -293,6 +293,10 @@ async def track_frames(
     pending: PCM16 | None = None
     try:
         while (chunk := await stream.next_chunk()) is not None:
+            if pending is None and len(chunk) == n:  # the usual case: one frame, as it is
+                yield AudioFrame(chunk, sample_rate, t_ms)
+                t_ms += FRAME_MS
+                continue
             if pending is not None:
                 chunk = np.concatenate((pending, chunk))
             k = 0

@@ -14,7 +14,12 @@ import pytest
 from livekit import rtc
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 
-from callcenter.rooms.livekit_audio import NativeAudioStream, NativeResampler, capture_samples
+from callcenter.rooms.livekit_audio import (
+    NativeAudioStream,
+    NativeResampler,
+    capture_samples,
+    track_frames,
+)
 from callcenter.rooms.livekit_ffi import install_routed_queue
 from callcenter.rooms.livekit_ffi_buffers import request
 
@@ -86,3 +91,30 @@ def test_a_request_the_ffi_refuses_raises() -> None:
     cap.buffer.num_channels, cap.buffer.samples_per_channel = 1, 0
     with pytest.raises(RuntimeError, match="refused"):
         request(req)
+
+
+async def test_twenty_ms_native_frames_come_through_whole_and_in_time_order() -> None:
+    src = rtc.AudioSource(16000, 1)
+    track = rtc.LocalAudioTrack.create_audio_track("t", src)
+    frames = track_frames(track, 16000)  # 20 ms native frames: each one yielded as it is
+    tone = _tone(3200, 16000)
+    got: list[np.ndarray] = []
+    stamps: list[float] = []
+
+    async def read() -> None:
+        async for f in frames:
+            got.append(f.samples)
+            stamps.append(f.timestamp_ms)
+            if len(got) == 30:
+                break
+
+    reader = asyncio.get_running_loop().create_task(read())
+    await asyncio.sleep(0.05)
+    await capture_samples(src, tone)
+    await asyncio.wait_for(reader, 5)
+    await frames.aclose()  # type: ignore[attr-defined]
+    assert all(len(s) == 320 for s in got) and stamps == [20.0 * i for i in range(30)]
+    pcm = np.concatenate(got)
+    start = int(np.flatnonzero(pcm)[0])
+    assert np.array_equal(pcm[start : start + len(tone)], tone)
+    await src.aclose()
