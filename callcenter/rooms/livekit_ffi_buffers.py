@@ -88,9 +88,9 @@ def take_samples(owned: proto_audio.OwnedAudioFrameBuffer) -> np.ndarray:
     info = owned.info
     n = info.num_channels * info.samples_per_channel
     # A ctypes array over the native buffer, copied by numpy (ctypes caches the array
-    # type per length): ~0.8 us for 20 ms at 16 kHz against ~1.5 us through string_at.
-    samples = np.frombuffer((ctypes.c_int16 * n).from_address(info.data_ptr),
-                            dtype=np.int16).copy()
+    # type per length): ~0.9 us for 20 ms at 16 kHz against ~1.5 us through string_at.
+    view = memoryview((ctypes.c_int16 * n).from_address(info.data_ptr))
+    samples: np.ndarray = np.frombuffer(view, dtype=np.int16).copy()
     drop_handle(owned.handle.id)
     return samples
 
