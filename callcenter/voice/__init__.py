@@ -25,6 +25,11 @@ Times in `Utterance`, `UserTurn` and `TurnMetrics` are milliseconds on the room'
 time line (call start = 0). Utterances are recorded (hook called) before `wait()` returns.
 A key press stops an interruptible prompt (`InterruptionSettings.dtmf_interrupts`).
 
+A turn that goes on past a pause (a number read in groups) has one FINAL per speech
+segment, which the endpointing judges; when it ends the session asks the STT for one
+reading of the whole turn (`STTStream.decode_turn`: the offline Whisper stream joins the
+segments with the pauses shortened) and that reading is the turn's text.
+
 A worker carrying many calls should call `callcenter.voice.runtime.settle_gc()` after
 loading models and after admitting calls (see that module). With `onnxruntime` installed,
 sessions on a real clock share one batched Silero VAD per process.
