@@ -114,6 +114,10 @@ class Outcome:
     # and that decode's time (on top of the last segment's: `stt_ms` holds both).
     reading: str | None = None
     reading_ms: float | None = None
+    # The turn the flow did not understand, heard again by the second tier (its text and
+    # decode time, also in `stt_ms`), when that reading was understood.
+    heard_again: str | None = None
+    heard_again_ms: float | None = None
 
     @property
     def right(self) -> bool:
@@ -240,7 +244,16 @@ def run_item(item: Item, synth: Synth, stt: Transcriber, judge: FlowJudge,
         out.heard = _turns.turn_text([s.text for s in first], out.reading)
     began = time.perf_counter()
     out.got = judge.judge(item.category, out.heard)
-    out.understand_ms = 1000.0 * (time.perf_counter() - began)
+    if out.got == "reprompt" and getattr(stt, "second", None) is not None:
+        # As the interpreter does (`callsession.second_hearing`): a turn not understood is
+        # heard again by the second tier, and its reading is taken if it is understood.
+        again = stt.hear_again(audio, first, expects.recognizer)
+        out.stt_ms += again.stt_ms
+        got = judge.judge(item.category, again.text) if again.text else "reprompt"
+        out.heard_again_ms = again.stt_ms
+        if got != "reprompt":
+            out.got, out.heard_again, out.heard = got, again.text, again.text
+    out.understand_ms = 1000.0 * (time.perf_counter() - began) - (out.heard_again_ms or 0.0)
     return out
 
 
@@ -301,6 +314,10 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, Any]:
         "total_p50": _p(total, 0.5),
         "total_mean": round(statistics.fmean(total), 1) if total else None,
     }
+    again = [o.heard_again_ms for o in outs if o.heard_again_ms is not None]
+    report["second_hearing"] = {"turns": len(again),
+                                "taken": sum(o.heard_again is not None for o in outs),
+                                "decode_ms_p50": _p(again, 0.5)}
     read = [o.reading_ms for o in outs if o.reading_ms is not None]
     report["turn_reading"] = {"turns": len(read), "decode_ms_p50": _p(read, 0.5),
                               "decode_ms_max": _p(read, 1.0)}
@@ -409,7 +426,8 @@ def run_quality_bench(*, quick: bool = False, cache: Path | None = None,
                "intents_backend": judge.intents.backend,
                "items": [asdict(o.item) | {"heard": o.heard, "got": o.got, "right": o.right,
                                            "turns": o.turns, "segments": o.segments,
-                                           "reading": o.reading}
+                                           "reading": o.reading,
+                                           "heard_again": o.heard_again}
                          for o in outcomes]}
     if baseline:
         if progress:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +39,32 @@ from callcenter.voice.settings import VoiceSettings
 # The baseline run lays these files over older code, which reads segments only.
 _join_segments: Callable[..., PCM16] | None = getattr(_utterance, "join_segments", None)
 
+log = logging.getLogger(__name__)
 RATE = 16000
+
+
+def _second_tier() -> Any:
+    """The production second tier (`whisper_tiers`, LOCAL_STT_SECOND_MODEL) as its own
+    Whisper STT, or None: off in the settings, its model not installed, or older code."""
+    try:
+        from callcenter.config import get_settings
+
+        second = get_settings().local_stt_second_model
+        stt = speech_module("whisper_tiers").TieredWhisperSTT(second_model=second).second
+        stt.warm_up()
+    except (ImportError, AttributeError, ValueError) as exc:
+        log.info("bench quality: no second hearing (%s)", exc)
+        return None
+    except Exception as exc:  # its model package missing (a SpeechError), or it failed
+        log.warning("bench quality: no second hearing (%s)", exc)
+        return None
+    return stt
+
+
+def _join_segments_or_fail(chunks: list[PCM16]) -> PCM16:
+    if _join_segments is None:
+        raise RuntimeError("this code cannot join a turn's segments")
+    return _join_segments(chunks, RATE)
 _FRAME = RATE // 50  # 20 ms, as rooms deliver it
 
 
@@ -125,6 +151,7 @@ class Transcriber:
         import inspect
 
         self.stt = speech_module("whisper").WhisperSTT()
+        self.second = _second_tier()
         self.takes_expectation = "expect" in inspect.signature(self.stt.transcribe).parameters
         self.path = cache / "transcripts.json"
         self.memo: dict[str, list[float | str]] = (
@@ -166,13 +193,26 @@ class Transcriber:
         return self._read(np.ascontiguousarray(joined), segments[0].start_ms,
                           segments[-1].end_ms, expect)
 
-    def _read(self, chunk: PCM16, start_ms: float, end_ms: float, expect: object) -> Segment:
-        key = self.key(chunk, expect)
+    def hear_again(self, samples: PCM16, segments: list[Segment],
+                   expect: object = None) -> Segment:
+        """A turn the flow did not understand, read by the second tier as
+        `UtteranceSTTStream.hear_again` reads it (one segment as it was, more joined)."""
+        assert self.second is not None
+        chunks = [self.chunk(samples, s.start_ms, s.end_ms) for s in segments]
+        audio = chunks[0] if len(chunks) == 1 else _join_segments_or_fail(chunks)
+        return self._read(np.ascontiguousarray(audio), segments[0].start_ms,
+                          segments[-1].end_ms, expect, stt=self.second)
+
+    def _read(self, chunk: PCM16, start_ms: float, end_ms: float, expect: object,
+              stt: Any = None) -> Segment:
+        stt = stt or self.stt
+        key = self.key(chunk, expect) if stt is self.stt else _key(
+            hashlib.sha256(chunk.tobytes()).hexdigest()[:24], repr(expect), repr(stt.options))
         hit = self.memo.get(key)
         if hit is None:
             began = time.perf_counter()
             kw: dict[str, Any] = {"expect": expect} if expect is not None else {}
-            text = self.stt.transcribe(chunk, start_ms, **kw).text.strip()
+            text = stt.transcribe(chunk, start_ms, **kw).text.strip()
             hit = self.memo[key] = [text, 1000.0 * (time.perf_counter() - began)]
         return Segment(start_ms, end_ms, str(hit[0]), float(hit[1]))
 

@@ -75,3 +75,26 @@ def test_settings_choose_one_tier_or_two() -> None:
     stream = two.stream()
     assert isinstance(stream, UtteranceSTTStream) and stream.second_decode is not None
     assert one.stream().second_decode is None  # type: ignore[attr-defined]
+
+
+async def test_the_voice_channel_hears_again_the_callers_turn_not_the_supervisors() -> None:
+    from types import SimpleNamespace
+
+    from callcenter.callsession.voice_channel import VoiceChannel
+    from callcenter.speech.stt.base import Transcript, TranscriptKind
+
+    class Stream:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        async def hear_again(self) -> Transcript:
+            return Transcript(TranscriptKind.FINAL, f" {self.text} ", 0.0, 1.0)
+
+    voice = SimpleNamespace(listeners={
+        "supervisor-1": SimpleNamespace(stt=Stream("not this")),
+        "caller": SimpleNamespace(stt=Stream("I want a refund")),
+    })
+    channel = VoiceChannel(voice, room=None, is_caller=lambda who: who == "caller")  # type: ignore[arg-type]
+    assert await channel.hear_again() == "I want a refund"
+    voice.listeners = {}
+    assert await channel.hear_again() is None
