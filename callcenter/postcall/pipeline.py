@@ -19,6 +19,7 @@ from callcenter.config import Settings
 from callcenter.models import Call, CallEvent, Disposition, Escalation, Utterance
 from callcenter.postcall import disposition as rules
 from callcenter.postcall import facts, keypad, metrics, sentiment, summary
+from callcenter.postcall.heard_again import apply_heard_again
 from callcenter.postcall.metrics import aware
 from callcenter.postcall.redact import RedactionConfig, redact_lines
 from callcenter.postcall.store import PostcallRecord
@@ -81,7 +82,8 @@ def summarize_with_llm(llm: LLM, facts: Sequence[str], transcript: str) -> summa
 
 def transcript_lines(data: CallData) -> list[TranscriptLine]:
     """The call's transcript: what was said and what was keyed, in time order."""
-    return keypad.merge(assemble(data.utterances), keypad.keypad_lines(data.events))
+    spoken = apply_heard_again(assemble(data.utterances), data.events)
+    return keypad.merge(spoken, keypad.keypad_lines(data.events))
 
 
 def build_record(
