@@ -146,9 +146,9 @@ class LiveKitLine:
     async def _speak(self, identity: str, mic: rtc.AudioSource) -> None:
         """The caller's microphone: what they send in the local room, into the source.
 
-        This is the far end, not what is measured: it is fed in `MIC_CHUNK_MS` pieces (a
-        capture costs ~70-150 us of CPU in the SDK and blocks the loop ~250-400 us),
-        brought to 48 kHz with numpy (the SDK's resampler is one FFI request per call),
+        This is the far end, not what is measured: it is fed in `MIC_CHUNK_MS` pieces
+        through `capture_samples` (each an FFI request and a completion event), brought to
+        48 kHz by linear interpolation in numpy (the SDK's resampler is an FFI request too),
         behind `MIC_LEAD_MS` of silence so that a stalled loop never lets the source run
         dry (a dry source plays silence and every later frame arrives that much later).
         The source plays in real time whatever the pieces, so the agent hears an even
