@@ -41,6 +41,8 @@ from callcenter.speech.stt.expect import (
     collapse_loops,
     is_loop,
     second_opinion,
+    spoken_counts,
+    too_dense,
 )
 from callcenter.speech.stt.utterance import UtteranceSTTStream
 from callcenter.speech.types import Word
@@ -48,6 +50,12 @@ from callcenter.speech.types import Word
 log = logging.getLogger(__name__)
 # Whisper's 448-token context less the longest prompt faster-whisper sends (~227 tokens).
 MAX_NEW_TOKENS = 200
+# A frame of speech is within 25 dB of the loudest frame (bench quality's tuning parts: the
+# padding before and after a segment lies below; noise at 20 dB SNR too).
+_SPEECH_DB = 25.0
+_SPEECH_POWER = 10.0 ** (-_SPEECH_DB / 10.0)
+# A decode's text, its words with times, each segment's log-prob.
+_Reading = tuple[str, list[Word], list[float]]
 
 
 def load_whisper_model(name: str = "tiny.en") -> Any:
@@ -154,8 +162,10 @@ class WhisperSTT(STT):
         hotwords = ", ".join([*keywords, *(expect.phrases if expect else ())]) or None
         prompt = (expect.prompt() or None) if expect else None
         text, words, logprobs = self._decode(audio, start_ms, hotwords, prompt)
-        if opts.loop_guard and is_loop(text):
-            text, words, logprobs = self._unloop(audio, start_ms, bool(prompt or hotwords))
+        seconds = speech_seconds(samples, self.sample_rate)
+        if opts.loop_guard and (is_loop(text) or too_dense(text, seconds)):
+            text, words, logprobs = self._unloop(
+                audio, start_ms, bool(prompt or hotwords), (text, words, logprobs), seconds)
         end_ms = start_ms + 1000.0 * len(samples) / self.sample_rate
         asked = expect  # the grammar check below narrows `expect`; the constrained try not
         if expect is not None and opts.second_opinion and not opts.digits_second_opinion:
@@ -177,23 +187,33 @@ class WhisperSTT(STT):
             produced_at=time.monotonic(),
         )
 
-    def _unloop(self, audio: Any, start_ms: float,
-                prompted: bool) -> tuple[str, list[Word], list[float]]:
-        """Decode again a segment whose decode looped (the same phrase four times or more).
+    def _unloop(self, audio: Any, start_ms: float, prompted: bool, first: _Reading,
+                seconds: float) -> _Reading:
+        """Decode again a segment whose reading looped or holds more than its audio can.
 
         A prompt can lead greedy decoding into a loop ("No. No. No. ..." for "that's it"):
-        the plain decode is the better guess. Without a prompt, the short encoder window
-        loops now and then on a group of repeated digits ("7, 7, 7, 7, ..." for "seven
-        seven seven") where the full window did not. A loop left after that is said once
-        if a prompt began it; an unprompted one may be the answer ("one one one one").
+        the plain decode is the better guess. The short encoder window loops now and then
+        on a group of digits ("1, 6, 6, 1, 6, 6, 1, 6, 6, 1" for "one six six", "777 7" for
+        "seven seven seven") where Whisper's full 30 s window read them right: the plain
+        decode in the full window comes next. The first of these readings that neither
+        loops nor is too dense (`too_dense`) stands. If none is, the one with the least in
+        it does, a loop in it said once where a prompt began it. An unprompted repeat stays
+        ("one one one one" can be an order number's start; "7, 7, 7, 7" for "seven seven
+        seven", as both windows read it, is nearer the answer than "7").
         """
-        log.debug("whisper looped (prompted: %s): decoded again", prompted)
-        text, words, logprobs = "", list[Word](), list[float]()
+        log.debug("whisper looped or overran its audio (prompted: %s): decoded again",
+                  prompted)
+        tried = [first]
         if prompted:
-            text, words, logprobs = self._decode(audio, start_ms, None, None)
-        if not prompted or is_loop(text):
-            with full_window():
-                text, words, logprobs = self._decode(audio, start_ms, None, None)
+            tried.append(self._decode(audio, start_ms, None, None))
+        if _fits(tried[-1][0], seconds):
+            return tried[-1]
+        with full_window():
+            tried.append(self._decode(audio, start_ms, None, None))
+        if _fits(tried[-1][0], seconds):
+            return tried[-1]
+        # The least said (sum of digits and words); the earliest of equals.
+        text, words, logprobs = min(tried, key=lambda r: spoken_counts(r[0])[1])
         if prompted and is_loop(text):
             text, words = collapse_loops(text), []
         return text, words, logprobs
@@ -261,6 +281,26 @@ class WhisperSTT(STT):
         """Transcribe in the bounded executor (never on the event loop)."""
         return await self._executor.run(
             lambda: self.transcribe(samples, start_ms, keywords, expect))
+
+
+def _fits(text: str, seconds: float) -> bool:
+    return not is_loop(text) and not too_dense(text, seconds)
+
+
+def speech_seconds(samples: PCM16, rate: int) -> float:
+    """How long the speech in `samples` lasts: from the first to the last 20 ms frame within
+    `_SPEECH_DB` of the loudest one (the segment's silent pre-roll and tail are left out;
+    steady noise louder than that is counted as speech, which only loosens the bound)."""
+    n = max(1, rate // 50)
+    frames = len(samples) // n
+    if frames == 0:
+        return len(samples) / rate
+    x = samples[: frames * n].astype(np.float32).reshape(frames, n)
+    power = np.einsum("ij,ij->i", x, x)
+    loud = np.flatnonzero(power >= float(power.max()) * _SPEECH_POWER)
+    if float(power.max()) <= 0.0 or not loud.size:
+        return len(samples) / rate
+    return float(loud[-1] - loud[0] + 1) / 50.0
 
 
 def max_open_tokens(seconds: float) -> int:

@@ -38,6 +38,17 @@ _YES_NO_WORDS = {"yes", "yeah", "yep", "yup", "no", "nope", "nah", "correct", "r
 # A phrase said again and again: greedy tiny.en's failure mode when a prompt misleads it
 # ("No. No. No. ..." for "that's it"). Four times in a row is never a caller's answer.
 _LOOP = re.compile(r"(\b.{1,40}?)(?:[\s,.!?]+\1\b){3,}", re.IGNORECASE)
+# A phrase of two words or more three times in a row: the short encoder window's loop on a
+# group of digits ("1, 6, 6, 1, 6, 6, 1, 6, 6" for "one six six", "3 1 4 3 1 4 3 1 4").
+# Callers repeat a word ("no no no"), not a group of words three times over.
+_PHRASE_LOOP = re.compile(r"(\b[\w']+(?:[\s,.!?-]+[\w']+)+?)(?:[\s,.!?-]+\1\b){2,}",
+                          re.IGNORECASE)
+# How fast a caller speaks at most: ~4 digits or ~5 words a second of speech (a fast
+# speaker reads a number at ~3 digits a second). A reading with more in it than its audio
+# can hold was not said: the decoder looped or made it up ("618 618 618 ..." in one second).
+DIGITS_PER_SECOND = 4.0
+WORDS_PER_SECOND = 5.0
+_SPOKEN = re.compile(r"\d|[a-z']+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +81,33 @@ class Expectation:
 
 
 def is_loop(text: str) -> bool:
-    """Whisper repeating itself: the same phrase four or more times in a row."""
-    return bool(_LOOP.search(text))
+    """Whisper repeating itself: the same phrase four or more times in a row, or a phrase of
+    two or more words three times."""
+    return bool(_LOOP.search(text) or _PHRASE_LOOP.search(text))
 
 
 def collapse_loops(text: str) -> str:
     """The text with each run of a repeated phrase said once ("No. No. No." -> "No.")."""
-    return _LOOP.sub(r"\1", text)
+    return _PHRASE_LOOP.sub(r"\1", _LOOP.sub(r"\1", text))
+
+
+def spoken_counts(text: str) -> tuple[int, int]:
+    """(digits, words) a reading takes to say: every digit of a numeral is a word of its own
+    ("528" is "five two eight"), a spoken digit is a digit."""
+    said = _SPOKEN.findall(text.lower().replace("\u2019", "'"))
+    digits = sum(w.isdigit() or w in _DIGIT_WORDS for w in said)
+    return digits, len(said)
+
+
+def too_dense(text: str, seconds: float) -> bool:
+    """More digits or words in `text` than `seconds` of speech can hold (see
+    `DIGITS_PER_SECOND`): the reading is a loop or a hallucination, not what was said.
+
+    Words get one word of slack (a short answer in a short clip); digits none: the short
+    window's "777 7" for "seven seven seven" in 0.9 s of speech is one digit too many.
+    """
+    digits, said = spoken_counts(text)
+    return digits > DIGITS_PER_SECOND * seconds or said > WORDS_PER_SECOND * seconds + 1
 
 
 def words(text: str) -> list[str]:
