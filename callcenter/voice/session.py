@@ -384,8 +384,10 @@ class VoiceSession:
                 turn.awaiting_finals = 0  # the STT never answered: go on with what we have
         text = turn.text
         if not text:
-            self._turns[listener.identity] = TurnState()  # noise: no words, no turn
-            listener.stt.end_turn()
+            # Noise: no words, no turn. Not `end_turn`: that is for committed turns (the
+            # STT keeps the last one for a second hearing); the next turn's speech starts
+            # the STT's own turn afresh anyway.
+            self._turns[listener.identity] = TurnState()
             return
         delay = endpoint_delay(text, s, expected_digits=self.expected_digits,
                                yes_no=self.expect_yes_no)
