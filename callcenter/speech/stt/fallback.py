@@ -85,6 +85,22 @@ class FallbackSTTStream(STTStream):
         if self._inner is not None:
             self._inner.expect(expectation)
 
+    # A turn's calls go to the stream in use: the offline one (after a cloud outage) keeps
+    # turns and can read them whole or hear them again; a cloud stream ignores them.
+    def continue_turn(self) -> None:
+        if self._inner is not None:
+            self._inner.continue_turn()
+
+    def end_turn(self) -> None:
+        if self._inner is not None:
+            self._inner.end_turn()
+
+    async def decode_turn(self) -> Transcript | None:
+        return await self._inner.decode_turn() if self._inner is not None else None
+
+    async def hear_again(self) -> Transcript | None:
+        return await self._inner.hear_again() if self._inner is not None else None
+
     def end_of_speech(self) -> None:
         self._awaiting_since = time.monotonic()
         if self._inner is not None:
