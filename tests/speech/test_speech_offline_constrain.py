@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from offline_speech_audio import espeak_phone, needs_espeak_cli, with_silence
 
 from callcenter.audio.frame import AudioFrame
 from callcenter.audio.phone import phone_channel
@@ -14,14 +15,24 @@ from callcenter.speech.offline.constrain import (
     ConstrainedChoice,
     allowed_tokens,
     choose,
+    closed_kind,
     constrained_decode,
+    menu_answer,
+    menu_vocabulary,
     suppressed_tokens,
+    syllables,
     wants_constrained,
 )
 from callcenter.speech.stt.expect import Expectation
 
 DIGITS = Expectation(digits=6)
 YES_NO = Expectation(yes_no=True)
+# The quality bench's menu: its options' phrases, as the menu node's Listen hints them.
+PHRASES = ("order", "order status", "where is my order", "package", "delivery", "tracking",
+           "billing", "bill", "invoice", "charge", "payment", "refund", "address",
+           "change my address", "new address", "moving", "cancel", "cancel my subscription",
+           "close my account")
+MENU = Expectation(phrases=PHRASES)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +100,6 @@ def test_a_constrained_reading_is_asked_for_only_where_the_open_one_lacks_the_an
     assert not wants_constrained("Yeah, that's right.", YES_NO)
     assert wants_constrained("Nobe.", YES_NO)
     assert not wants_constrained("I'm Brie Woznero", None)
-    assert not wants_constrained("anything", Expectation(phrases=("billing",)))
 
 
 @pytest.mark.parametrize(("heard", "logprob", "cons", "expect", "want"), [
@@ -138,3 +148,93 @@ def test_digits_the_parser_reads_in_whisper_spellings_count_for_the_open_reading
 def test_a_short_digit_reading_is_replaced_only_by_a_whole_answer(
         heard: str, cons: Constrained, want: str) -> None:
     assert choose(heard, -0.2, cons, DIGITS) == want
+
+
+def test_a_menu_gets_the_constrained_decode_only_where_its_reading_names_nothing() -> None:
+    assert closed_kind(MENU) == "menu"
+    assert closed_kind(Expectation(yes_no=True, phrases=PHRASES)) == "yes_no"
+    assert wants_constrained("will in clean", MENU)           # "billing please"
+    assert wants_constrained("Please can feel my cold", MENU)  # "my" names no option
+    assert wants_constrained("What's the weather like?", MENU)
+    assert wants_constrained("", MENU)
+    assert not wants_constrained("Billing clean.", MENU)
+    assert not wants_constrained("I want to talk to someone", MENU)  # a person asked for
+    assert not wants_constrained("Get me a manager.", MENU)
+
+
+def test_a_menus_vocabulary_is_its_words_a_persons_and_a_few_fillers(tiny: object) -> None:
+    vocab = menu_vocabulary(PHRASES)
+    assert {"billing", "subscription", "representative", "human", "please", "i"} <= set(vocab)
+    assert "weather" not in vocab
+    tok = tiny.hf_tokenizer  # type: ignore[attr-defined]
+    allowed = allowed_tokens(tok, "menu", vocab)
+    assert set(tok.encode(" subscription", add_special_tokens=False).ids) <= allowed
+    assert set(tok.encode(" Billing", add_special_tokens=False).ids) <= allowed
+    assert not set(tok.encode(" weather", add_special_tokens=False).ids) <= allowed
+    assert len(allowed) < 400  # a few hundred of ~50k tokens
+    with pytest.raises(ValueError, match="needs its words"):
+        allowed_tokens(tok, "menu")
+    assert suppressed_tokens(tiny, "menu", vocab) is suppressed_tokens(tiny, "menu", vocab)
+
+
+def test_a_menu_answer_is_a_phrase_said_whole_or_a_person_asked_for() -> None:
+    assert menu_answer("I want a refund.", PHRASES)
+    assert menu_answer("new address", PHRASES)
+    assert menu_answer("Representative.", PHRASES)
+    assert not menu_answer("Where is the new", PHRASES)  # "new" alone names nothing
+    assert not menu_answer("I'd like to close a", PHRASES)
+    assert not menu_answer("I'm a real, I'm", PHRASES)
+
+
+def test_syllables_count_what_a_reading_takes_to_say() -> None:
+    assert syllables("representative") == 5
+    assert syllables("Please, I'm Bill,") == 3
+    assert syllables("Please can feel my cold") == 5
+    assert syllables("528 seven") == 5
+    assert syllables("") == 0
+
+
+@pytest.mark.parametrize(("heard", "logprob", "cons", "want"), [
+    # Misheard menu answers the forced reading says whole and fits well: it wins.
+    ("one for reason.", -1.26, Constrained("I want a refund.", -0.34, 0.0), "I want a refund."),
+    ("Right, present it here.", -0.73, Constrained("representative", -0.81, 0.0),
+     "representative"),
+    ("You would grab.", -0.49, Constrained("new address", -0.93, 0.0), "new address"),
+    # It fits badly ("I'm a real person" for "billing": a false escalation)...
+    ("Go, go, go.", -1.18, Constrained("I'm a real person", -1.01, 0.0), "Go, go, go."),
+    # ...far worse than a clear out-of-domain reading ("can you hear me")...
+    ("Can you hear me?", -0.09, Constrained("I'm a new human", -0.84, 0.0), "Can you hear me?"),
+    # ...says only part of what was heard ("please cancel my account")...
+    ("Please can feel my cold", -0.70, Constrained("Please, I'm Bill,", -0.36, 0.0),
+     "Please can feel my cold"),
+    # ...or names no option whole ("I'd like to book a flight to Paris").
+    ("I'd like to book a white appearance.", -0.32, Constrained("I'd like to close a", -0.12,
+                                                                0.0),
+     "I'd like to book a white appearance."),
+    ("Hello?", -0.45, Constrained("", -0.2, 0.0), "Hello?"),
+])
+def test_a_menus_constrained_reading_wins_only_where_it_fits_and_names_an_option(
+        heard: str, logprob: float, cons: Constrained, want: str) -> None:
+    assert choose(heard, logprob, cons, MENU) == want
+
+
+@needs_espeak_cli
+@pytest.mark.parametrize(("text", "want"), [
+    ("I want a refund", "refund"),  # tiny.en alone: "I want a reason."
+    ("cancel", "cancel"),           # "Can"
+])
+def test_whisper_at_a_menu_hears_a_misheard_option(text: str, want: str) -> None:
+    from callcenter.speech.offline.whisper import WhisperSTT
+
+    heard = WhisperSTT().transcribe(with_silence(espeak_phone(text)).samples, 0.0, expect=MENU)
+    assert want in heard.text.lower(), heard.text
+
+
+@needs_espeak_cli
+@pytest.mark.parametrize("text", ["what's the weather like", "can you hear me"])
+def test_whisper_at_a_menu_leaves_an_out_of_domain_request_alone(text: str) -> None:
+    from callcenter.speech.offline.whisper import WhisperSTT
+
+    heard = WhisperSTT().transcribe(with_silence(espeak_phone(text)).samples, 0.0, expect=MENU)
+    assert not menu_answer(heard.text, PHRASES), heard.text
+    assert heard.text.lower().startswith(text.split()[0].replace("'s", "")), heard.text

@@ -10,7 +10,9 @@ caller of `constrained_decode` weighs it against the open decode (see `whisper.p
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +21,26 @@ from callcenter.speech.stt.expect import Expectation, is_loop, words
 DIGIT_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight",
                "nine", "double", "triple")
 YES_NO_WORDS = ("yes", "yeah", "yep", "yup", "no", "nope", "nah")
+# A menu answer is one of its options' phrases, or a person asked for, said in a short
+# sentence: the constrained vocabulary of a menu is its phrases' words, these words that
+# ask for a person, and these few that carry such a sentence ("I want to cancel, please").
+# The words that ask for a person on their own (as `flow.meaning.PERSON_WORDS` does), and
+# the words around them ("talk to someone", "a real person").
+PERSON_WORDS = ("person", "human", "operator", "representative", "supervisor", "manager",
+                "agent")
+PERSON_CONTEXT = ("someone", "somebody", "talk", "speak", "real", "live")
+MENU_FILLERS = ("i", "i'd", "i'm", "want", "need", "like", "would", "to", "a", "an", "the",
+                "my", "me", "please", "with", "about", "it's", "uh", "um")
+# Words of a phrase that say nothing of which option it is ("change my address": "my").
+_PLAIN = frozenset(MENU_FILLERS) | {"is", "of", "for", "on", "in", "and", "or", "it", "this",
+                                    "that", "where", "what", "can", "do", "you", "your", "up"}
 _PUNCT = (" ", ".", ",", "-", "!", "?")
-KINDS = ("digits", "yes_no")
+_VOWELS = re.compile(r"[aeiouy]+")
+KINDS = ("digits", "yes_no", "menu")
 
 _lock = threading.Lock()
-_cache: dict[tuple[int, str], list[int]] = {}
+_cache: dict[tuple[int, str, tuple[str, ...]], list[int]] = {}
+_CACHE_SIZE = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,19 +57,67 @@ def _ids(tokenizer: Any, text: str) -> list[int]:
     return ids
 
 
-def allowed_tokens(tokenizer: Any, kind: str) -> set[int]:
-    """Token ids (below the special tokens) that can spell an answer of `kind`."""
+def menu_vocabulary(phrases: Sequence[str]) -> tuple[str, ...]:
+    """The words a menu's constrained reading can use: its phrases', a person's, fillers."""
+    said = [w for p in phrases for w in words(p)]
+    return tuple(dict.fromkeys([*said, *PERSON_WORDS, *PERSON_CONTEXT, *MENU_FILLERS]))
+
+
+def menu_answer(text: str, phrases: Sequence[str]) -> bool:
+    """Does `text` say one of the menu's phrases whole ("new address", not "new") or ask
+    for a person by a word that asks for one on its own?"""
+    said = words(text)
+    if set(said) & set(PERSON_WORDS):
+        return True
+    line = f" {' '.join(said)} "
+    return any(f" {' '.join(words(p))} " in line for p in phrases if words(p))
+
+
+def syllables(text: str) -> int:
+    """About how many syllables `text` takes to say (vowel groups; a numeral's digits one
+    each, "seven" and "zero" two): enough to tell a reading that covers the audio from one
+    that stopped after a word or two."""
+    count = 0
+    for word in words(text):
+        if word.isdigit():
+            count += 2 if word in "70" else 1
+            continue
+        n = len(_VOWELS.findall(word))
+        if n > 1 and word.endswith("e") and not word.endswith(("le", "ee")):
+            n -= 1  # a silent e: "please", "cancel" is not
+        count += max(1, n)
+    return count
+
+
+def menu_words(phrases: Sequence[str]) -> frozenset[str]:
+    """The words that tell a menu's options apart, and the words that ask for a person:
+    a reading with none of them answers nothing on a menu."""
+    return frozenset(w for p in phrases for w in words(p) if w not in _PLAIN) | frozenset(
+        PERSON_WORDS) | {"someone", "somebody"}
+
+
+def allowed_tokens(tokenizer: Any, kind: str, vocabulary: Sequence[str] = ()) -> set[int]:
+    """Token ids (below the special tokens) that can spell an answer of `kind`.
+
+    `vocabulary`: a menu's words (`menu_vocabulary`). Digits and yes/no allow only words
+    that are one token; a menu's words are longer ("subscription"), so the pieces of each
+    one said after a space (as Whisper writes every word, " Sub" "scription") are allowed:
+    they spell other words too, which `choose` does not take for an answer.
+    """
     if kind not in KINDS:
         raise ValueError(f"no constrained vocabulary for {kind!r}: use one of {KINDS}")
-    words = DIGIT_WORDS if kind == "digits" else YES_NO_WORDS
+    if kind == "menu" and not vocabulary:
+        raise ValueError("a menu's constrained vocabulary needs its words")
+    vocab = DIGIT_WORDS if kind == "digits" else YES_NO_WORDS if kind == "yes_no" else vocabulary
     allowed: set[int] = set()
-    for word in words:
-        for variant in (word, word.capitalize(), word.upper()):
+    for word in vocab:
+        for variant in dict.fromkeys((word, word.capitalize(), word.upper())):
             for spaced in (variant, " " + variant):
                 ids = _ids(tokenizer, spaced)
                 # Only a word that is one token in itself: its pieces ("n", "ope") would
                 # let the decoder spell anything.
-                if len(ids) == 1:
+                pieces = kind == "menu" and spaced[0] == " " and variant != word.upper()
+                if len(ids) == 1 or pieces:
                     allowed.update(ids)
     for mark in _PUNCT:
         allowed.update(_ids(tokenizer, mark))
@@ -66,37 +131,45 @@ def allowed_tokens(tokenizer: Any, kind: str) -> set[int]:
     return allowed
 
 
-def suppressed_tokens(model: Any, kind: str) -> list[int]:
+def suppressed_tokens(model: Any, kind: str, vocabulary: Sequence[str] = ()) -> list[int]:
     """Every ordinary token of `model`'s vocabulary that cannot spell a `kind` answer.
 
     Special tokens (end of text, timestamps, task tokens) are left to faster-whisper.
-    Built once per model and kind (~0.5 s for the digit scan).
+    Built once per model, kind and vocabulary (~0.5 s for the digit scan, ~10 ms a menu).
     """
-    key = (id(model), kind)
+    key = (id(model), kind, tuple(vocabulary))
     with _lock:
         hit = _cache.get(key)
         if hit is not None:
             return hit
     tokenizer = model.hf_tokenizer
     eot = tokenizer.token_to_id("<|endoftext|>")
-    allowed = allowed_tokens(tokenizer, kind)
+    allowed = allowed_tokens(tokenizer, kind, vocabulary)
     out = [t for t in range(eot) if t not in allowed]
     with _lock:
         _cache[key] = out
+        while len(_cache) > _CACHE_SIZE:  # a menu's list each: flows have a few menus
+            _cache.pop(next(iter(_cache)))
     return out
 
 
-def max_tokens(kind: str, digits: int | None) -> int:
+def max_tokens(kind: str, digits: int | None, seconds: float = 0.0) -> int:
     """A bound on a constrained reading's length: a closed answer is short, and without a
-    bound greedy decoding of a forced vocabulary runs into "no, no, no, ..." to the end."""
+    bound greedy decoding of a forced vocabulary runs into "no, no, no, ..." to the end.
+    A menu answer is a short sentence: ~3 tokens a second of audio, at most 24."""
     if kind == "yes_no":
         return 4
+    if kind == "menu":
+        return min(24, 6 + int(3 * seconds))
     return 2 * (digits or 10) + 4  # a digit or a word each, with separators
 
 
 def constrained_decode(model: Any, audio: Any, kind: str, *, beam_size: int = 1,
-                       prompt: str | None = None, digits: int | None = None) -> Constrained:
-    """Blocking: decode `audio` (16 kHz float32) with only `kind`'s vocabulary allowed."""
+                       prompt: str | None = None, digits: int | None = None,
+                       phrases: Sequence[str] = ()) -> Constrained:
+    """Blocking: decode `audio` (16 kHz float32) with only `kind`'s vocabulary allowed
+    (a menu's: `menu_vocabulary(phrases)`)."""
+    vocabulary = menu_vocabulary(phrases) if kind == "menu" else ()
     segments, _ = model.transcribe(
         audio,
         language="en",
@@ -107,10 +180,10 @@ def constrained_decode(model: Any, audio: Any, kind: str, *, beam_size: int = 1,
         condition_on_previous_text=False,
         without_timestamps=True,
         word_timestamps=False,
-        suppress_tokens=suppressed_tokens(model, kind),
+        suppress_tokens=suppressed_tokens(model, kind, vocabulary),
         suppress_blank=True,
         initial_prompt=prompt,
-        max_new_tokens=max_tokens(kind, digits),
+        max_new_tokens=max_tokens(kind, digits, len(audio) / 16000),
     )
     texts, logprobs, no_speech = [], [], 0.0
     for seg in segments:
@@ -134,6 +207,17 @@ class ConstrainedChoice:
     min_logprob: float = -0.8
     open_sure: float = -0.5
     open_words: int = 3
+    # A menu's reading is a sentence of its words that says a phrase of it whole, or asks
+    # for a person (`menu_answer`). It must fit the audio this well, no worse than the open
+    # reading by more than `menu_margin` (an out-of-domain request such as "can you hear
+    # me" fits its open reading far better than any forced menu sentence), and take at
+    # least `menu_coverage` of the open reading's syllables to say. Calibrated on the
+    # tuning parts' menu, human and out-of-domain lines (constrained readings that gave a
+    # wrong route or a false escalation fit at -1.01 or worse, covered 0.6 or less, or fit
+    # 0.75 worse than the open reading; right ones fit at -0.93 or better).
+    menu_min_logprob: float = -0.95
+    menu_margin: float = 0.5
+    menu_coverage: float = 0.75
 
 
 _SPOKEN_DIGITS = frozenset(DIGIT_WORDS[:11])
@@ -156,12 +240,14 @@ def _digit_count(text: str) -> int:
 
 
 def closed_kind(expect: Expectation | None) -> str | None:
-    """The constrained vocabulary this expectation can use: digits, yes_no or none."""
+    """The constrained vocabulary this expectation can use: digits, yes_no, menu or none."""
     if expect is None:
         return None
     if expect.digits:
         return "digits"
-    return "yes_no" if expect.yes_no else None
+    if expect.yes_no:
+        return "yes_no"
+    return "menu" if expect.phrases else None
 
 
 def wants_constrained(heard: str, expect: Expectation | None) -> bool:
@@ -179,6 +265,11 @@ def wants_constrained(heard: str, expect: Expectation | None) -> bool:
             expect.digits or 0)
     if kind == "yes_no":
         return not set(said) & _YES_NO_SAID
+    if kind == "menu" and expect is not None:
+        # No word of any option and no person asked for: misheard ("will in clean" for
+        # "billing please"), or out of the menu's domain ("what's the weather"), which
+        # `choose` must tell apart.
+        return not set(said) & menu_words(expect.phrases)
     return False
 
 
@@ -188,6 +279,14 @@ def choose(heard: str, heard_logprob: float, constrained: Constrained,
     kind = closed_kind(expect)
     if kind is None or not constrained.text or is_loop(constrained.text):
         return heard
+    if kind == "menu" and expect is not None:
+        fits = constrained.avg_logprob >= max(rule.menu_min_logprob,
+                                              heard_logprob - rule.menu_margin)
+        # A forced reading that stopped after a word or two ("Please, I'm Bill," for
+        # "please cancel my account") fits its few tokens well but not the audio.
+        covers = syllables(constrained.text) >= rule.menu_coverage * syllables(heard)
+        answers = menu_answer(constrained.text, expect.phrases)
+        return constrained.text if fits and covers and answers else heard
     if constrained.avg_logprob < rule.min_logprob:
         return heard
     said = words(heard)

@@ -99,10 +99,14 @@ class WhisperOptions:
     # A prompted decode that loops is decoded again without the prompt (see `transcribe`).
     loop_guard: bool = True
 
-    # A closed answer (digits, yes/no) the open reading lacks gets a second decode of the
-    # same audio with only that answer's vocabulary allowed (`offline.constrain`); it wins
-    # where it fits well and gives the answer. It costs a decode, only on those segments.
+    # A closed answer (digits, yes/no, a menu's option) the open reading lacks gets a second
+    # decode of the same audio with only that answer's vocabulary allowed
+    # (`offline.constrain`); it wins where it fits well and gives the answer. It costs a
+    # decode (its decoder steps: the encoder output is kept), only on those segments.
     constrained: bool = True
+    # A menu's answer too: where the open reading has no word of any option and asks for no
+    # person, a decode with only the menu's words, a person's and a few fillers allowed.
+    constrained_menu: bool = True
     closed_beam_size: int = 1
     constrained_choice: ConstrainedChoice = field(default_factory=ConstrainedChoice)
 
@@ -153,7 +157,11 @@ class WhisperSTT(STT):
         opts = self.options
         if not opts.use_expectation:
             expect = None
-        elif expect is not None:
+        # The constrained try reads all the flow expects, a menu's phrases too (which the
+        # prompt leaves out unless `prompt_phrases`).
+        asked = expect if expect is None or opts.constrained_menu else Expectation.of(
+            digits=expect.digits, yes_no=expect.yes_no)
+        if expect is not None:
             expect = Expectation.of(
                 digits=expect.digits, yes_no=expect.yes_no,
                 phrases=expect.phrases if opts.prompt_phrases else (),
@@ -167,7 +175,6 @@ class WhisperSTT(STT):
             text, words, logprobs = self._unloop(
                 audio, start_ms, bool(prompt or hotwords), (text, words, logprobs), seconds)
         end_ms = start_ms + 1000.0 * len(samples) / self.sample_rate
-        asked = expect  # the grammar check below narrows `expect`; the constrained try not
         if expect is not None and opts.second_opinion and not opts.digits_second_opinion:
             expect = Expectation(yes_no=expect.yes_no) if expect.yes_no else None
         if expect is not None and opts.second_opinion and (expect.digits or expect.yes_no):
@@ -226,7 +233,7 @@ class WhisperSTT(STT):
             return text, words, confidence
         model = load_whisper_model(self.options.model)
         cons = constrained_decode(model, audio, kind, beam_size=self.options.closed_beam_size,
-                                  digits=expect.digits)
+                                  digits=expect.digits, phrases=expect.phrases)
         heard_logprob = math.log(confidence) if confidence > 0 else -9.0
         chosen = choose(text, heard_logprob, cons, expect, self.options.constrained_choice)
         if chosen == text:
