@@ -77,6 +77,8 @@ def test_the_real_model_encodes_a_short_answer_in_the_short_window() -> None:
     assert seen and max(seen) == ww.MIN_WINDOW_FRAMES, seen
     assert "order status" in text
     assert len(seen) == encoded and again == text
+    assert isinstance(model.feature_extractor, ww.FeatureMemo)
+    assert model.feature_extractor.hop_length == 160  # the extractor's own attributes
 
 
 def test_the_encoder_memo_encodes_each_window_once_and_stays_bounded() -> None:
@@ -94,3 +96,26 @@ def test_the_encoder_memo_encodes_each_window_once_and_stays_bounded() -> None:
     memo.get(b, encode)                          # a is now the oldest of three: dropped
     memo.get(a, encode)
     assert calls == [1000, 1100, 1000, 1000] and memo.hits == 1
+
+
+def test_the_feature_memo_computes_each_clips_features_once_and_stays_bounded() -> None:
+    calls: list[int] = []
+
+    class Extractor:
+        hop_length = 160
+
+        def __call__(self, audio: np.ndarray, chunk_length: int | None = None) -> np.ndarray:
+            calls.append(len(audio))
+            return np.zeros((80, len(audio) // 160), np.float32)
+
+    memo = ww.FeatureMemo(Extractor(), size=2)
+    a, b, c = (np.random.default_rng(n).uniform(-1, 1, 16000).astype(np.float32)
+               for n in range(3))
+    first = memo(a)
+    assert memo(a.copy()) is first and memo.hits == 1  # the same samples: kept
+    assert not first.flags.writeable                   # shared by every decode: read-only
+    assert memo(a, chunk_length=10) is not first       # other arguments, other features
+    memo(b)
+    memo(c)                                            # a's two are now the oldest: dropped
+    memo(a)
+    assert calls == [16000] * 5 and memo.hop_length == 160
