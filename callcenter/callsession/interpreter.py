@@ -175,7 +175,8 @@ class FlowInterpreter(SupervisedActions):
         understood (`second_hearing`): a missed answer is heard again before the caller is
         asked to repeat it. Channels without a second recognizer pay nothing."""
         hear = getattr(self.channel, "hear_again", None)
-        if hear is None or self.state.status == "escalated" or not event.text.strip():
+        if (hear is None or not getattr(self.channel, "can_hear_again", True)
+                or self.state.status == "escalated" or not event.text.strip()):
             return event
         if not await misses(self.runner, self.state, self._stamp(event), self._classify):
             return event

@@ -61,6 +61,13 @@ class VoiceChannel:
         self.voice.ignore_key = self._swallow
         return result
 
+    @property
+    def can_hear_again(self) -> bool:
+        """The caller's STT has a second recognizer (else a missed turn is simply asked
+        again, and the interpreter does not even try the turn first)."""
+        return any(listener.stt.hears_again for identity, listener in self.voice.listeners.items()
+                   if self.is_caller(identity))
+
     async def hear_again(self) -> str | None:
         """The caller's last turn as the STT's second recognizer reads it (None: it has
         none, or nothing was kept): for a turn the flow did not understand."""

@@ -104,3 +104,14 @@ async def test_a_channel_without_a_second_recognizer_reprompts_as_before() -> No
         turn = await session.send("one for reason.")
         assert "topic" not in session.state.slots and "no_match" in turn.notes
         await session.aclose()
+
+
+async def test_a_channel_that_cannot_hear_again_is_not_asked_and_not_tried() -> None:
+    ears = Ears("I want a refund")
+    async with httpx.AsyncClient() as http:
+        session = await _session(http, ears)
+        session.interpreter.channel.can_hear_again = False  # type: ignore[attr-defined]
+        turn = await session.send("one for reason.")
+        assert "topic" not in session.state.slots and "no_match" in turn.notes
+        assert ears.calls == 0
+        await session.aclose()

@@ -35,6 +35,7 @@ async def test_the_last_turn_is_heard_again_with_what_was_expected_of_it() -> No
     assert (start, exp) == (0.0, expect)
     assert (again.start_ms, again.end_ms) == (0.0, end)
     assert len(first.calls) == 2  # the first recognizer did only its own FINALs
+    assert stream.hears_again
 
 
 async def test_a_one_segment_turn_is_heard_again_as_it_was() -> None:
@@ -84,8 +85,8 @@ async def test_the_voice_channel_hears_again_the_callers_turn_not_the_supervisor
     from callcenter.speech.stt.base import Transcript, TranscriptKind
 
     class Stream:
-        def __init__(self, text: str) -> None:
-            self.text = text
+        def __init__(self, text: str, hears_again: bool = True) -> None:
+            self.text, self.hears_again = text, hears_again
 
         async def hear_again(self) -> Transcript:
             return Transcript(TranscriptKind.FINAL, f" {self.text} ", 0.0, 1.0)
@@ -95,6 +96,10 @@ async def test_the_voice_channel_hears_again_the_callers_turn_not_the_supervisor
         "caller": SimpleNamespace(stt=Stream("I want a refund")),
     })
     channel = VoiceChannel(voice, room=None, is_caller=lambda who: who == "caller")  # type: ignore[arg-type]
+    assert channel.can_hear_again
     assert await channel.hear_again() == "I want a refund"
+    voice.listeners["caller"] = SimpleNamespace(stt=Stream("x", hears_again=False))
+    assert not channel.can_hear_again  # the supervisor's stream does not count
     voice.listeners = {}
+    assert not channel.can_hear_again
     assert await channel.hear_again() is None

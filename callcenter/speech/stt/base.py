@@ -72,6 +72,11 @@ class STTStream(abc.ABC):
     def end_turn(self) -> None:  # noqa: B027 - optional
         """The turn was committed: its kept audio may go."""
 
+    @property
+    def hears_again(self) -> bool:
+        """True if `hear_again` can answer (the engine has a second recognizer)."""
+        return False
+
     async def hear_again(self) -> Transcript | None:
         """The last committed turn read by a second recognizer, with what was expected when
         it ended: for a turn the flow did not understand (`callsession.second_hearing`).

@@ -98,6 +98,10 @@ class FallbackSTTStream(STTStream):
     async def decode_turn(self) -> Transcript | None:
         return await self._inner.decode_turn() if self._inner is not None else None
 
+    @property
+    def hears_again(self) -> bool:
+        return self._inner is not None and self._inner.hears_again
+
     async def hear_again(self) -> Transcript | None:
         return await self._inner.hear_again() if self._inner is not None else None
 

@@ -234,6 +234,10 @@ class UtteranceSTTStream(STTStream):
         self._last_expect = self._expect
         self._turn, self._turn_whole, self._continues = [], True, False
 
+    @property
+    def hears_again(self) -> bool:
+        return self.second_decode is not None
+
     async def hear_again(self) -> Transcript | None:
         if self._closed or self.second_decode is None or not self._last_turn:
             return None
