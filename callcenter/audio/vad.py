@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from callcenter.audio.decimate import HalfbandDecimator
+from callcenter.audio.decimate import HISTORY, halve
 from callcenter.audio.frame import PCM16, AudioFrame
 from callcenter.audio.silero import F32, SUPPORTED_RATES, silero_model_path, window_samples
 from callcenter.audio.vad_batched import BatchedSileroVAD
@@ -163,10 +163,11 @@ class VADStream:
 
     `sample_rate` is the rate the model runs at (8 or 16 kHz). Frames come in at
     `input_rate` (default: the same); an input at twice the model's rate (16 kHz audio,
-    8 kHz model) is halved on the way in (`HalfbandDecimator`, 1 ms delay, its output
-    stamped with the media time it stands for). Every time the stream reports is media
-    time whatever the rates; windows then end `input_lag_ms` (1 ms) before whole
-    multiples of 32 ms, so each is still complete with the input frame that holds its end.
+    8 kHz model) is halved window by window as each is scored (`decimate.halve`, the
+    half-band filter's 1 ms delay taken off the window's time; a gated window costs no
+    filtering). Every time the stream reports is media time whatever the rates; windows
+    then end `input_lag_ms` (1 ms) before whole multiples of 32 ms, so each is still
+    complete with the input frame that holds its end.
     """
 
     def __init__(
@@ -181,19 +182,21 @@ class VADStream:
     ) -> None:
         self.sample_rate = sample_rate
         self.input_rate = sample_rate if input_rate is None else input_rate
-        if self.input_rate == sample_rate:
-            self._decimator: HalfbandDecimator | None = None
-        elif self.input_rate == 2 * sample_rate:
-            self._decimator = HalfbandDecimator(self.input_rate)
-        else:
+        if self.input_rate not in (sample_rate, 2 * sample_rate):
             raise ValueError(
                 f"a VAD at {sample_rate} Hz takes {sample_rate} or {2 * sample_rate} Hz "
                 f"input, not {self.input_rate} Hz"
             )
+        halved = self.input_rate != sample_rate
+        # Halved input: the window's input samples follow the `HISTORY` before them that
+        # the filter needs; windows are halved only when scored (a gated one never is).
+        self._hist = HISTORY if halved else 0
+        self._lag_ms = 1000.0 * (HISTORY // 2) / self.input_rate if halved else 0.0
         # Called after every scored window with its end time (e.g. for barge-in checks).
         self.on_window = on_window
         self.settings = settings or VADSettings()
         self.window_size_samples = window_samples(sample_rate)
+        self._in_window = self.window_size_samples * (2 if halved else 1)  # input samples
         self._window_ms = 1000.0 * self.window_size_samples / sample_rate
         scorer_rate = getattr(scorer, "sample_rate", sample_rate)
         if scorer_rate != sample_rate:
@@ -209,7 +212,7 @@ class VADStream:
         self._on_event = on_event
         # Samples are gathered as they come (int16) and turned to float once per window:
         # the per-frame path is one copy, not a conversion per piece of a frame.
-        self._ibuf = np.zeros(self.window_size_samples, dtype=np.int16)
+        self._ibuf = np.zeros(self._hist + self._in_window, dtype=np.int16)
         self._buf = np.zeros(self.window_size_samples, dtype=np.float32)
         self._fill = 0
         self._buf_end_ms = 0.0
@@ -243,40 +246,39 @@ class VADStream:
                 f"VAD stream takes {self.input_rate} Hz audio but got a "
                 f"{frame.sample_rate} Hz frame"
             )
-        dec = self._decimator
-        if dec is None:
-            self.push_samples(frame.samples, frame.timestamp_ms)
-        else:
-            self.push_samples(*dec.push(frame.samples, frame.timestamp_ms))
+        self.push_samples(frame.samples, frame.timestamp_ms)
 
     @property
     def input_lag_ms(self) -> float:
-        """How far the model's audio trails the input (0, or the decimator's 1 ms)."""
-        return 0.0 if self._decimator is None else self._decimator.lag_ms
+        """How far the model's audio trails the input (0, or the half-band filter's 1 ms)."""
+        return self._lag_ms
 
     def push_samples(self, samples: PCM16, timestamp_ms: float) -> None:
-        """Feed samples at the model's rate (`sample_rate`) starting at `timestamp_ms`."""
+        """Feed samples at the input rate starting at media time `timestamp_ms`."""
         n = len(samples)
         fill = self._fill
-        w = self.window_size_samples
+        w = self._in_window
+        o = self._hist
         if fill + n < w:  # the common case: the frame fits in the window being filled
-            self._ibuf[fill : fill + n] = samples
+            self._ibuf[o + fill : o + fill + n] = samples
             self._fill = fill + n
             return
         pos = 0
-        ms_per_sample = 1000.0 / self.sample_rate
+        ms_per_sample = 1000.0 / self.input_rate
         while pos < n:
             take = min(w - self._fill, n - pos)
-            self._ibuf[self._fill : self._fill + take] = samples[pos : pos + take]
+            self._ibuf[o + self._fill : o + self._fill + take] = samples[pos : pos + take]
             self._fill += take
             pos += take
             if self._fill == w:
                 self._fill = 0
-                self._submit(timestamp_ms + pos * ms_per_sample)
+                self._submit(timestamp_ms + pos * ms_per_sample - self._lag_ms)
 
     def _submit(self, end_ms: float) -> None:
         ibuf = self._ibuf
-        hi, lo = int(_MAX(ibuf)), int(_MIN(ibuf))
+        h = self._hist
+        win = ibuf[h:] if h else ibuf
+        hi, lo = int(_MAX(win)), int(_MIN(win))
         peak = (hi if hi > -lo else -lo) / 32768.0
         self._peaks.append(peak)
         gated = peak < self._gate
@@ -291,11 +293,20 @@ class VADStream:
                 window = np.empty(ctx + self.window_size_samples, np.float32)
                 tail = self._tail
                 window[:ctx] = 0.0 if tail is None else tail
-                np.multiply(ibuf, _SCALE, out=window[ctx:])
+                self._to_float(ibuf, window[ctx:])
                 self._tail = window[self.window_size_samples :]
             else:
-                np.multiply(ibuf, _SCALE, out=window)
+                self._to_float(ibuf, window)
+        if h:
+            ibuf[:h] = ibuf[-h:]  # the filter's history for the next window
         self._scorer.score(self, window, end_ms, gated)
+
+    def _to_float(self, ibuf: PCM16, out: F32) -> None:
+        if self._hist:
+            halve(ibuf.astype(np.float32), out)
+            out *= _SCALE
+        else:
+            np.multiply(ibuf, _SCALE, out=out)
 
     # ------------------------------------------------------------------ state machine
 

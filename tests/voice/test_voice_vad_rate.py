@@ -206,3 +206,42 @@ async def test_the_batched_scorer_is_taken_at_the_vads_rate() -> None:
     await asyncio.wait_for(sink.ended.wait(), 30)
     assert listener.vad._scorer is BatchedSileroVAD.shared(8000)
     await listener.aclose()
+
+
+class _Rows:
+    """A scorer that keeps the rows it is given (no context) and calls nothing speech."""
+
+    sample_rate = 8000
+
+    def __init__(self) -> None:
+        self.rows: list[np.ndarray] = []
+        self.gated: list[bool] = []
+
+    def score(self, stream: VADStream, window: np.ndarray, end_ms: float, gated: bool) -> None:
+        self.rows.append(window.copy())
+        self.gated.append(gated)
+        stream.on_probability(0.0, end_ms)
+
+    def release(self, stream: VADStream) -> None: ...
+
+
+def test_scored_windows_are_the_input_halved() -> None:
+    # The stream halves each window as it is scored; the result is what the streaming
+    # decimator gives for the same input (within its int16 truncation), and a silent
+    # window in between does not disturb the filter's history.
+    from callcenter.audio.decimate import HalfbandDecimator
+
+    rng = np.random.default_rng(7)
+    audio = (rng.standard_normal(16000) * 3000).astype(np.int16)
+    audio[512 * 10 : 512 * 12] = 0  # two gated windows
+    rows = _Rows()
+    vad = VADStream(8000, VADSettings(), input_rate=16000, scorer=rows)  # type: ignore[arg-type]
+    for i in range(0, len(audio), 320):
+        vad.push_frame(AudioFrame(audio[i : i + 320], 16000, 1000.0 * i / 16000))
+    halved, first_ms = HalfbandDecimator(16000).push(audio, 0.0)
+    assert first_ms == -1.0
+    assert rows.gated[10:12] == [True, True] and not any(rows.gated[:10] + rows.gated[12:])
+    for k, (row, gated) in enumerate(zip(rows.rows, rows.gated, strict=True)):
+        if not gated:
+            want = halved[256 * k : 256 * (k + 1)].astype(np.float32) / 32768.0
+            np.testing.assert_allclose(row, want, atol=1.01 / 32768.0)
