@@ -6,11 +6,13 @@ The filter is a 33-tap half-band FIR (Kaiser-windowed sinc): every other tap is 
 one output sample costs 16 multiply-adds on the odd input samples plus the centre tap.
 Pass band flat within 0.5 dB to 3.4 kHz, -6 dB at 4 kHz, below -25 dB from 4.6 kHz.
 
-The filter is causal and its delay is exactly 16 input samples (1 ms at 16 kHz). Output is
-stamped with the media time it represents, so a 20 ms frame stamped `t` gives 160 samples
-stamped `t - 1 ms`: the VAD's windows then end 1 ms before the 16 kHz ones would, and each
-is complete in the same input frame as before (no extra detection delay). The first
-output samples stand for the 1 ms before the stream began (zeros).
+The filter is causal and its delay is exactly 16 input samples (1 ms at 16 kHz): output is
+stamped with the media time it stands for. `VADStream` halves each window as it scores
+it (`halve`: 32 samples of history, then the window's 512; a gated window is never
+filtered), so its windows end 1 ms before the 16 kHz ones would and each is complete in
+the same input frame as before (no extra detection delay). `HalfbandDecimator` does the
+same for a whole stream, frame by frame (a 20 ms frame stamped `t` gives 160 samples
+stamped `t - 1 ms`; the first output samples stand for the 1 ms before the stream began).
 """
 
 from __future__ import annotations

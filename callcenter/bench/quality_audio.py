@@ -120,9 +120,15 @@ class Segment:
 
 
 def vad_segments(samples: PCM16) -> list[tuple[float, float]]:
-    """(padded start, end) of each speech segment, from the session's VAD settings."""
+    """(padded start, end) of each speech segment, from the session's VAD settings and
+    at the rate the session's VAD runs at for this input (`vad_rate_at`, on code that has
+    it: older code ran the VAD at the input rate)."""
     events: list[VADEvent] = []
-    vad = VADStream(RATE, VoiceSettings().vad, on_event=events.append)
+    settings = VoiceSettings()
+    rate_at: Callable[[int], int] | None = getattr(settings, "vad_rate_at", None)
+    vad_rate = RATE if rate_at is None else rate_at(RATE)
+    kw: dict[str, Any] = {} if vad_rate == RATE else {"input_rate": RATE}
+    vad = VADStream(vad_rate, settings.vad, on_event=events.append, **kw)
     for i in range(0, len(samples) - _FRAME + 1, _FRAME):
         vad.push_frame(AudioFrame(samples[i : i + _FRAME], RATE, 1000.0 * i / RATE))
     vad.close()
