@@ -88,7 +88,8 @@ class VoiceSession:
             # on a virtual clock score inline, so tests stay deterministic.
             batched_vad = not isinstance(self.clock, VirtualClock) and _has_onnxruntime()
         self._scorer: Scorer | None = (
-            BatchedSileroVAD.shared(self.settings.input_rate) if batched_vad else None
+            BatchedSileroVAD.shared(self.settings.vad_rate_at(self.settings.input_rate))
+            if batched_vad else None
         )
         self.listeners: dict[str, ParticipantListener] = {}
         self._turns: dict[str, TurnState] = {}
