@@ -68,6 +68,7 @@ async def test_no_second_recognizer_or_a_failing_one_leaves_the_first_reading() 
 def test_settings_choose_one_tier_or_two() -> None:
     two = offline_stt(Settings(local_stt_second_model="base"))
     assert isinstance(two, TieredWhisperSTT) and two.second.options.model == "base"
+    assert two.options.constrained_menu and not two.second.options.constrained_menu
     assert two.options.model == "tiny.en"
     one = offline_stt(Settings(local_stt_second_model="none"))
     assert type(one) is WhisperSTT
