@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ from callcenter.rooms.base import RoomCapabilityError, TransferFailed
 from callcenter.speech import LLM
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 StepHook = Callable[[RunnerState, list[Action]], Awaitable[None]]
 async def _inline(fn: Callable[..., T], *args: Any) -> T:
     return fn(*args)
@@ -180,7 +182,12 @@ class FlowInterpreter(SupervisedActions):
             return event
         if not await misses(self.runner, self.state, self._stamp(event), self._classify):
             return event
-        again = await hear()
+        try:
+            again = await hear()
+        except Exception as exc:  # a second opinion is never worth the call: ask again
+            log.warning("call %s: hearing a turn again failed (%s: %s)", self.call_id,
+                        type(exc).__name__, exc)
+            return event
         if not again or again.strip() == event.text.strip():
             return event
         second = event.model_copy(update={"text": again})

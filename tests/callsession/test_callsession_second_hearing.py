@@ -115,3 +115,16 @@ async def test_a_channel_that_cannot_hear_again_is_not_asked_and_not_tried() -> 
         assert "topic" not in session.state.slots and "no_match" in turn.notes
         assert ears.calls == 0
         await session.aclose()
+
+
+async def test_a_second_hearing_that_fails_leaves_the_turn_as_heard() -> None:
+    async def broken() -> str | None:
+        raise RuntimeError("the second model's executor is gone")
+
+    async with httpx.AsyncClient() as http:
+        session = await _session(http, None)
+        session.interpreter.channel.hear_again = broken  # type: ignore[attr-defined]
+        turn = await session.send("one for reason.")
+        assert "topic" not in session.state.slots and "no_match" in turn.notes
+        assert not session.ended  # the call goes on: the caller is asked again
+        await session.aclose()
