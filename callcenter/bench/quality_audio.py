@@ -163,16 +163,16 @@ class Transcriber:
         self.memo: dict[str, list[float | str]] = (
             json.loads(self.path.read_text()) if self.path.exists() else {})
 
-    def key(self, chunk: PCM16, expect: object = None) -> str:
+    def key(self, chunk: PCM16, expect: object = None, stt: Any = None) -> str:
         """The cache key of one segment's transcript.
 
         The recognizer's options (its model among them: LOCAL_STT_MODEL) are in every key,
-        with or without an expectation, so a run on another model never reads transcripts
-        another model made.
+        with or without an expectation, so a run on another model (or the second tier)
+        never reads transcripts another model made.
         """
         return _key(hashlib.sha256(chunk.tobytes()).hexdigest()[:24],
                     None if expect is None else repr(expect),
-                    repr(getattr(self.stt, "options", None)))
+                    repr(getattr(stt or self.stt, "options", None)))
 
     @staticmethod
     def chunk(samples: PCM16, start_ms: float, end_ms: float) -> PCM16:
@@ -212,8 +212,7 @@ class Transcriber:
     def _read(self, chunk: PCM16, start_ms: float, end_ms: float, expect: object,
               stt: Any = None) -> Segment:
         stt = stt or self.stt
-        key = self.key(chunk, expect) if stt is self.stt else _key(
-            hashlib.sha256(chunk.tobytes()).hexdigest()[:24], repr(expect), repr(stt.options))
+        key = self.key(chunk, expect, stt)
         hit = self.memo.get(key)
         if hit is None:
             began = time.perf_counter()
