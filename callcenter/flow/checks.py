@@ -127,7 +127,7 @@ class Checker:
 
     # ------------------------------------------------------------ templates
 
-    def template(self, path: Path, text: str) -> None:
+    def template(self, path: Path, text: str, extra: frozenset[str] = frozenset()) -> None:
         if (offset := templates.unclosed(text)) is not None:
             self.add(path, f"'{{{{' at character {offset + 1} is never closed", "add '}}'")
         if (offset := templates.unclosed_optional(text)) is not None:
@@ -137,7 +137,7 @@ class Checker:
             if ph.name is None:
                 self.add(path, f"{ph.raw} is not a slot name",
                          "write {{slot_name}}; put logic in a branch node")
-            elif ph.name not in self.names:
+            elif ph.name not in self.names and ph.name not in extra:
                 self.add(path, f"template uses unknown slot {ph.name!r}",
                          did_you_mean(ph.name, sorted(self.names))
                          or "set it with an ask, set or webhook node first")
@@ -181,6 +181,13 @@ class Checker:
                      "add speech to input, or give every choice a key")
         if node.min_length and node.max_length and node.min_length > node.max_length:
             self.add((*base, "min_length"), "min_length is larger than max_length")
+        if node.readback is not None:
+            # `{{value}}` is the answer being confirmed; without it the caller is asked to
+            # confirm something they never hear.
+            self.template((*base, "readback"), node.readback, frozenset({"value"}))
+            if not any(ph.name == "value" for ph in templates.placeholders(node.readback)):
+                self.add((*base, "readback"), "readback never says the answer it confirms",
+                         "put {{value}} in it, e.g. 'I heard {{value}}. Is that right?'")
 
     def menu(self, base: Path, node: MenuNode) -> None:
         keys: dict[str, int] = {}

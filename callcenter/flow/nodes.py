@@ -93,6 +93,15 @@ class AskNode(NodeBase):
     no_input: str | None = Field(None, description="Said after silence; defaults to the prompt.")
     no_match: str | None = Field(None, description="Said after an invalid answer.")
     confirm: str | None = Field(None, description="Said after a valid answer.")
+    # Unset: the default of the answer type (`flow.readback.confirm_below`: digits are read
+    # back below a calibrated confidence, other types never); null: never read back.
+    confirm_below: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="Read a spoken answer back for a yes/no when the recognizer's "
+        "confidence is below this (0..1; null: never). Default: a calibrated value for "
+        "digits (flow.readback.DIGITS_CONFIRM_BELOW), never for other answer types.")
+    readback: str | None = Field(
+        None, description="The read-back question; {{value}} is the answer heard. "
+        "Default: 'I heard {{value}}. Is that right?'")
     next: Target
     on_failure: Target | None = Field(None, description="Where to go when retries run out.")
 

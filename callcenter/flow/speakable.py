@@ -54,6 +54,25 @@ def say_phone(digits: str) -> str:
     return ", ".join(say_digits(g) for g in groups)
 
 
+def say_digit_groups(digits: str) -> str:
+    """'482913' -> 'four eight two, nine one three': as a person reads a number back, in
+    threes with a pause between (a last group of four rather than one digit left alone;
+    phone numbers as `say_phone`)."""
+    if len(digits) in (10, 11):
+        return say_phone(digits)
+    sizes = [3] * (len(digits) // 3)
+    rest = len(digits) % 3
+    if rest == 1 and sizes:
+        sizes[-1] = 4
+    elif rest:
+        sizes.append(rest)
+    groups, at = [], 0
+    for size in sizes:
+        groups.append(digits[at:at + size])
+        at += size
+    return ", ".join(say_digits(g) for g in groups)
+
+
 def say_money(text: str) -> str:
     """'$30.50' -> '30 dollars and 50 cents' in running text."""
 

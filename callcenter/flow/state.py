@@ -18,6 +18,20 @@ Outcome = Literal["completed", "escalated", "transferred", "hangup", "error"]
 Waiting = Literal["input", "intent", "agent", "webhook", "escalation"]
 
 
+class Readback(BaseModel):
+    """An answer heard unsurely, read back to the caller and not yet stored (`flow/readback`).
+
+    In the checkpoint, so a worker that picks the call up mid-confirmation still knows what
+    it asked and what a "yes" confirms.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: Any
+    confidence: float
+    asked: int = Field(1, description="Times the confirmation question has been asked.")
+
+
 class RunnerState(BaseModel):
     """Where a call is in its flow, and what it has learnt so far."""
 
@@ -36,6 +50,10 @@ class RunnerState(BaseModel):
     history: list[AgentMessage] = Field(default_factory=list)
     agent_turns: int = 0
     pending_text: str | None = None
+    # The recognizer's confidence in the caller turn being judged (1.0: keypad or text),
+    # kept while the turn is classified, so a low-confidence answer is read back.
+    turn_confidence: float = 1.0
+    readback: Readback | None = None
     pending_tools: list[ToolCallRequest] = Field(default_factory=list)
     request_id: str | None = None
     request_seq: int = 0

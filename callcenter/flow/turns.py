@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from callcenter.flow import meaning, values
+from callcenter.flow import meaning, topics, values
 from callcenter.flow.actions import AgentMessage, AgentTurn, CallWebhook, ClassifyIntent, Listen
 from callcenter.flow.events import (
     AgentReply,
@@ -142,8 +142,10 @@ class Step(SupervisedSteps):
         said = " ".join(w for w in values.words(text) if w not in _POLITE)
         if any(said == " ".join(values.words(p)) for o in node.options for p in o.phrases):
             return False
-        options = {f"{meaning.OPTION}{i}": [*o.phrases, *([o.value] if o.value else [])]
-                   for i, o in enumerate(node.options)}
+        own = [[*o.phrases, *([o.value] if o.value else [])] for o in node.options]
+        options = {f"{meaning.OPTION}{i}": [*mine, *extra]
+                   for i, (mine, extra) in enumerate(zip(own, topics.topic_examples(own),
+                                                         strict=True))}
         self.classify(node, text, {k: v for k, v in options.items() if v})
         return True
 
@@ -159,8 +161,8 @@ class Step(SupervisedSteps):
     def meaning_result(self, node: AskNode | MenuNode | AgentNode, event: IntentResult) -> None:
         """The classifier's answer for the turn held in `pending_text`."""
         handler = self.flow.handlers.human_request
-        if event.intent == meaning.HUMAN and handler is not None and (
-                event.confidence >= meaning.HUMAN_THRESHOLD):
+        if event.intent == meaning.HUMAN and handler is not None and meaning.clearly_human(
+                event.confidence, event.runner_up):
             self.st.pending_text = None
             self.record("intent", node=self.st.node, intent="human_request",
                         confidence=event.confidence)

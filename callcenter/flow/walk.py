@@ -163,6 +163,7 @@ class StepBase:
             self.st.path.append(next_target)
             self.st.attempts = 0
             self.st.waiting_for = None
+            self.st.readback = None  # a confirmation left unanswered (a handler, a take-over)
             self.record("node_entered", node=next_target, type=node.type)
             next_target = self.enter(next_target, node)
         self.record("error", message="flow loops without waiting for the caller",
