@@ -40,7 +40,8 @@ async def listen(
             case None:
                 return (DtmfReceived(digits=digits) if digits else NoInput()), None
             case UserTurn() if is_caller(ev.identity) and "speech" in action.modes and not digits:
-                return UserSaid(text=ev.text), None
+                # The recognizer's confidence goes with it: an unsure digit answer is read back.
+                return UserSaid(text=ev.text, confidence=ev.confidence), None
             case DtmfInput() if swallow is not None and not digits and ev.digit == swallow:
                 swallow = None
             case DtmfInput() if "dtmf" in action.modes:

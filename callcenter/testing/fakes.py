@@ -199,7 +199,7 @@ class FakeSTTStream(STTStream):
         self._stt.finals += 1
         self._out.put_nowait(
             Transcript(TranscriptKind.FINAL, text, start, end, words,
-                       produced_at=self._stt.clock.now())
+                       confidence=self._stt.confidence, produced_at=self._stt.clock.now())
         )
 
     async def __aiter__(self) -> AsyncIterator[Transcript]:  # type: ignore[override]
@@ -236,6 +236,8 @@ class FakeSTT(STT):
         self.final_latency = final_latency
         self.interim = interim
         self.finals = 0
+        # Every FINAL's confidence (a test sets it to have a turn heard unsurely).
+        self.confidence = 1.0
 
     def stream(self, *, language: str = "en", keywords: Sequence[str] = ()) -> FakeSTTStream:
         return FakeSTTStream(self)

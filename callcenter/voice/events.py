@@ -39,6 +39,9 @@ class UserTurn:
     end_ms: float
     # The agent was speaking (uninterruptibly) or thinking while this was said.
     overlapped_agent: bool = False
+    # The recognizer's confidence in `text` (0..1; see `turns.turn_confidence`): the flow
+    # reads back an important answer heard with little of it.
+    confidence: float = 1.0
 
 
 @dataclass(slots=True, frozen=True)

@@ -49,7 +49,14 @@ from callcenter.voice.listener import ParticipantListener
 from callcenter.voice.settings import VoiceSettings
 from callcenter.voice.speaker import AgentSpeaker
 from callcenter.voice.speech import SpeechHandle, TextSource
-from callcenter.voice.turns import EventQueue, TurnState, turn_text, wait_event, wants_reading
+from callcenter.voice.turns import (
+    EventQueue,
+    TurnState,
+    turn_confidence,
+    turn_text,
+    wait_event,
+    wants_reading,
+)
 
 UtteranceHook = Callable[[Utterance], None]
 log = logging.getLogger(__name__)
@@ -370,6 +377,8 @@ class VoiceSession:
             turn.interim_words = words
         else:
             turn.texts.append(t.text.strip())
+            if t.text.strip():
+                turn.confidences.append(t.confidence)
             turn.awaiting_finals = max(0, turn.awaiting_finals - 1)
             turn.stt_latency_ms = 1000.0 * (self.clock.now() - turn.eos_at)
             turn.final_arrived.set()
@@ -409,7 +418,9 @@ class VoiceSession:
             await listener.wait_caught_up(deadline_ms, self.clock)
             if wants_reading(turn.segments):
                 began = self.clock.now()
-                turn.reading = await self._turn_reading(listener, reading)
+                read = await self._turn_reading(listener, reading)
+                if read is not None:
+                    turn.reading, turn.reading_confidence = read.text, read.confidence
                 turn.reading_wait_ms = 1000.0 * (self.clock.now() - began)
         finally:
             if reading is not None and not reading.done():
@@ -419,7 +430,7 @@ class VoiceSession:
 
     async def _turn_reading(
         self, listener: ParticipantListener, reading: asyncio.Task[Transcript | None] | None
-    ) -> str | None:
+    ) -> Transcript | None:
         """The STT's reading of the whole turn (started now if not yet), at most
         `stt_timeout` away; None when there is none (the segments' texts stand)."""
         if reading is None:
@@ -441,8 +452,7 @@ class VoiceSession:
             log.warning("the STT's reading of a turn failed (%s: %s): its segments stand",
                         type(exc).__name__, exc)
             return None
-        result = reading.result()
-        return result.text if result is not None else None
+        return reading.result()
 
     def _commit(self, listener: ParticipantListener, turn: TurnState) -> None:
         self._turns[listener.identity] = TurnState()
@@ -460,9 +470,9 @@ class VoiceSession:
         self._unanswered, self._committed_ms = m, now
         role = listener.participant.kind.value
         self._record(Utterance(role, listener.identity, text, start, turn.speech_end_ms))
-        self.push_event(
-            UserTurn(listener.identity, text, start, turn.speech_end_ms, turn.overlapped)
-        )
+        confidence = turn_confidence(turn.confidences, turn.reading, turn.reading_confidence)
+        self.push_event(UserTurn(listener.identity, text, start, turn.speech_end_ms,
+                                 turn.overlapped, confidence))
         self.spawn(self.room.publish_transcript(listener.identity, text, final=True))
 
     # ================================================================ interruptions

@@ -18,10 +18,12 @@ class TurnState:
     start_ms: float | None = None
     speech_end_ms: float = 0.0
     texts: list[str] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)  # of the FINALs with words
     segments: int = 0  # speech segments (VAD speech ends) in the turn so far
     # The whole turn read as one utterance by the STT (`STTStream.decode_turn`), when it
     # has several segments and the engine could: the turn's text (see `turn_text`).
     reading: str | None = None
+    reading_confidence: float = 1.0
     reading_wait_ms: float | None = None  # how long the commit waited for `reading`
     awaiting_finals: int = 0
     interim_words: int = 0
@@ -49,6 +51,16 @@ def turn_text(texts: Sequence[str], reading: str | None = None) -> str:
     if reading is not None and reading.strip():
         return reading.strip()
     return " ".join(t.strip() for t in texts if t.strip())
+
+
+def turn_confidence(confidences: Sequence[float], reading: str | None = None,
+                    reading_confidence: float = 1.0) -> float:
+    """How sure the recognizer is of a committed turn's text (`turn_text`): the reading's
+    confidence when the reading is the text, else the least sure of its segments (one
+    doubtful group makes the whole number doubtful)."""
+    if reading is not None and reading.strip():
+        return reading_confidence
+    return min(confidences, default=1.0)
 
 
 async def wait_event(clock: Clock, event: asyncio.Event, timeout: float) -> bool:
