@@ -21,6 +21,7 @@ as the call session tells it, and the endpointing rule gets the same expectation
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import statistics
 import subprocess
@@ -43,6 +44,18 @@ from callcenter.voice import turns as _turns
 from callcenter.voice.endpointing import endpoint_delay
 from callcenter.voice.settings import EndpointingSettings
 
+
+# What a reading the second tier took is worth to the flow (`callsession.second_hearing`);
+# older code (the baseline run) gives none: its readings count as sure.
+def _heard_again_confidence() -> float:
+    try:
+        module = importlib.import_module("callcenter.callsession.second_hearing")
+    except ImportError:
+        return 1.0
+    return float(getattr(module, "HEARD_AGAIN_CONFIDENCE", 1.0))
+
+
+HEARD_AGAIN_CONFIDENCE = _heard_again_confidence()
 # Older code (the baseline run) reads no turn again: its turn is its segments' texts.
 _wants_reading: Callable[[int], bool] | None = getattr(_turns, "wants_reading", None)
 
@@ -118,6 +131,11 @@ class Outcome:
     # decode time, also in `stt_ms`), when that reading was understood.
     heard_again: str | None = None
     heard_again_ms: float | None = None
+    # The confidence the flow was given with the turn, and whether it read the answer back
+    # ("I heard 4 8 2 9 1 3. Is that right?"): the caller confirms a right reading, so a
+    # read-back counts as its value; a wrong one read back is caught, not stored.
+    confidence: float = 1.0
+    read_back: bool = False
 
     @property
     def right(self) -> bool:
@@ -141,17 +159,22 @@ class FlowJudge:
         _, actions = runner.step(runner.new_state(), CallStarted(now=self.now))
         return next(a for a in actions if isinstance(a, Listen))
 
-    def judge(self, category: str, text: str) -> Any:
+    def judge(self, category: str, text: str, confidence: float = 1.0) -> Any:
+        return self.verdict(category, text, confidence)[0]
+
+    def verdict(self, category: str, text: str, confidence: float = 1.0) -> tuple[Any, bool]:
+        """What the flow did with the turn, and whether it read the value back first."""
         runner = self.runners[START[category]]
         state, actions = runner.step(runner.new_state(), CallStarted(now=self.now))
-        state, actions = self._perform(runner, state, UserSaid(text=text, now=self.now))
+        said = UserSaid(text=text, now=self.now, confidence=confidence)
+        state, actions = self._perform(runner, state, said)
         if "human" in state.path:
-            return "human"
+            return "human", False
         records = [a for a in actions if isinstance(a, RecordEvent)]
         for r in records:
-            if r.event == "slot_set":
-                return r.data.get("value")
-        return "reprompt"
+            if r.event in ("slot_set", "readback"):
+                return r.data.get("value"), r.event == "readback"
+        return "reprompt", False
 
     def _perform(self, runner: FlowRunner, state: RunnerState,
                  event: Event) -> tuple[RunnerState, list[Action]]:
@@ -237,22 +260,28 @@ def run_item(item: Item, synth: Synth, stt: Transcriber, judge: FlowJudge,
     out.endpoint_ms = 1000.0 * expects.delay(joined, EndpointingSettings())
     out.stt_ms = first[-1].stt_ms
     out.heard = joined
+    out.confidence = min(s.confidence for s in first)
     if _wants_reading is not None and _wants_reading(len(first)) and stt.reads_turns:
         read = stt.turn(audio, first, expects.recognizer)
         out.reading, out.reading_ms = read.text, read.stt_ms
         out.stt_ms += read.stt_ms  # after the last segment's FINAL: one more decode
         out.heard = _turns.turn_text([s.text for s in first], out.reading)
+        if out.heard == read.text.strip():
+            out.confidence = read.confidence
     began = time.perf_counter()
-    out.got = judge.judge(item.category, out.heard)
+    out.got, out.read_back = judge.verdict(item.category, out.heard, out.confidence)
     if out.got == "reprompt" and getattr(stt, "second", None) is not None:
         # As the interpreter does (`callsession.second_hearing`): a turn not understood is
         # heard again by the second tier, and its reading is taken if it is understood.
         again = stt.hear_again(audio, first, expects.recognizer)
         out.stt_ms += again.stt_ms
-        got = judge.judge(item.category, again.text) if again.text else "reprompt"
+        confidence = min(out.confidence, HEARD_AGAIN_CONFIDENCE)
+        got, read_back = (judge.verdict(item.category, again.text, confidence) if again.text
+                          else ("reprompt", False))
         out.heard_again_ms = again.stt_ms
         if got != "reprompt":
             out.got, out.heard_again, out.heard = got, again.text, again.text
+            out.confidence, out.read_back = confidence, read_back
     out.understand_ms = 1000.0 * (time.perf_counter() - began) - (out.heard_again_ms or 0.0)
     return out
 
@@ -281,8 +310,14 @@ def _part(part: list[Outcome]) -> dict[str, Any]:
             cats[cat]["mid_number_cut_offs"] = cats[cat]["cut_offs"]
     human = [o for o in part if o.item.category == "human"]
     others = [o for o in part if o.item.category != "human"]
+    valued = [o for o in part if o.got not in ("reprompt", "human")]
     return {
         "categories": cats,
+        # Values the flow took: read back first (a wrong one is then caught by the caller's
+        # "no") or stored as heard; a wrong value stored unread is the costly error.
+        "read_back": sum(o.read_back for o in valued),
+        "read_back_wrong": sum(o.read_back and o.got != o.item.expected for o in valued),
+        "stored_wrong": sum(not o.read_back and o.got != o.item.expected for o in valued),
         "human_recall_pct": _pct(sum(o.got == "human" for o in human), len(human)),
         "false_escalation_pct": _pct(sum(o.got == "human" for o in others), len(others)),
         "overall_pct": _pct(sum(o.right for o in part), len(part)),
@@ -427,7 +462,9 @@ def run_quality_bench(*, quick: bool = False, cache: Path | None = None,
                "items": [asdict(o.item) | {"heard": o.heard, "got": o.got, "right": o.right,
                                            "turns": o.turns, "segments": o.segments,
                                            "reading": o.reading,
-                                           "heard_again": o.heard_again}
+                                           "heard_again": o.heard_again,
+                                           "confidence": round(o.confidence, 3),
+                                           "read_back": o.read_back}
                          for o in outcomes]}
     if baseline:
         if progress:

@@ -117,6 +117,9 @@ class Segment:
     end_ms: float
     text: str
     stt_ms: float
+    # The recognizer's confidence in the reading (Whisper: exp of its mean token log-prob),
+    # which the call session passes to the flow: a low one gets a digit answer read back.
+    confidence: float = 1.0
 
 
 def vad_segments(samples: PCM16) -> list[tuple[float, float]]:
@@ -214,12 +217,13 @@ class Transcriber:
         stt = stt or self.stt
         key = self.key(chunk, expect, stt)
         hit = self.memo.get(key)
-        if hit is None:
+        if hit is None or len(hit) < 3:  # not read yet, or cached before confidences were
             began = time.perf_counter()
             kw: dict[str, Any] = {"expect": expect} if expect is not None else {}
-            text = stt.transcribe(chunk, start_ms, **kw).text.strip()
-            hit = self.memo[key] = [text, 1000.0 * (time.perf_counter() - began)]
-        return Segment(start_ms, end_ms, str(hit[0]), float(hit[1]))
+            heard = stt.transcribe(chunk, start_ms, **kw)
+            hit = self.memo[key] = [heard.text.strip(), 1000.0 * (time.perf_counter() - began),
+                                    float(getattr(heard, "confidence", 1.0))]
+        return Segment(start_ms, end_ms, str(hit[0]), float(hit[1]), float(hit[2]))
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

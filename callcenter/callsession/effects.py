@@ -120,8 +120,8 @@ class IntentService:
             intent, score = KeywordIntents(action.intents).classify(
                 action.text, max(action.min_confidence, 0.5))
             return IntentResult(intent=intent, confidence=score)
-        intent, score = self._cache[key].classify(action.text)
-        return IntentResult(intent=intent, confidence=float(score))
+        m = self._cache[key].match(action.text)
+        return IntentResult(intent=m.intent, confidence=m.confidence, runner_up=m.runner_up)
 
 
 async def call_webhook(action: CallWebhook, client: httpx.AsyncClient) -> WebhookResultEvent:

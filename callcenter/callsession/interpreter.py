@@ -26,7 +26,7 @@ import httpx
 
 from callcenter.callsession.channel import Channel, Journal, Spoken
 from callcenter.callsession.effects import IntentService, call_webhook, run_agent_turn
-from callcenter.callsession.second_hearing import misses
+from callcenter.callsession.second_hearing import HEARD_AGAIN_CONFIDENCE, misses
 from callcenter.callsession.supervised import (
     BRIEF_TOPIC,
     PRIORITY,
@@ -190,7 +190,8 @@ class FlowInterpreter(SupervisedActions):
             return event
         if not again or again.strip() == event.text.strip():
             return event
-        second = event.model_copy(update={"text": again})
+        second = event.model_copy(update={
+            "text": again, "confidence": min(event.confidence, HEARD_AGAIN_CONFIDENCE)})
         if await misses(self.runner, self.state, self._stamp(second), self._classify):
             return event
         await self.journal.event("heard_again", {"first": event.text, "second": again})

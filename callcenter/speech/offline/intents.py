@@ -61,12 +61,14 @@ def example_vectors(texts: Sequence[str]) -> F32:
 
 @dataclass(slots=True, frozen=True)
 class IntentMatch:
-    """The intent (None below threshold), its score, the best guess anyway, and why."""
+    """The intent (None below threshold), its score, the best guess anyway, and why;
+    `runner_up`: the best score of any other intent (how clearly the best one won)."""
 
     intent: str | None
     confidence: float
     best_guess: str
     example: str
+    runner_up: float = 0.0
 
 
 class IntentClassifier:
@@ -106,8 +108,11 @@ class IntentClassifier:
         sims = self._matrix @ load_encoder().encode([text])[0]
         best = int(np.argmax(sims))
         score = float(sims[best])
-        intent = self._labels[best] if score >= self.threshold else None
-        return IntentMatch(intent, score, self._labels[best], self._texts[best])
+        label = self._labels[best]
+        others = [float(s) for s, lab in zip(sims, self._labels, strict=True) if lab != label]
+        intent = label if score >= self.threshold else None
+        return IntentMatch(intent, score, label, self._texts[best],
+                           runner_up=max(others, default=0.0))
 
     def classify(self, text: str) -> tuple[str | None, float]:
         """(intent, confidence); intent is None when nothing clears the threshold."""
