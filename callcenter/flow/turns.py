@@ -34,6 +34,7 @@ from callcenter.flow.nodes import (
     MenuOption,
     WebhookNode,
 )
+from callcenter.flow.readback import ReadbackSteps
 from callcenter.flow.schema import BUILTIN_TOOLS
 from callcenter.flow.supervised import SupervisedSteps
 
@@ -45,7 +46,7 @@ KNOWLEDGE = "knowledge:"
 _POLITE = {"please", "um", "uh", "the", "yeah", "ok", "okay", "i", "want", "like", "to", "just"}
 
 
-class Step(SupervisedSteps):
+class Step(ReadbackSteps, SupervisedSteps):
     """One event applied to the state (see FlowRunner.step)."""
 
     def dispatch(self, event: Event) -> None:
@@ -59,7 +60,8 @@ class Step(SupervisedSteps):
             self.taken_over_webhook(event)
         elif waiting == "input" and isinstance(event, UserSaid | DtmfReceived | NoInput):
             assert isinstance(node, AskNode | MenuNode | AgentNode)
-            self.caller_input(node, event)
+            if not (isinstance(node, AskNode) and self.confirming(node, event)):  # `readback`
+                self.caller_input(node, event)
         elif waiting == "intent" and isinstance(event, IntentResult):
             assert isinstance(node, AskNode | MenuNode | AgentNode)
             self.meaning_result(node, event)
@@ -173,7 +175,7 @@ class Step(SupervisedSteps):
             return
         text, self.st.pending_text = self.st.pending_text or "", None
         if isinstance(node, AskNode):
-            self.answer(node, text, False)
+            self.classified_answer(node, text)
             return
         intent = event.intent or ""
         if intent.startswith(meaning.OPTION) and event.confidence >= meaning.OPTION_THRESHOLD:
@@ -195,9 +197,7 @@ class Step(SupervisedSteps):
         if mode not in node.input or value is None:
             self.no_match(node)
             return
-        self.set_slot(node.slot, value)
-        self.say(node.confirm)
-        self.goto(node.next)
+        self.heard(node, value, from_dtmf)  # stored, or read back if heard unsurely
 
     def choose(self, node: MenuNode, text: str, from_dtmf: bool) -> None:
         picked = None
