@@ -26,8 +26,8 @@ from callcenter.flow.state import RunnerState
 Classify = Callable[[ClassifyIntent], Awaitable[Event]]
 # The confidence a reading the second tier took is given to the flow with: the first
 # recognizer could not make sense of the turn, so the answer is a recovered guess, and an
-# ask node that reads back unsure answers (`confirm_below`, 0.6 for digits) reads it back.
-HEARD_AGAIN_CONFIDENCE = 0.5
+# ask node that reads back unsure answers (`confirm_below`, 0.5 for digits) reads it back.
+HEARD_AGAIN_CONFIDENCE = 0.3
 # A classification may lead to another (an agent node's intent, then a menu's): a bound.
 _MAX_ROUNDS = 3
 
