@@ -2,8 +2,8 @@
 
 The caller dials the customer-support example (+15550001000, seeded by `callcenter dev`),
 keys 1 for order status (RFC 2833, the captures shipped with sipp), then says its order
-number (a Piper voice through the phone channel, played by sipp as PCMU RTP) and waits
-for the agent's BYE. The order system is an example host that does not resolve, so the
+number (a Piper voice through the phone channel, played by sipp as PCMU RTP), "yes" to
+its read-back, and waits for the agent's BYE. The order system is an example host that does not resolve, so the
 flow says so, finds nobody staffed, and ends the call politely: a path with one spoken
 answer, one keyed answer, a webhook, an escalation attempt and a hang-up by the agent.
 
@@ -39,6 +39,13 @@ from callcenter.audio.g711 import mulaw_encode
 NUMBER = "+15550001000"  # the first dev number: customer_support
 CALLER_ID = "+15550005555"
 SPOKEN = "Four eight two nine one three."
+# A spoken number the recognizer was unsure of is read back ("I heard four eight two,
+# nine one three. Is that right?", `flow.readback`): sipp cannot hear it, so the caller
+# says yes CONFIRM_AFTER_MS after the number, when the read-back is over (or, on a loaded
+# machine, into it: an answer that barges in counts). A number taken at once leaves the
+# yes to fall on the webhook and the goodbye, where nothing listens for it.
+CONFIRM = "Yes."
+CONFIRM_AFTER_MS = 7000
 EXPECTED_SLOTS = {"topic": "order", "order_number": "482913"}
 EXPECTED_OUTCOME = "completed"
 EXPECTED_PATH = ("main_menu", "ask_order_number", "lookup_failed", "goodbye")
@@ -80,13 +87,18 @@ def write_mulaw_wav(path: Path, samples: PCM16) -> None:
                      + data)
 
 
-def caller_audio(text: str = SPOKEN) -> PCM16:
-    """`text` as it leaves a phone: Piper, 8 kHz, band-limited, with a little silence."""
+def caller_audio(text: str = SPOKEN, confirm: str | None = CONFIRM) -> PCM16:
+    """`text` as it leaves a phone: Piper, 8 kHz, band-limited, with a little silence; then
+    `confirm` CONFIRM_AFTER_MS later, the answer to a read-back of it (None: not said)."""
     from callcenter.testing.voices import CallerVoice
 
-    spoken = CallerVoice("piper", "phone").speak(text).samples
+    voice = CallerVoice("piper", "phone")
+    spoken = voice.speak(text).samples
     pad = np.zeros(1600, dtype=np.int16)
-    return np.concatenate([pad, spoken, pad, pad])
+    parts = [pad, spoken]
+    if confirm:
+        parts += [np.zeros(8 * CONFIRM_AFTER_MS, dtype=np.int16), voice.speak(confirm).samples]
+    return np.concatenate([*parts, pad, pad])
 
 
 def _dtmf(digits: str) -> str:
