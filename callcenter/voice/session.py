@@ -32,7 +32,6 @@ from callcenter.rooms.base import (
 from callcenter.rooms.clock import Clock, RealClock, VirtualClock
 from callcenter.speech import STT, TTS, Transcript, TranscriptKind
 from callcenter.voice.bargein import BargeIn
-from callcenter.voice.endpointing import endpoint_delay
 from callcenter.voice.events import (
     AgentInterrupted,
     AgentState,
@@ -49,13 +48,12 @@ from callcenter.voice.listener import ParticipantListener
 from callcenter.voice.settings import VoiceSettings
 from callcenter.voice.speaker import AgentSpeaker
 from callcenter.voice.speech import SpeechHandle, TextSource
+from callcenter.voice.turn_reading import end_of_turn
 from callcenter.voice.turns import (
     EventQueue,
     TurnState,
     turn_confidence,
     turn_text,
-    wait_event,
-    wants_reading,
 )
 
 UtteranceHook = Callable[[Utterance], None]
@@ -387,72 +385,14 @@ class VoiceSession:
 
     async def _endpoint(self, listener: ParticipantListener) -> None:
         turn = self._turn(listener)
-        s = self.settings.endpointing
-        while turn.awaiting_finals > 0:
-            turn.final_arrived.clear()
-            if not await wait_event(self.clock, turn.final_arrived, self.stt_timeout):
-                turn.awaiting_finals = 0  # the STT never answered: go on with what we have
-        text = turn.text
-        if not text:
+        if not await end_of_turn(self, listener, turn):
             # Noise: no words, no turn. Not `end_turn`: that is for committed turns (the
             # STT keeps the last one for a second hearing); the next turn's speech starts
             # the STT's own turn afresh anyway.
             self._turns[listener.identity] = TurnState()
             return
-        delay = endpoint_delay(text, s, expected_digits=self.expected_digits,
-                               yes_no=self.expect_yes_no)
-        deadline_ms = turn.speech_end_ms + 1000.0 * delay
-        # A turn of several segments is read again as one (`wants_reading`). Where the
-        # turn is likely to end here the reading starts now, during the wait; a turn held
-        # open for the rest of a number is read only if it does end (one decode a turn).
-        reading: asyncio.Task[Transcript | None] | None = None
-        if wants_reading(turn.segments) and delay < s.max_delay:
-            reading = asyncio.get_running_loop().create_task(listener.stt.decode_turn())
-        try:
-            wait_ms = deadline_ms - self.media_now()
-            if wait_ms > 0:
-                await self.clock.sleep(wait_ms / 1000.0)
-            # The clock says the pause is long enough, but was it heard? Audio that
-            # arrives late (after a loop stall) may hold the caller going on: its speech
-            # start cancels this task, as it would have on time.
-            await listener.wait_caught_up(deadline_ms, self.clock)
-            if wants_reading(turn.segments):
-                began = self.clock.now()
-                read = await self._turn_reading(listener, reading)
-                if read is not None:
-                    turn.reading, turn.reading_confidence = read.text, read.confidence
-                turn.reading_wait_ms = 1000.0 * (self.clock.now() - began)
-        finally:
-            if reading is not None and not reading.done():
-                reading.cancel()  # the caller went on: the turn is read when it ends
         turn.endpoint = None
         self._commit(listener, turn)
-
-    async def _turn_reading(
-        self, listener: ParticipantListener, reading: asyncio.Task[Transcript | None] | None
-    ) -> Transcript | None:
-        """The STT's reading of the whole turn (started now if not yet), at most
-        `stt_timeout` away; None when there is none (the segments' texts stand)."""
-        if reading is None:
-            reading = asyncio.get_running_loop().create_task(listener.stt.decode_turn())
-        timer = asyncio.get_running_loop().create_task(self.clock.sleep(self.stt_timeout))
-        try:
-            await asyncio.wait({reading, timer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            timer.cancel()
-        if not reading.done():
-            reading.cancel()
-            log.warning("the STT's reading of a turn took over %.1f s: its segments stand",
-                        self.stt_timeout)
-            return None
-        if reading.cancelled():
-            return None
-        exc = reading.exception()
-        if exc is not None:
-            log.warning("the STT's reading of a turn failed (%s: %s): its segments stand",
-                        type(exc).__name__, exc)
-            return None
-        return reading.result()
 
     def _commit(self, listener: ParticipantListener, turn: TurnState) -> None:
         self._turns[listener.identity] = TurnState()
