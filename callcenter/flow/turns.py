@@ -2,7 +2,8 @@
 
 Input is checked against the waiting node (ask: value rules; menu: keys and phrases; agent:
 intents, then the LLM). Retries, no-input/no-match prompts and the flow-wide silence,
-no-match and human-request handlers are applied here.
+no-match and human-request handlers are applied here; what a spoken answer means (a request
+for a person, a menu option in the caller's own words) is judged by `meaning_steps`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from callcenter.flow import meaning, topics, values
+from callcenter.flow import values
 from callcenter.flow.actions import AgentMessage, AgentTurn, CallWebhook, ClassifyIntent, Listen
 from callcenter.flow.events import (
     AgentReply,
@@ -26,6 +27,7 @@ from callcenter.flow.events import (
     UserSaid,
     WebhookResult,
 )
+from callcenter.flow.meaning_steps import MeaningSteps
 from callcenter.flow.nodes import (
     AgentNode,
     AskNode,
@@ -42,11 +44,11 @@ AGENT_RETRIES = 2
 DEFAULT_NO_MATCH = "Sorry, I didn't get that."
 # Intent names of an agent node's knowledge items for the classifier: `knowledge:<index>`.
 KNOWLEDGE = "knowledge:"
-# Said around a bare menu choice ("billing please"): still the bare choice.
-_POLITE = {"please", "um", "uh", "the", "yeah", "ok", "okay", "i", "want", "like", "to", "just"}
 
 
-class Step(ReadbackSteps, SupervisedSteps):
+# MeaningSteps first: ReadbackSteps only declares the `wants_human` and `classify` it calls,
+# and those declarations must not hide MeaningSteps' own.
+class Step(MeaningSteps, ReadbackSteps, SupervisedSteps):
     """One event applied to the state (see FlowRunner.step)."""
 
     def dispatch(self, event: Event) -> None:
@@ -99,94 +101,6 @@ class Step(ReadbackSteps, SupervisedSteps):
                 self.choose(node, text, from_dtmf)
         else:
             self.agent_input(node, text)
-
-    def wants_human(self, text: str, node: AskNode | MenuNode | AgentNode | None = None) -> bool:
-        """A handler phrase said word for word, or a word that only asks for a person
-        (`meaning.PERSON_WORDS`): no need to ask the classifier."""
-        handler = self.flow.handlers.human_request
-        if handler is None:
-            return False
-        heard = values.words(text)
-        said = " " + " ".join(heard) + " "
-        person = set(heard) & meaning.PERSON_WORDS
-        if person and isinstance(node, MenuNode):
-            # The menu's own option for a person ("person" -> to_human) is taken instead.
-            person -= {w for o in node.options for p in o.phrases for w in values.words(p)}
-        if person or any(f" {' '.join(values.words(p))} " in said for p in handler.phrases):
-            self.fire("human_request", handler)
-            return True
-        return False
-
-    def human_examples(self) -> dict[str, list[str]]:
-        handler = self.flow.handlers.human_request
-        if handler is None:
-            return {}
-        return {meaning.HUMAN: [*handler.phrases, *meaning.HUMAN_EXAMPLES]}
-
-    def needs_meaning(self, node: AskNode, text: str) -> bool:
-        """Should this answer be checked for a person request before it is parsed?
-
-        An answer that parses and is short is just an answer; a long or unparsable one may
-        be "no, I want a manager", which must not be missed.
-        """
-        if self.flow.handlers.human_request is None:
-            return False
-        today = (self.st.now or dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).date()
-        parsed = values.parse_answer(node, text, from_dtmf=False, today=today)
-        return parsed is None or node.expect == "text" or (
-            len(values.words(text)) >= meaning.LONG_ANSWER_WORDS)
-
-    def menu_by_meaning(self, node: MenuNode, text: str) -> bool:
-        """Classify a spoken menu answer unless it is a key or an option phrase said alone."""
-        digit = values.keypad_word(text)
-        if digit is not None and any(o.key == digit for o in node.options):
-            return False
-        said = " ".join(w for w in values.words(text) if w not in _POLITE)
-        if any(said == " ".join(values.words(p)) for o in node.options for p in o.phrases):
-            return False
-        own = [[*o.phrases, *([o.value] if o.value else [])] for o in node.options]
-        options = {f"{meaning.OPTION}{i}": [*mine, *extra]
-                   for i, (mine, extra) in enumerate(zip(own, topics.topic_examples(own),
-                                                         strict=True))}
-        self.classify(node, text, {k: v for k, v in options.items() if v})
-        return True
-
-    def classify(self, node: AskNode | MenuNode, text: str,
-                 intents: dict[str, list[str]]) -> None:
-        self.st.pending_text = text
-        self.actions.append(ClassifyIntent(
-            text=text, intents={**intents, **self.human_examples(),
-                                meaning.OTHER: list(meaning.OTHER_EXAMPLES)},
-            min_confidence=min(meaning.HUMAN_THRESHOLD, meaning.OPTION_THRESHOLD)))
-        self.wait("intent")
-
-    def meaning_result(self, node: AskNode | MenuNode | AgentNode, event: IntentResult) -> None:
-        """The classifier's answer for the turn held in `pending_text`."""
-        handler = self.flow.handlers.human_request
-        if event.intent == meaning.HUMAN and handler is not None and meaning.clearly_human(
-                event.confidence, event.runner_up):
-            self.st.pending_text = None
-            self.record("intent", node=self.st.node, intent="human_request",
-                        confidence=event.confidence)
-            self.fire("human_request", handler)
-            return
-        if isinstance(node, AgentNode):
-            self.intent_result(node, event)
-            return
-        text, self.st.pending_text = self.st.pending_text or "", None
-        if isinstance(node, AskNode):
-            self.classified_answer(node, text)
-            return
-        intent = event.intent or ""
-        if intent.startswith(meaning.OPTION) and event.confidence >= meaning.OPTION_THRESHOLD:
-            option = node.options[int(intent.removeprefix(meaning.OPTION))]
-            self.record("menu_by_meaning", node=self.st.node, option=option.value or option.goto,
-                        confidence=event.confidence)
-            self.pick(node, option)
-        elif intent in (meaning.OTHER, meaning.HUMAN):
-            self.no_match(node)  # out of domain (or a person, with no handler): ask again
-        else:
-            self.choose(node, text, False)
 
     def answer(self, node: AskNode, text: str, from_dtmf: bool) -> None:
         mode = "dtmf" if from_dtmf else "speech"

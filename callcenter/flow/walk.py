@@ -391,3 +391,6 @@ class StepBase:
     def dispatch(self, event: Event) -> None:
         raise NotImplementedError  # turns.Step
 
+    def classified_answer(self, node: AskNode, text: str) -> None:
+        raise NotImplementedError  # readback.ReadbackSteps, for meaning_steps.MeaningSteps
+

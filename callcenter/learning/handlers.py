@@ -42,7 +42,7 @@ def built_in_phrases() -> list[str]:
 
 
 def person_examples(flow: Flow) -> list[str]:
-    """What the matcher compares with to hear a request for a person (as `flow/turns.py`)."""
+    """What the matcher compares with to hear a request for a person (as `flow/meaning_steps`)."""
     handler = flow.handlers.human_request
     return [*(handler.phrases if handler else built_in_phrases()), *meaning.HUMAN_EXAMPLES]
 
