@@ -3,9 +3,10 @@
 The caller dials the customer-support example (+15550001000, seeded by `callcenter dev`),
 keys 1 for order status (RFC 2833, the captures shipped with sipp), then says its order
 number (a Piper voice through the phone channel, played by sipp as PCMU RTP), "yes" to
-its read-back, and waits for the agent's BYE. The order system is an example host that does not resolve, so the
-flow says so, finds nobody staffed, and ends the call politely: a path with one spoken
-answer, one keyed answer, a webhook, an escalation attempt and a hang-up by the agent.
+its read-back, and waits for the agent's BYE. The order system is an example host that
+does not resolve, so the flow says so, finds nobody staffed, and ends the call politely: a
+path with one spoken answer, one keyed answer, a webhook, an escalation attempt and a
+hang-up by the agent.
 
 sipp cannot hear, so its timing is fixed: it keys 1 once the greeting is over, says the
 number just after the order-number prompt ends, and once more ~17 s later, as a caller
