@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from callcenter.flow import meaning
 from callcenter.flow.actions import AgentTurn, CallWebhook, ClassifyIntent
 from callcenter.flow.events import AgentReply, IntentResult, ProviderFailure, ToolCallRequest
 from callcenter.flow.events import WebhookResult as WebhookResultEvent
@@ -121,7 +122,8 @@ class IntentService:
                 action.text, max(action.min_confidence, 0.5))
             return IntentResult(intent=intent, confidence=score)
         m = self._cache[key].match(action.text)
-        return IntentResult(intent=m.intent, confidence=m.confidence, runner_up=m.runner_up)
+        return IntentResult(intent=m.intent, confidence=m.confidence,
+                            other=m.scores.get(meaning.OTHER, 0.0))
 
 
 async def call_webhook(action: CallWebhook, client: httpx.AsyncClient) -> WebhookResultEvent:

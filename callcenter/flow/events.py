@@ -56,9 +56,10 @@ class IntentResult(EventBase):
     kind: Literal["intent_result"] = "intent_result"
     intent: str | None
     confidence: float = 0.0
-    # The best score of any other intent: a person request must win clearly (see
-    # `meaning.HUMAN_MARGIN`); 0 where the classifier gives none (keywords, an LLM).
-    runner_up: float = 0.0
+    # The score of the out-of-domain class (`meaning.OTHER`) when it was asked about: a
+    # person request must beat it clearly (`meaning.HUMAN_MARGIN`); 0 where the
+    # classifier gives none (keywords, an LLM).
+    other: float = 0.0
 
 
 class ToolCallRequest(BaseModel):

@@ -89,7 +89,7 @@ class MeaningSteps(StepBase):
         """The classifier's answer for the turn held in `pending_text`."""
         handler = self.flow.handlers.human_request
         if event.intent == meaning.HUMAN and handler is not None and meaning.clearly_human(
-                event.confidence, event.runner_up):
+                event.confidence, event.other):
             self.st.pending_text = None
             self.record("intent", node=self.st.node, intent="human_request",
                         confidence=event.confidence)

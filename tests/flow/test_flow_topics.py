@@ -30,7 +30,7 @@ def test_a_topic_two_options_name_goes_to_neither() -> None:
 def test_a_person_request_must_win_clearly_unless_it_is_sure() -> None:
     t = meaning.HUMAN_THRESHOLD
     assert not meaning.clearly_human(t - 0.01, 0.0)  # under the threshold
-    assert not meaning.clearly_human(t + 0.02, t)  # barely ahead of another intent
+    assert not meaning.clearly_human(t + 0.02, t)  # barely ahead of an ordinary answer
     assert meaning.clearly_human(t + 0.02, t + 0.02 - meaning.HUMAN_MARGIN)
     assert meaning.clearly_human(meaning.HUMAN_SURE, meaning.HUMAN_SURE - 0.01)
 
@@ -67,12 +67,17 @@ def test_a_misheard_answer_near_an_option_does_not_escalate(judge: FlowJudge) ->
     assert judge.judge("menu", "I don't want to serve us anymore.") != "human"
 
 
-def test_the_classifier_says_how_near_the_next_intent_came() -> None:
+def test_the_classifier_says_how_near_the_out_of_domain_class_came() -> None:
     from callcenter.callsession.effects import IntentService
     from callcenter.flow.actions import ClassifyIntent
 
     result = IntentService().classify(ClassifyIntent(
         text="I want to pay my bill", min_confidence=0.4,
-        intents={"billing": ["pay a bill"], "order": ["where is my order"]}))
+        intents={"billing": ["pay a bill"], meaning.OTHER: ["what's the weather like"]}))
     assert result.intent == "billing"
-    assert 0.0 < result.runner_up < result.confidence
+    assert 0.0 < result.other < result.confidence
+
+
+def test_a_person_asked_for_about_a_menu_topic_is_still_a_person(judge: FlowJudge) -> None:
+    # The billing option's topic examples score near it; only out of domain is the rival.
+    assert judge.judge("human", "I need to speak to someone about my bill") == "human"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -62,13 +62,15 @@ def example_vectors(texts: Sequence[str]) -> F32:
 @dataclass(slots=True, frozen=True)
 class IntentMatch:
     """The intent (None below threshold), its score, the best guess anyway, and why;
-    `runner_up`: the best score of any other intent (how clearly the best one won)."""
+    `runner_up`: the best score of any other intent (how clearly the best one won);
+    `scores`: every intent's best score."""
 
     intent: str | None
     confidence: float
     best_guess: str
     example: str
     runner_up: float = 0.0
+    scores: dict[str, float] = field(default_factory=dict)
 
 
 class IntentClassifier:
@@ -109,10 +111,13 @@ class IntentClassifier:
         best = int(np.argmax(sims))
         score = float(sims[best])
         label = self._labels[best]
-        others = [float(s) for s, lab in zip(sims, self._labels, strict=True) if lab != label]
+        scores: dict[str, float] = {}
+        for s, lab in zip(sims, self._labels, strict=True):
+            scores[lab] = max(scores.get(lab, -1.0), float(s))
         intent = label if score >= self.threshold else None
         return IntentMatch(intent, score, label, self._texts[best],
-                           runner_up=max(others, default=0.0))
+                           runner_up=max((v for k, v in scores.items() if k != label),
+                                         default=0.0), scores=scores)
 
     def classify(self, text: str) -> tuple[str | None, float]:
         """(intent, confidence); intent is None when nothing clears the threshold."""
