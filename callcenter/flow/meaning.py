@@ -42,13 +42,10 @@ OTHER_EXAMPLES = (
     "how do I reset my password", "I want to apply for a job", "what's your phone number",
     "do you have this in stock", "book a flight", "order a pizza", "what is the meaning of life",
     "who won the game", "is my warranty valid", "how does the app work",
-    # Chatter and life outside the call: with the menus' topic examples (`flow.topics`) an
-    # ordinary remark needs as many places to land as a topic has examples.
-    "just calling to chat", "my cat is sick", "I'm cooking dinner", "it's raining here",
-    "I lost my keys", "what day is it today", "how old are you", "my kids are loud",
-    "I watched a movie last night", "recommend a good restaurant", "I'm at home",
-    "what music do you like",
 )
+# Not here: chatter such as "just calling to chat". It changed nothing on the tuning parts
+# but raised this class's score on real person requests ("just connect me to human": 0.44,
+# +0.16), eating the margin a person request needs over it (HUMAN_MARGIN).
 
 # Tuned split, bench quality run of 2026-12-01: real requests scored 0.44-0.99 (a few
 # misheard ones lower), other answers at most 0.43 except one; options 0.41+ vs 0.39.
