@@ -29,8 +29,10 @@ nodes:
     type: menu
     prompt: Say orders or billing.
     options:
+      # Words that name no topic of `flow.topics` (order, delivery, ...): with the order
+      # topic's examples the menu would know the lost parcel below without any learning.
       - key: 1
-        phrases: [order status, where is my order]
+        phrases: [status of my purchase, where is my purchase]
         goto: order_desk
       - key: 2
         phrases: [billing, invoice]
