@@ -58,6 +58,7 @@ def _heard_again_confidence() -> float:
 HEARD_AGAIN_CONFIDENCE = _heard_again_confidence()
 # Older code (the baseline run) reads no turn again: its turn is its segments' texts.
 _wants_reading: Callable[[int], bool] | None = getattr(_turns, "wants_reading", None)
+_turn_confidence: Callable[..., float] | None = getattr(_turns, "turn_confidence", None)
 
 # The code before issue #14's recognizer and endpointing work: the "before" column.
 BASELINE_REF = "58b913e"
@@ -260,14 +261,17 @@ def run_item(item: Item, synth: Synth, stt: Transcriber, judge: FlowJudge,
     out.endpoint_ms = 1000.0 * expects.delay(joined, EndpointingSettings())
     out.stt_ms = first[-1].stt_ms
     out.heard = joined
-    out.confidence = min(s.confidence for s in first)
+    heard_segments = [s.confidence for s in first if s.text.strip()]
+    reading_confidence = 1.0
     if _wants_reading is not None and _wants_reading(len(first)) and stt.reads_turns:
         read = stt.turn(audio, first, expects.recognizer)
         out.reading, out.reading_ms = read.text, read.stt_ms
+        reading_confidence = read.confidence
         out.stt_ms += read.stt_ms  # after the last segment's FINAL: one more decode
         out.heard = _turns.turn_text([s.text for s in first], out.reading)
-        if out.heard == read.text.strip():
-            out.confidence = read.confidence
+    # The turn's confidence as the voice session gives it (older code gives none: sure).
+    if _turn_confidence is not None:
+        out.confidence = _turn_confidence(heard_segments, out.reading, reading_confidence)
     began = time.perf_counter()
     out.got, out.read_back = judge.verdict(item.category, out.heard, out.confidence)
     if out.got == "reprompt" and getattr(stt, "second", None) is not None:
