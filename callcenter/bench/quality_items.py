@@ -27,13 +27,16 @@ from callcenter.bench.quality_voices import (
     V3_VOICES,
     V4_HARD_VOICES,
     V4_VOICES,
+    V5_HARD_VOICES,
+    V5_VOICES,
     Voice,
 )
 
 SET_PATH = Path(__file__).with_name("quality_set.yaml")
 SNRS: tuple[float | None, ...] = (None, 20.0, 10.0)
 # What each part of the set is for now. The first two held-out parts were run while the
-# recognizer was tuned: tuning now. v3, v4 and v4_hard are reported only in aggregate.
+# recognizer was tuned: tuning now. v3, v4, v5 and their hard parts are reported only in
+# aggregate.
 SPLITS = {
     "tuned": "tuning",
     "tuned_natural": "tuning (every third tuning line again, in natural voices)",
@@ -42,6 +45,8 @@ SPLITS = {
     "v3": "held-out (v3: eSpeak-heavy; never looked at line by line while tuning)",
     "v4": "held-out (v4: new lines in natural voices; never looked at while tuning)",
     "v4_hard": "held-out (v4's lines again in eSpeak voices: the hard-voice part)",
+    "v5": "held-out (v5: new lines in natural voices, written after v3 and v4 were used)",
+    "v5_hard": "held-out (v5's lines again in eSpeak voices: the hard-voice part)",
 }
 
 
@@ -94,6 +99,7 @@ def load_items(path: Path = SET_PATH, *, quick: bool = False) -> tuple[list[Item
     fresh = data.pop("fresh", {})
     v3 = data.pop("heldout_v3", {})
     v4 = data.pop("heldout_v4", {})
+    v5 = data.pop("heldout_v5", {})
     items: list[Item] = []
     n = 0
     for category, parts in data.items():
@@ -113,7 +119,9 @@ def load_items(path: Path = SET_PATH, *, quick: bool = False) -> tuple[list[Item
     later = (("fresh", fresh, FRESH_VOICES, SNRS, 100_000, 1),
              ("v3", v3, V3_VOICES, V3_SNRS, 200_000, 1),
              ("v4", v4, V4_VOICES, SNRS, 400_000, 1),
-             ("v4_hard", v4, V4_HARD_VOICES, SNRS, 500_000, 2))
+             ("v4_hard", v4, V4_HARD_VOICES, SNRS, 500_000, 2),
+             ("v5", v5, V5_VOICES, SNRS, 600_000, 1),
+             ("v5_hard", v5, V5_HARD_VOICES, SNRS, 700_000, 2))
     for split, part, speakers, snrs, base, every in later:
         seed = base
         for category, lines in part.items():

@@ -9,7 +9,8 @@ from rich.table import Table
 # The first held-out parts were tuned on once later ones were written: labelled as tuning.
 _SPLITS = (("tuned", "tuned %"), ("tuned_natural", "tuned natural %"),
            ("heldout", "tuning 2 %"), ("fresh", "tuning 3 %"), ("v3", "held-out v3 %"),
-           ("v4", "held-out v4 %"), ("v4_hard", "v4 hard voices %"))
+           ("v4", "held-out v4 %"), ("v4_hard", "v4 hard voices %"),
+           ("v5", "held-out v5 %"), ("v5_hard", "v5 hard voices %"))
 # The parts the "before" columns repeat: the held-out ones (their role says so).
 
 

@@ -96,8 +96,22 @@ V4_HARD_VOICES = (
     Voice("espeak-rp-m2-150", "espeak", "en-gb-x-rp+m2", 150),
     Voice("espeak-m6-175", "espeak", "en-us+m6", 175),
 )
+# Held-out v5 (the set's `heldout_v5`): natural voices at speeds and pitches no other part
+# uses (Flite's 8 kHz kal among them, a phone-band voice), and its hard part in eSpeak
+# variants no other part uses.
+V5_VOICES = (
+    Voice("flite-kal-1.05", "flite", "kal", 1.05),
+    Voice("flite-rms-1.15-high", "flite", "rms", 1.15, 150),
+    Voice("festival-ked-0.9-low", "festival", "ked_diphone", 0.9, -120),
+    Voice("festival-slt-hts-1.15", "festival", "cmu_us_slt_arctic_hts", 1.15),
+    Voice("flite-awb-0.9-low", "flite", "awb", 0.9, -100),
+)
+V5_HARD_VOICES = (
+    Voice("espeak-f5-160", "espeak", "en-us+f5", 160),
+    Voice("espeak-en-m4-170", "espeak", "en+m4", 170),
+)
 ALL_VOICES = (*TUNE_VOICES, *TUNE_NATURAL_VOICES, *HELDOUT_VOICES, *FRESH_VOICES,
-              *V3_VOICES, *V4_VOICES, *V4_HARD_VOICES)
+              *V3_VOICES, *V4_VOICES, *V4_HARD_VOICES, *V5_VOICES, *V5_HARD_VOICES)
 
 
 def voice_named(name: str) -> Voice:
