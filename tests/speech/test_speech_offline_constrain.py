@@ -238,3 +238,15 @@ def test_whisper_at_a_menu_leaves_an_out_of_domain_request_alone(text: str) -> N
     heard = WhisperSTT().transcribe(with_silence(espeak_phone(text)).samples, 0.0, expect=MENU)
     assert not menu_answer(heard.text, PHRASES), heard.text
     assert heard.text.lower().startswith(text.split()[0].replace("'s", "")), heard.text
+
+
+@pytest.mark.parametrize("heard", ["Uh-huh.", "Mm-hmm.", "That is correct.", "Sounds good.",
+                                   "Uh-uh.", "Yes, that's right."])
+def test_a_reading_that_already_says_yes_or_no_is_not_forced_again(heard: str) -> None:
+    # A forced yes/no decode of "uh-huh" once answered "No."
+    assert not wants_constrained(heard, YES_NO)
+
+
+@pytest.mark.parametrize("heard", ["Uh.", "Hmm.", "You ain't.", "Mm."])
+def test_a_hesitation_or_a_mishearing_is_decoded_again(heard: str) -> None:
+    assert wants_constrained(heard, YES_NO)

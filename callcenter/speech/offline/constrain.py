@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from callcenter.speech.stt.expect import Expectation, is_loop, words
+from callcenter.speech.stt.expect import Expectation, carries_yes_no, is_loop, words
 
 DIGIT_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight",
                "nine", "double", "triple")
@@ -225,8 +225,6 @@ _YES = ("yes", "yeah", "yep", "yup")
 _NO = ("no", "nope", "nah")
 # Words that carry a digit string's meaning, or are neutral around it.
 _DIGITISH = _SPOKEN_DIGITS | {"double", "triple", "uh", "um", "it's", "is", "the", "my"}
-_YES_NO_SAID = frozenset(_YES + _NO) | {"correct", "right", "sure", "okay", "ok", "not",
-                                        "wrong", "affirmative", "negative", "incorrect"}
 
 
 # Whisper's usual spellings of digits on phone audio, which the digit parser reads as
@@ -264,7 +262,7 @@ def wants_constrained(heard: str, expect: Expectation | None) -> bool:
         return expect is not None and bool(expect.digits) and _digit_count(heard) < (
             expect.digits or 0)
     if kind == "yes_no":
-        return not set(said) & _YES_NO_SAID
+        return not carries_yes_no(heard)
     if kind == "menu" and expect is not None:
         # No word of any option and no person asked for: misheard ("will in clean" for
         # "billing please"), or out of the menu's domain ("what's the weather"), which

@@ -50,6 +50,9 @@ from callcenter.speech.types import Word
 log = logging.getLogger(__name__)
 # Whisper's 448-token context less the longest prompt faster-whisper sends (~227 tokens).
 MAX_NEW_TOKENS = 200
+# A turn's decodes (open, again without a prompt, constrained) take ~0.1-2 s; with the
+# queue full (16 jobs) a job may wait ~15 s more. Past this it is stuck (`BoundedExecutor`).
+WHISPER_JOB_TIMEOUT_S = 30.0
 # A frame of speech is within 25 dB of the loudest frame (bench quality's tuning parts: the
 # padding before and after a segment lies below; noise at 20 dB SNR too).
 _SPEECH_DB = 25.0
@@ -128,7 +131,8 @@ class WhisperSTT(STT):
     ) -> None:
         self.options = options or WhisperOptions()
         # One worker: CTranslate2 already uses both cores for one utterance.
-        self._executor = executor or BoundedExecutor("whisper", workers=1, max_pending=16)
+        self._executor = executor or BoundedExecutor(
+            "whisper", workers=1, max_pending=16, job_timeout_s=WHISPER_JOB_TIMEOUT_S)
 
     def warm_up(self) -> None:
         """Load the model now rather than on the first utterance."""

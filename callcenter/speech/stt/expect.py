@@ -10,6 +10,7 @@ text: no engine here.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,21 @@ _YES_NO_WORDS = {"yes", "yeah", "yep", "yup", "no", "nope", "nah", "correct", "r
                  "uh", "huh", "mm", "hmm", "mhm", "sounds", "good", "fine", "course", "indeed",
                  "exactly", "perfect", "affirmative", "incorrect", "never", "don't", "isn't",
                  "thanks", "that's", "works", "go"}
+# Sounds that say yes or no only as a pair ("uh-huh", "uh-uh", "mm-hmm"): alone, "uh" or
+# "mm" is a hesitation, which a forced reading may still make an answer of.
+_YES_NO_PAIRS = {("uh", "huh"), ("uh", "uh"), ("mm", "hmm"), ("mm", "mm"), ("hmm", "mm")}
+
+
+def carries_yes_no(text: str) -> bool:
+    """Does `text` already hold a yes or a no (or the words around one, "that's right",
+    "sounds good")? Then neither the grammar nor a forced decode is asked: both always
+    answer "yes" or "no", and on "uh-huh" or "that is correct" they once answered "no"."""
+    said = words(text)
+    if set(said) & (_YES_NO_WORDS - {"uh", "mm", "hmm"}):
+        return True
+    return any(pair in _YES_NO_PAIRS for pair in itertools.pairwise(said))
+
+
 # A phrase said again and again: greedy tiny.en's failure mode when a prompt misleads it
 # ("No. No. No. ..." for "that's it"). Four times in a row is never a caller's answer.
 _LOOP = re.compile(r"(\b.{1,40}?)(?:[\s,.!?]+\1\b){3,}", re.IGNORECASE)
@@ -134,6 +150,7 @@ def second_opinion(heard: str, grammar: str, grammar_confidence: float,
         if len(grammar) > have and others <= 1 and len(said) <= 3 and not (
                 set(said) & _YES_NO_WORDS):
             return " ".join(grammar)
+    # A hesitation alone ("Uh.") is not replaced either: the grammar hears "no" in it.
     if exp.yes_no and grammar in ("yes", "no") and len(said) <= 2 and not (
             set(said) & _YES_NO_WORDS):
         return grammar
