@@ -39,6 +39,9 @@ _NO = ("no", "nope", "nah", "negative", "incorrect", "wrong", "false", "not real
 _DENIALS = ("not right", "not correct", "isn't right", "isn't correct", "is not right",
             "is not correct", "that's wrong", "not at all", "don't think so", "do not think so",
             "not it", "not really", "i don't", "it's not", "it isn't", "no way")
+# "Uh-uh" and "mm-mm" say no only as the whole answer, written as one word: "uh, uh" with a
+# pause is a caller hesitating, and a word split leaves both as "uh uh".
+_NO_SOUND = re.compile(r"uh-uh|nuh-uh|unh-unh|mm-mm|mm-mmm|mmm-mm")
 
 
 def words(text: str) -> list[str]:
@@ -80,7 +83,7 @@ def yes_no(text: str) -> bool | None:
     t = text.strip().lower().rstrip(".!")
     if t == "1":
         return True
-    if t == "2":
+    if t == "2" or _NO_SOUND.fullmatch(t):
         return False
     said = " " + " ".join(words(t)) + " "
     if any(f" {p} " in said for p in _DENIALS):

@@ -61,6 +61,8 @@ def test_a_menu_key_said_alone(said: str, key: str | None) -> None:
     ("nope", False), ("no, that's all, thanks", False), ("Nope, that's it.", False),
     ("That's not right.", False), ("I don't think so.", False), ("no I'm good", False),
     ("1", True), ("2", False), ("the blue one", None),
+    # "uh-uh" is no only written as one word and said alone; "uh, uh" is a hesitation.
+    ("Uh-uh.", False), ("Mm-mm.", False), ("Uh, uh.", None), ("uh uh, yes", True),
 ])
 def test_yes_no_by_meaning(said: str, meaning: bool | None) -> None:
     assert yes_no(said) is meaning
