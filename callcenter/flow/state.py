@@ -54,6 +54,9 @@ class RunnerState(BaseModel):
     # kept while the turn is classified, so a low-confidence answer is read back.
     turn_confidence: float = 1.0
     readback: Readback | None = None
+    # The ask node whose last judged answer the classifier put near a person request but
+    # short of sure (`meaning_steps.meaning_result`): a second such answer there escalates.
+    near_human_node: str | None = None
     pending_tools: list[ToolCallRequest] = Field(default_factory=list)
     request_id: str | None = None
     request_seq: int = 0

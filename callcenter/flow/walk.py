@@ -164,6 +164,7 @@ class StepBase:
             self.st.attempts = 0
             self.st.waiting_for = None
             self.st.readback = None  # a confirmation left unanswered (a handler, a take-over)
+            self.st.near_human_node = None
             self.record("node_entered", node=next_target, type=node.type)
             next_target = self.enter(next_target, node)
         self.record("error", message="flow loops without waiting for the caller",
