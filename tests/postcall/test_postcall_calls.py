@@ -54,7 +54,7 @@ async def test_appointment_booking_record(sqlite_engine: Engine) -> None:
     rec = record(sqlite_engine, call_id)
     _check_common(sqlite_engine, call_id, rec)
     assert rec.disposition == "resolved"
-    assert rec.summary.startswith("Appointment booking call. Details — patient name: Jane Doe; "
+    assert rec.summary.startswith("Appointment booking call. Details — patient name: David Brown; "
                                   "appointment date: 2026-12-01; appointment time: 13:00; "
                                   "callback number: [PHONE]; confirmed: yes.")
     assert "Agent: book (webhook) succeeded: booking id: BK-1042." in rec.summary
