@@ -29,8 +29,11 @@ DIGITS = {
     "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
     "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
 }  # fmt: skip
-YES = ("yes", "yeah", "yep", "correct", "right")
+YES = ("yes", "yeah", "yep", "correct", "right", "sure", "uh-huh", "mhm")
 NO = ("no", "nope")
+# Sounds that answer nothing: with them in the grammar a hesitation is heard as one, not
+# forced into the nearest "yes" or "no" ("uh huh" and "mm hmm" were both read "no").
+HESITATIONS = ("uh", "um", "hmm", "mm")
 _FRAME_MS = 10.0  # pocketsphinx features are 100 frames per second
 _PHRASE = re.compile(r"^[a-z' ]+$")
 
@@ -74,7 +77,7 @@ def build_jsgf(phrases: Sequence[str], *, digits: bool = True, yes_no: bool = Tr
         rules.append("<digits> = <digit>+;")
         alternatives.append("<digits>")
     if yes_no:
-        rules.append(f"<yesno> = {' | '.join(YES + NO)};")
+        rules.append(f"<yesno> = {' | '.join(YES + NO + HESITATIONS)};")
         alternatives.append("<yesno>")
     if phrases:
         rules.append(f"<menu> = {' | '.join(phrases)};")
