@@ -90,16 +90,15 @@ class MeaningSteps(StepBase):
         handler = self.flow.handlers.human_request
         human = event.intent == meaning.HUMAN and handler is not None and meaning.clearly_human(
             event.confidence, event.other)
-        if human and isinstance(node, AskNode) and event.confidence < meaning.HUMAN_SURE:
-            # An answer to a question that only resembles a person request ("Maybe talk of
-            # it." for "maybe Saturday": 0.51) is asked again; the same again at this node
-            # escalates. A person word or a handler phrase never gets here.
+        # An answer to a question that only resembles a person request ("Maybe talk of it."
+        # for "maybe Saturday": 0.51) is asked again; the same again at this node escalates.
+        # A person word or a handler phrase never gets here.
+        near = human and isinstance(node, AskNode) and event.confidence < meaning.HUMAN_SURE
+        if near:
             human = self.st.near_human_node == self.st.node
-            self.st.near_human_node = None if human else self.st.node
             if not human:
                 self.record("near_human", node=self.st.node, confidence=event.confidence)
-        elif not human:
-            self.st.near_human_node = None
+        self.st.near_human_node = self.st.node if near and not human else None
         if human and handler is not None:
             self.st.pending_text = None
             self.record("intent", node=self.st.node, intent="human_request",
