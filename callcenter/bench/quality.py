@@ -277,15 +277,18 @@ def run_item(item: Item, synth: Synth, stt: Transcriber, judge: FlowJudge,
     if out.got == "reprompt" and getattr(stt, "second", None) is not None:
         # As the interpreter does (`callsession.second_hearing`): a turn not understood is
         # heard again by the second tier, and its reading is taken if it is understood.
+        # Its readings are tried best first; the first the flow understands is taken.
         again = stt.hear_again(audio, first, expects.recognizer)
         out.stt_ms += again.stt_ms
-        confidence = min(out.confidence, HEARD_AGAIN_CONFIDENCE)
-        got, read_back = (judge.verdict(item.category, again.text, confidence) if again.text
-                          else ("reprompt", False))
         out.heard_again_ms = again.stt_ms
-        if got != "reprompt":
-            out.got, out.heard_again, out.heard = got, again.text, again.text
-            out.confidence, out.read_back = confidence, read_back
+        confidence = min(out.confidence, HEARD_AGAIN_CONFIDENCE)
+        for text in (again.text, *again.alternatives):
+            got, read_back = (judge.verdict(item.category, text, confidence) if text
+                              else ("reprompt", False))
+            if got != "reprompt":
+                out.got, out.heard_again, out.heard = got, text, text
+                out.confidence, out.read_back = confidence, read_back
+                break
     out.understand_ms = 1000.0 * (time.perf_counter() - began) - (out.heard_again_ms or 0.0)
     return out
 

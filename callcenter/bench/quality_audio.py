@@ -120,6 +120,8 @@ class Segment:
     # The recognizer's confidence in the reading (Whisper: exp of its mean token log-prob),
     # which the call session passes to the flow: a low one gets a digit answer read back.
     confidence: float = 1.0
+    # Other readings to try if the flow misses `text` (`Transcript.alternatives`).
+    alternatives: tuple[str, ...] = ()
 
 
 def vad_segments(samples: PCM16) -> list[tuple[float, float]]:
@@ -222,8 +224,10 @@ class Transcriber:
             kw: dict[str, Any] = {"expect": expect} if expect is not None else {}
             heard = stt.transcribe(chunk, start_ms, **kw)
             hit = self.memo[key] = [heard.text.strip(), 1000.0 * (time.perf_counter() - began),
-                                    float(getattr(heard, "confidence", 1.0))]
-        return Segment(start_ms, end_ms, str(hit[0]), float(hit[1]), float(hit[2]))
+                                    float(getattr(heard, "confidence", 1.0)),
+                                    *getattr(heard, "alternatives", ())]
+        return Segment(start_ms, end_ms, str(hit[0]), float(hit[1]), float(hit[2]),
+                       tuple(str(a) for a in hit[3:]))
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

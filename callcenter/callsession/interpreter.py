@@ -183,19 +183,21 @@ class FlowInterpreter(SupervisedActions):
         if not await misses(self.runner, self.state, self._stamp(event), self._classify):
             return event
         try:
-            again = await hear()
+            readings = await hear()
         except Exception as exc:  # a second opinion is never worth the call: ask again
             log.warning("call %s: hearing a turn again failed (%s: %s)", self.call_id,
                         type(exc).__name__, exc)
             return event
-        if not again or again.strip() == event.text.strip():
-            return event
-        second = event.model_copy(update={
-            "text": again, "confidence": min(event.confidence, HEARD_AGAIN_CONFIDENCE)})
-        if await misses(self.runner, self.state, self._stamp(second), self._classify):
-            return event
-        await self.journal.event("heard_again", {"first": event.text, "second": again})
-        return second
+        for again in readings:
+            if not again or again.strip() == event.text.strip():
+                continue
+            second = event.model_copy(update={
+                "text": again, "confidence": min(event.confidence, HEARD_AGAIN_CONFIDENCE)})
+            if await misses(self.runner, self.state, self._stamp(second), self._classify):
+                continue
+            await self.journal.event("heard_again", {"first": event.text, "second": again})
+            return second
+        return event
 
     def inject(self, event: Event) -> None:
         """Deliver an event from outside the call (a supervisor's command).

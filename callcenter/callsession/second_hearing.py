@@ -10,7 +10,9 @@ was not understood took 102 to 111 lines right of 147).
 So before the interpreter commits a caller turn, it asks the flow, without committing,
 whether the turn is understood (`misses`: the runner is pure, so a trial step costs
 nothing but the classification it may need). Only a turn that misses is heard again, and
-the second reading replaces the first only if the flow understands it.
+a second reading replaces the first only if the flow understands it. The recognizer may
+give more than one (its own reading, then a number read at exactly the asked length,
+`speech.offline.exact_digits`): they are tried in order and the first understood is taken.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ _MAX_ROUNDS = 3
 class HearsAgain(Protocol):
     """A channel whose last caller turn can be heard again by a second recognizer."""
 
-    async def hear_again(self) -> str | None:
-        """The last caller turn as a second recognizer reads it; None when there is none."""
+    async def hear_again(self) -> list[str]:
+        """The last caller turn as a second recognizer reads it, best reading first (the
+        flow takes the first it understands); empty when there is none."""
         ...
 
 

@@ -68,14 +68,18 @@ class VoiceChannel:
         return any(listener.stt.hears_again for identity, listener in self.voice.listeners.items()
                    if self.is_caller(identity))
 
-    async def hear_again(self) -> str | None:
-        """The caller's last turn as the STT's second recognizer reads it (None: it has
-        none, or nothing was kept): for a turn the flow did not understand."""
+    async def hear_again(self) -> list[str]:
+        """The caller's last turn as the STT's second recognizer reads it, then any other
+        readings it made of it, best first (none: it has no second recognizer, or nothing
+        was kept): for a turn the flow did not understand."""
         for identity, listener in list(self.voice.listeners.items()):
             if self.is_caller(identity):
                 result = await listener.stt.hear_again()
-                return result.text.strip() if result is not None else None
-        return None
+                if result is None:
+                    return []
+                readings = (result.text, *result.alternatives)
+                return [r.strip() for r in readings if r.strip()]
+        return []
 
     async def apologise(self) -> None:
         if self.apology is not None:

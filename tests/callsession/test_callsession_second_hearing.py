@@ -34,14 +34,15 @@ nodes:
 
 
 class Ears:
-    """A second recognizer that reads every turn as `reading` and counts its calls."""
+    """A second recognizer that reads every turn as `readings` (best first) and counts its
+    calls."""
 
-    def __init__(self, reading: str | None) -> None:
-        self.reading, self.calls = reading, 0
+    def __init__(self, *readings: str) -> None:
+        self.readings, self.calls = list(readings), 0
 
-    async def hear_again(self) -> str | None:
+    async def hear_again(self) -> list[str]:
         self.calls += 1
-        return self.reading
+        return self.readings
 
 
 async def _session(http: httpx.AsyncClient, ears: Ears | None) -> TextSession:
@@ -77,6 +78,33 @@ async def test_a_missed_number_is_heard_again_and_taken() -> None:
         assert "order" not in session.state.slots
         assert any(("482913" in said or "four eight two" in said) and "right" in said
                    for said in turn.said), turn.said
+        await session.send("yes")
+        assert session.state.slots.get("order") == "482913"
+        await session.aclose()
+
+
+async def test_the_first_reading_the_flow_understands_is_taken() -> None:
+    # The second recognizer's own reading is tried first; a number read at the asked
+    # length (`exact_digits`) is the next reading, taken only because the first one misses.
+    ears = Ears("4 8 2 9 1", "4 8 2 9 1 3", "1 1 1 1 1 1")
+    async with httpx.AsyncClient() as http:
+        session = await _session(http, ears)
+        await session.send("billing")
+        turn = await session.send("for a tune nine one")
+        assert ears.calls == 1
+        assert ("heard_again", {"first": "for a tune nine one", "second": "4 8 2 9 1 3"}) in (
+            turn.events)
+        await session.send("yes")  # read back first: it was heard again
+        assert session.state.slots.get("order") == "482913"
+        await session.aclose()
+
+
+async def test_a_reading_the_flow_understands_wins_over_the_ones_after_it() -> None:
+    ears = Ears("4 8 2 9 1 3", "7 7 7 7 7 7")
+    async with httpx.AsyncClient() as http:
+        session = await _session(http, ears)
+        await session.send("billing")
+        await session.send("for a tune nine one three")
         await session.send("yes")
         assert session.state.slots.get("order") == "482913"
         await session.aclose()
@@ -123,7 +151,7 @@ async def test_a_channel_that_cannot_hear_again_is_not_asked_and_not_tried() -> 
 
 
 async def test_a_second_hearing_that_fails_leaves_the_turn_as_heard() -> None:
-    async def broken() -> str | None:
+    async def broken() -> list[str]:
         raise RuntimeError("the second model's executor is gone")
 
     async with httpx.AsyncClient() as http:

@@ -32,6 +32,11 @@ from callcenter.speech.offline.constrain import (
     constrained_decode,
     wants_constrained,
 )
+from callcenter.speech.offline.exact_digits import (
+    ExactDigitsRule,
+    digit_string,
+    exact_digits_decode,
+)
 from callcenter.speech.offline.executor import BoundedExecutor
 from callcenter.speech.offline.whisper_models import check_model_name, load_whisper
 from callcenter.speech.offline.whisper_window import full_window
@@ -44,6 +49,7 @@ from callcenter.speech.stt.expect import (
     spoken_counts,
     too_dense,
 )
+from callcenter.speech.stt.expect import words as split_words
 from callcenter.speech.stt.utterance import UtteranceSTTStream
 from callcenter.speech.types import Word
 
@@ -112,6 +118,13 @@ class WhisperOptions:
     constrained_menu: bool = True
     closed_beam_size: int = 1
     constrained_choice: ConstrainedChoice = field(default_factory=ConstrainedChoice)
+    # Only for a recognizer that hears whole turns (the second hearing of a missed turn,
+    # never a segment that may be one group of a number): a digits reading of the wrong
+    # length is decoded again by each of these models for its best reading of exactly the
+    # asked length (`offline.exact_digits`); where they all read the same number, it is an
+    # alternative reading of the turn.
+    exact_digits_models: tuple[str, ...] = ()
+    exact_digits_rule: ExactDigitsRule = field(default_factory=ExactDigitsRule)
 
     def __post_init__(self) -> None:
         check_model_name(self.model)
@@ -188,6 +201,11 @@ class WhisperSTT(STT):
         confidence = math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0
         if opts.constrained and wants_constrained(text, asked):
             text, words, confidence = self._constrained(audio, text, words, confidence, asked)
+        # Only for a whole turn: another reading to try if the flow misses this one.
+        alternatives: tuple[str, ...] = ()
+        if opts.exact_digits_models and asked is not None and asked.digits:
+            exact = self._exact_digits(audio, text, confidence, asked.digits)
+            alternatives = (exact,) if exact else ()
         return Transcript(
             TranscriptKind.FINAL,
             text,
@@ -196,6 +214,7 @@ class WhisperSTT(STT):
             words,
             confidence=confidence,
             produced_at=time.monotonic(),
+            alternatives=alternatives,
         )
 
     def _unloop(self, audio: Any, start_ms: float, prompted: bool, first: _Reading,
@@ -244,6 +263,35 @@ class WhisperSTT(STT):
             return text, words, confidence
         log.debug("constrained %s reading %r replaced %r", kind, chosen, text)
         return chosen, [], math.exp(cons.avg_logprob)
+
+    def _exact_digits(self, audio: Any, text: str, confidence: float,
+                      digits: int) -> str | None:
+        """A reading of exactly `digits` digits where `text` spells another count, if every
+        model of `exact_digits_models` reads the same number (None: `text` has the count,
+        it is a sentence the caller meant, or the models do not agree).
+
+        It is an alternative, not a replacement: the flow's parser reads more than digits
+        ("four eighty two", "for" as 4), so the reading itself is tried first.
+        """
+        if len(digit_string(text)) == digits or self._sure_sentence(text, confidence):
+            return None
+        readings: list[str] = []
+        for name in self.options.exact_digits_models:
+            exact = exact_digits_decode(load_whisper_model(name), audio, digits,
+                                        self.options.exact_digits_rule)
+            if exact is None or (readings and digit_string(exact.text) != digit_string(
+                    readings[0])):
+                return None
+            readings.append(exact.text)
+        log.debug("exact-length reading %r beside %r", readings[:1], text)
+        return readings[0] if readings else None
+
+    def _sure_sentence(self, text: str, confidence: float) -> bool:
+        """A sentence read with confidence ("I don't have my order number"): what the
+        caller said, not a number to force out of it."""
+        rule = self.options.constrained_choice
+        sentence = [w for w in split_words(text) if not digit_string(w)]
+        return len(sentence) > rule.open_words and confidence > math.exp(rule.open_sure)
 
     def _decode(self, audio: Any, start_ms: float, hotwords: str | None,
                 prompt: str | None) -> tuple[str, list[Word], list[float]]:

@@ -42,9 +42,12 @@ class TieredWhisperSTT(WhisperSTT):
         check_model_name(second_model)
         # The second tier reads openly: the menu's constrained decode (its thresholds set on
         # tiny.en) made base read noise as "I'm a person." and so escalate calls no caller
-        # asked to (bench quality, tuning parts: 5 of 7 false escalations).
+        # asked to (bench quality, tuning parts: 5 of 7 false escalations). It hears whole
+        # turns, so a number of the wrong length is read again at the asked length by both
+        # models; only a number they agree on is offered (`offline.exact_digits`).
         self.second = WhisperSTT(
-            replace(self.options, model=second_model, constrained_menu=False),
+            replace(self.options, model=second_model, constrained_menu=False,
+                    exact_digits_models=(self.options.model, second_model)),
             executor=self._executor)
         self._second_ok = True
 

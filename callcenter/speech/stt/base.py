@@ -35,6 +35,9 @@ class Transcript:
     confidence: float = 1.0
     # Wall-clock (time.monotonic) moment the event was produced, for latency metrics.
     produced_at: float = 0.0
+    # Other readings of the same audio, best first, for a listener that did not understand
+    # `text` (a whole turn heard again: a number read at the asked length).
+    alternatives: tuple[str, ...] = ()
 
 
 class STTStream(abc.ABC):
