@@ -8,6 +8,8 @@ the tuned part of `callcenter bench quality`.
 
 from __future__ import annotations
 
+import re
+
 HUMAN = "__human__"
 OTHER = "__other__"
 OPTION = "option:"
@@ -60,6 +62,19 @@ HUMAN_SURE = 0.6
 OPTION_THRESHOLD = 0.40
 # Answers at least this long are checked for a person request even when they parse.
 LONG_ANSWER_WORDS = 5
+
+# "I want to speak ...", "can I talk with ...": on a contact center's line, asking to speak
+# or talk is asking for a person, even when the recognizer garbles who ("I need to speak a
+# like version." for "... with a live agent"). Not "talk about ..." (a topic) nor "to you"
+# or "with you" (the agent itself).
+_ASKS_TO_SPEAK = re.compile(
+    r"\b(?:want|wanna|need|like|let me|can i|could i|may i)\s+(?:to\s+)?(?:speak|talk)\b"
+    r"(?!\s+(?:about|to you|with you)\b)")
+
+
+def asks_to_speak(words: list[str]) -> bool:
+    """Does a turn's words ask to speak or talk to someone (`_ASKS_TO_SPEAK`)?"""
+    return bool(_ASKS_TO_SPEAK.search(" ".join(words)))
 
 
 def clearly_human(confidence: float, other: float) -> bool:

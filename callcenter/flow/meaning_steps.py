@@ -37,10 +37,21 @@ class MeaningSteps(StepBase):
         if person and isinstance(node, MenuNode):
             # The menu's own option for a person ("person" -> to_human) is taken instead.
             person -= {w for o in node.options for p in o.phrases for w in values.words(p)}
-        if person or any(f" {' '.join(values.words(p))} " in said for p in handler.phrases):
+        speak = meaning.asks_to_speak(heard) and not self._option_says(node, heard)
+        if person or speak or any(
+                f" {' '.join(values.words(p))} " in said for p in handler.phrases):
             self.fire("human_request", handler)
             return True
         return False
+
+    @staticmethod
+    def _option_says(node: AskNode | MenuNode | AgentNode | None, heard: list[str]) -> bool:
+        """Does a menu option of `node` use a word of `heard` that asks to speak ("talk to
+        sales")? Then that option, not the person handler, is the caller's choice."""
+        if not isinstance(node, MenuNode):
+            return False
+        mine = {w for o in node.options for p in o.phrases for w in values.words(p)}
+        return bool(mine & {"speak", "talk"} & set(heard))
 
     def human_examples(self) -> dict[str, list[str]]:
         handler = self.flow.handlers.human_request

@@ -39,6 +39,11 @@ from callcenter.flow.walk import StepBase
 # 0.3), right ones 0.28-0.79: under 0.5, all wrong ones and half the right ones are read
 # back; a few seconds of "yes" against a wrong order number stored.
 DIGITS_CONFIRM_BELOW = 0.5
+# Dates and times are read back when they were recovered by the second hearing (which
+# gives 0.3) or read as unsurely: on the tuning parts, half the dates and times the second
+# hearing recovered were wrong (base echoing its prompt, "A quarter past 10 AM."), while
+# the first reading's right values scored above this but for a few.
+DATE_TIME_CONFIRM_BELOW = 0.31
 DEFAULT_READBACK = "I heard {{value}}. Is that right?"
 SORRY = "Sorry about that."
 # Said before the confirmation when it is asked a second time (unclear answer, silence).
@@ -55,7 +60,8 @@ def confirm_below(node: AskNode) -> float | None:
     """The confidence under which this node's spoken answer is read back (None: never)."""
     if "confirm_below" in node.model_fields_set:
         return node.confirm_below
-    return DIGITS_CONFIRM_BELOW if node.expect == "digits" else None
+    return {"digits": DIGITS_CONFIRM_BELOW, "date": DATE_TIME_CONFIRM_BELOW,
+            "time": DATE_TIME_CONFIRM_BELOW}.get(node.expect)
 
 
 def say_value(node: AskNode, value: Any, today: dt.date | None) -> str:

@@ -22,8 +22,9 @@ TUESDAY_MORNING = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
 class Call:
     """One simulated call through a flow file from flows/."""
 
-    def __init__(self, name: str, now: dt.datetime = TUESDAY_MORNING) -> None:
-        self.runner = FlowRunner(load_flow_file(FLOWS / f"{name}.yaml"))
+    def __init__(self, name: str, now: dt.datetime = TUESDAY_MORNING,
+                 flows: Path = FLOWS) -> None:
+        self.runner = FlowRunner(load_flow_file(flows / f"{name}.yaml"))
         self.state: RunnerState = self.runner.new_state()
         self.now = now
         self.log: list[Action] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from callcenter.flow.actions import ClassifyIntent, Escalate, Listen
 from callcenter.flow.events import DtmfReceived, UserSaid
 from tests.flow.flowcall import Call
@@ -45,3 +47,49 @@ def test_words_that_contain_a_person_word_are_not_a_request() -> None:
     out = call.send(UserSaid(text="it's one two three four five six, personal order"))
     assert not _handler_fired(call)
     assert not isinstance(out[-1], Escalate)
+
+
+def test_asking_to_speak_to_anyone_fires_the_handler_even_when_who_is_misheard() -> None:
+    # Whisper's reading of "I need to speak with a live agent" in an eSpeak voice.
+    call = Call("customer_support")
+    call.start()
+    call.classify = False  # found by its words: no classifier needed
+    out = call.send(UserSaid(text="I need to speak a like version."))
+    assert isinstance(out[-1], Escalate) and _handler_fired(call)
+
+
+def test_talking_about_a_topic_or_to_the_agent_itself_is_no_person_request() -> None:
+    from callcenter.flow import meaning, values
+
+    for text in ("I want to talk about my bill", "can I talk to you about my order",
+                 "do you speak Spanish", "I no longer want this to speak"):
+        assert not meaning.asks_to_speak(values.words(text)), text
+    for text in ("I'd like to speak to an agent", "let me talk with someone",
+                 "can I talk to somebody", "I wanna speak to a human"):
+        assert meaning.asks_to_speak(values.words(text)), text
+
+
+def test_a_menu_option_that_asks_to_speak_is_taken_instead(tmp_path: Path) -> None:
+    (tmp_path / "sales.yaml").write_text("""
+name: sales
+start: menu
+handlers:
+  human_request:
+    goto: bye
+nodes:
+  menu:
+    type: menu
+    prompt: Say talk to sales, or support.
+    slot: choice
+    options:
+      - {key: "1", phrases: [talk to sales], value: sales, goto: bye}
+      - {key: "2", phrases: [support], value: support, goto: bye}
+  bye:
+    type: hangup
+    say: Goodbye.
+""")
+    call = Call("sales", flows=tmp_path)
+    call.start()
+    call.send(UserSaid(text="I want to talk to sales"))
+    assert not _handler_fired(call)
+    assert call.records("slot_set")[-1]["value"] == "sales"
