@@ -65,11 +65,11 @@ LONG_ANSWER_WORDS = 5
 
 # "I want to speak ...", "can I talk with ...": on a contact center's line, asking to speak
 # or talk is asking for a person, even when the recognizer garbles who ("I need to speak a
-# like version." for "... with a live agent"). Not "talk about ..." (a topic) nor "to you"
-# or "with you" (the agent itself).
+# like version." for "... with a live agent"). Not "talk about ..." (a topic), "to you"
+# (the agent itself), nor someone of the caller's own ("I need to talk to my wife first").
 _ASKS_TO_SPEAK = re.compile(
     r"\b(?:want|wanna|need|like|let me|can i|could i|may i)\s+(?:to\s+)?(?:speak|talk)\b"
-    r"(?!\s+(?:about|to you|with you)\b)")
+    r"(?!\s+(?:about|it over|(?:to|with)\s+(?:you|my|his|her|him|them|our))\b)")
 
 
 def asks_to_speak(words: list[str]) -> bool:

@@ -62,7 +62,8 @@ def test_talking_about_a_topic_or_to_the_agent_itself_is_no_person_request() -> 
     from callcenter.flow import meaning, values
 
     for text in ("I want to talk about my bill", "can I talk to you about my order",
-                 "do you speak Spanish", "I no longer want this to speak"):
+                 "do you speak Spanish", "I no longer want this to speak",
+                 "I need to talk to my wife first", "let me talk it over with him"):
         assert not meaning.asks_to_speak(values.words(text)), text
     for text in ("I'd like to speak to an agent", "let me talk with someone",
                  "can I talk to somebody", "I wanna speak to a human"):
