@@ -69,7 +69,7 @@ LONG_ANSWER_WORDS = 5
 # (the agent itself), nor someone of the caller's own ("I need to talk to my wife first").
 _ASKS_TO_SPEAK = re.compile(
     r"\b(?:want|wanna|need|like|let me|can i|could i|may i)\s+(?:to\s+)?(?:speak|talk)\b"
-    r"(?!\s+(?:about|it over|(?:to|with)\s+(?:you|my|his|her|him|them|our))\b)")
+    r"(?!\s+(?:about|it over|(?:to|with)\s+(?:you|my|his|her|him|them))\b)")
 
 
 def asks_to_speak(words: list[str]) -> bool:
