@@ -64,3 +64,15 @@ def wer(reference: str, hypothesis: str) -> float:
         for j, h in enumerate(hyp, 1):
             prev, dist[j] = dist[j], min(dist[j] + 1, dist[j - 1] + 1, prev + (r != h))
     return dist[len(hyp)] / max(len(ref), 1)
+
+
+def piper_phone(text: str, length_scale: float = 1.0) -> np.ndarray:
+    """`text` spoken by Piper (deterministic), through the phone line, padded with 250 ms
+    of silence each side, as 16 kHz int16."""
+    from callcenter.speech.offline.piper import PiperOptions, PiperTTS
+
+    tts = PiperTTS(16000, PiperOptions(deterministic=True, length_scale=length_scale))
+    line = phone_channel(AudioFrame(tts.synthesize_clause(text).samples, 16000),
+                         output_rate=16000)
+    pad = np.zeros(4000, np.int16)
+    return np.concatenate([pad, line.samples, pad])

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from offline_speech_audio import piper_phone
 
-from callcenter.audio.frame import AudioFrame
-from callcenter.audio.phone import phone_channel
 from callcenter.speech.offline.exact_digits import (
     ExactDigitsRule,
     digit_string,
@@ -22,17 +21,6 @@ def tiny() -> object:
     from callcenter.speech.offline.whisper_models import load_whisper
 
     return load_whisper("tiny.en")
-
-
-def _piper_phone(text: str, length_scale: float = 1.0) -> np.ndarray:
-    """Piper speech through the phone line, padded, as 16 kHz int16."""
-    from callcenter.speech.offline.piper import PiperOptions, PiperTTS
-
-    tts = PiperTTS(16000, PiperOptions(deterministic=True, length_scale=length_scale))
-    line = phone_channel(AudioFrame(tts.synthesize_clause(text).samples, 16000),
-                         output_rate=16000)
-    pad = np.zeros(4000, np.int16)
-    return np.concatenate([pad, line.samples, pad])
 
 
 @pytest.mark.parametrize(("text", "digits"), [
@@ -57,25 +45,25 @@ def test_a_forced_reading_of_no_number_repeats_one_short_unit(digits: str, want:
 
 
 def test_a_number_said_is_read_at_its_length(tiny: object) -> None:
-    audio = _piper_phone("one five three, eight eight four.").astype(np.float32) / 32768.0
+    audio = piper_phone("one five three, eight eight four.").astype(np.float32) / 32768.0
     read = exact_digits_decode(tiny, audio, 6)
     assert read is not None and digit_string(read.text) == "153884"
     assert read.avg_logprob >= ExactDigitsRule().min_logprob
 
 
 def test_speech_that_holds_no_number_gives_no_reading(tiny: object) -> None:
-    audio = _piper_phone("What's the weather like in Paris today?").astype(np.float32) / 32768.0
+    audio = piper_phone("What's the weather like in Paris today?").astype(np.float32) / 32768.0
     assert exact_digits_decode(tiny, audio, 6) is None
 
 
 def test_a_reading_that_fits_too_badly_is_not_taken(tiny: object) -> None:
-    audio = _piper_phone("one five three, eight eight four.").astype(np.float32) / 32768.0
+    audio = piper_phone("one five three, eight eight four.").astype(np.float32) / 32768.0
     assert exact_digits_decode(tiny, audio, 6, ExactDigitsRule(min_logprob=0.0)) is None
 
 
 def test_a_whole_turn_of_the_wrong_length_gets_the_agreed_reading_as_an_alternative() -> None:
     # tiny.en reads this Piper line as "5388810" (seven digits): the flow would ask again.
-    samples = _piper_phone("five three eight eight one zero.")
+    samples = piper_phone("five three eight eight one zero.")
     expect = Expectation(digits=6)
     whole = WhisperSTT(WhisperOptions(model="tiny.en",
                                       exact_digits_models=("tiny.en", "base")))
@@ -88,7 +76,7 @@ def test_a_segment_is_never_forced_to_the_length() -> None:
     # A segment may be one group of a number said in groups ("one five three | ..."): the
     # first tier reads it as it is and offers nothing else.
     first = WhisperSTT(WhisperOptions(model="tiny.en"))
-    heard = first.transcribe(_piper_phone("one five three."), 0.0,
+    heard = first.transcribe(piper_phone("one five three."), 0.0,
                              expect=Expectation(digits=6))
     assert digit_string(heard.text) == "153" and heard.alternatives == ()
 
@@ -96,7 +84,7 @@ def test_a_segment_is_never_forced_to_the_length() -> None:
 def test_a_reading_of_the_right_length_gets_no_alternative() -> None:
     whole = WhisperSTT(WhisperOptions(model="tiny.en",
                                       exact_digits_models=("tiny.en", "base")))
-    heard = whole.transcribe(_piper_phone("one five three eight eight four."), 0.0,
+    heard = whole.transcribe(piper_phone("one five three eight eight four."), 0.0,
                              expect=Expectation(digits=6))
     assert digit_string(heard.text) == "153884" and heard.alternatives == ()
 

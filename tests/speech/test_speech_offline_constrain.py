@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from offline_speech_audio import espeak_phone, needs_espeak_cli, with_silence
+from offline_speech_audio import espeak_phone, needs_espeak_cli, piper_phone, with_silence
 
-from callcenter.audio.frame import AudioFrame
-from callcenter.audio.phone import phone_channel
 from callcenter.speech.offline.constrain import (
     DIGIT_WORDS,
     YES_NO_WORDS,
@@ -44,13 +42,7 @@ def tiny() -> object:
 
 def _piper_phone(text: str, length_scale: float = 1.0) -> np.ndarray:
     """Piper speech through the phone line, padded, as float32 for the model."""
-    from callcenter.speech.offline.piper import PiperOptions, PiperTTS
-
-    tts = PiperTTS(16000, PiperOptions(deterministic=True, length_scale=length_scale))
-    line = phone_channel(AudioFrame(tts.synthesize_clause(text).samples, 16000),
-                         output_rate=16000)
-    pad = np.zeros(4000, np.int16)
-    return np.concatenate([pad, line.samples, pad]).astype(np.float32) / 32768.0
+    return piper_phone(text, length_scale).astype(np.float32) / 32768.0
 
 
 def test_the_allowed_vocabulary_spells_only_digits_or_yes_no(tiny: object) -> None:

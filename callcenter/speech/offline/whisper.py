@@ -280,16 +280,16 @@ class WhisperSTT(STT):
         """
         if len(digit_string(text)) == digits or self._sure_sentence(text, confidence):
             return None
-        readings: list[str] = []
+        first: str | None = None
         for name in self.options.exact_digits_models:
             exact = exact_digits_decode(load_whisper_model(name), audio, digits,
                                         self.options.exact_digits_rule)
-            if exact is None or (readings and digit_string(exact.text) != digit_string(
-                    readings[0])):
-                return None
-            readings.append(exact.text)
-        log.debug("exact-length reading %r beside %r", readings[:1], text)
-        return readings[0] if readings else None
+            if exact is None or (first is not None and
+                                 digit_string(exact.text) != digit_string(first)):
+                return None  # a model has no reading, or reads another number
+            first = first if first is not None else exact.text
+        log.debug("exact-length reading %r beside %r", first, text)
+        return first
 
     def _sure_sentence(self, text: str, confidence: float) -> bool:
         """A sentence read with confidence ("I don't have my order number"): what the
